@@ -1,0 +1,11 @@
+//! Istio's MeshConfig: from the `istio` ConfigMap in `istio-system` (key `mesh`) or a plain file.
+
+use serde::{Deserialize, Serialize};
+
+/// Placeholder until the full schema lands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeshConfig {
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
