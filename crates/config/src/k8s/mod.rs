@@ -1,6 +1,10 @@
-//! The Kubernetes kinds a mesh needs.
+//! The Kubernetes kinds a mesh needs. Unlike Istio kinds, unknown fields are accepted: the
+//! Kubernetes API has many more fields than a mesh acts on.
 
+pub mod base64;
+mod common;
 mod config_map;
+mod container;
 mod deployment;
 mod namespace;
 mod pod;
@@ -8,7 +12,9 @@ mod secret;
 mod service;
 mod service_account;
 
+pub use common::*;
 pub use config_map::*;
+pub use container::*;
 pub use deployment::*;
 pub use namespace::*;
 pub use pod::*;
