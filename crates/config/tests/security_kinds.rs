@@ -21,19 +21,54 @@ fn peer_authentication_full() {
     let p = l.resources[0].as_peer_authentication().unwrap();
     assert_eq!(p.mode(), MtlsMode::Strict);
     let ports: Vec<_> = p.port_modes().collect();
-    assert_eq!(ports, [(8080, MtlsMode::Disable), (9090, MtlsMode::Permissive)]);
+    assert_eq!(
+        ports,
+        [(8080, MtlsMode::Disable), (9090, MtlsMode::Permissive)]
+    );
 }
 
 #[test]
 fn peer_authentication_rules() {
-    assert_error(&pa("mtls: {mode: STRICT}\nportLevelMtls:\n  8080: {mode: DISABLE}\n"), "spec.portLevelMtls", "needs a selector");
-    assert_error(&pa("selector: {matchLabels: {}}\nportLevelMtls:\n  8080: {mode: DISABLE}\n"), "spec.portLevelMtls", "needs a selector");
-    assert_error(&pa("selector: {matchLabels: {a: b}}\nportLevelMtls:\n  \"0\": {mode: DISABLE}\n"), "spec.portLevelMtls.0", "1..65535");
-    assert_error(&pa("selector: {matchLabels: {a: b}}\nportLevelMtls:\n  http: {mode: DISABLE}\n"), "spec.portLevelMtls.http", "port number");
-    assert_error(&pa("mtls: {mode: SOMETIMES}\n"), "spec.mtls.mode", "unknown variant");
-    assert_error(&pa("selector: {matchLabels: {app: \"*\"}}\n"), "spec.selector.matchLabels.app", "wildcards");
-    assert_warning(&pa("selector: {}\n"), "spec.selector", "selects every workload");
-    assert_error(&pa("mtls: {mode: STRICT, extra: 1}\n"), "spec.mtls.extra", "unknown field");
+    assert_error(
+        &pa("mtls: {mode: STRICT}\nportLevelMtls:\n  8080: {mode: DISABLE}\n"),
+        "spec.portLevelMtls",
+        "needs a selector",
+    );
+    assert_error(
+        &pa("selector: {matchLabels: {}}\nportLevelMtls:\n  8080: {mode: DISABLE}\n"),
+        "spec.portLevelMtls",
+        "needs a selector",
+    );
+    assert_error(
+        &pa("selector: {matchLabels: {a: b}}\nportLevelMtls:\n  \"0\": {mode: DISABLE}\n"),
+        "spec.portLevelMtls.0",
+        "1..65535",
+    );
+    assert_error(
+        &pa("selector: {matchLabels: {a: b}}\nportLevelMtls:\n  http: {mode: DISABLE}\n"),
+        "spec.portLevelMtls.http",
+        "port number",
+    );
+    assert_error(
+        &pa("mtls: {mode: SOMETIMES}\n"),
+        "spec.mtls.mode",
+        "unknown variant",
+    );
+    assert_error(
+        &pa("selector: {matchLabels: {app: \"*\"}}\n"),
+        "spec.selector.matchLabels.app",
+        "wildcards",
+    );
+    assert_warning(
+        &pa("selector: {}\n"),
+        "spec.selector",
+        "selects every workload",
+    );
+    assert_error(
+        &pa("mtls: {mode: STRICT, extra: 1}\n"),
+        "spec.mtls.extra",
+        "unknown field",
+    );
 }
 
 const JWT_FULL: &str = r#"selector:
@@ -61,7 +96,10 @@ fn request_authentication_full() {
     let l = load_ok(&ra(JWT_FULL));
     let r = l.resources[0].as_request_authentication().unwrap();
     assert_eq!(r.jwt_rules.len(), 2);
-    assert_eq!(r.jwt_rules[0].from_headers[0].prefix.as_deref(), Some("Bearer "));
+    assert_eq!(
+        r.jwt_rules[0].from_headers[0].prefix.as_deref(),
+        Some("Bearer ")
+    );
     assert_eq!(r.jwt_rules[0].timeout_or_default().as_secs(), 10);
     assert_eq!(r.jwt_rules[1].timeout_or_default().as_secs(), 5);
     load_ok(&ra("targetRefs:\n- {kind: Gateway, group: gateway.networking.k8s.io, name: gw}\njwtRules:\n- {issuer: a, jwksUri: \"http://jwks.default.svc:8000/keys\"}\n"));
@@ -70,27 +108,111 @@ fn request_authentication_full() {
 #[test]
 fn request_authentication_rules() {
     let rule = |r: &str| ra(&format!("jwtRules:\n- {r}\n"));
-    assert_error(&rule("{audiences: [a]}"), "spec.jwtRules[0].issuer", "issuer is required");
-    assert_warning(&rule("{jwksUri: \"https://a.example/k\"}"), "spec.jwtRules[0].issuer", "any issuer");
-    assert_error(&rule("{issuer: a, jwksUri: \"ftp://x/k\"}"), "spec.jwtRules[0].jwksUri", "http:// or https://");
-    assert_error(&rule("{issuer: a, jwksUri: \"https://\"}"), "spec.jwtRules[0].jwksUri", "host is missing");
-    assert_warning(&rule("{issuer: a, jwksUri: \"https://a.example/k\", jwks: '{\"keys\":[]}'}"), "spec.jwtRules[0].jwks", "both jwks and jwksUri");
-    assert_error(&rule("{issuer: a, jwks: 'not json'}"), "spec.jwtRules[0].jwks", "not a valid JSON Web Key Set");
-    assert_error(&rule("{issuer: a, jwks: '{\"keys\": 3}'}"), "spec.jwtRules[0].jwks", "must be a list");
-    assert_warning(&rule("{issuer: a, jwks: '{\"keys\":[{\"kty\":\"EC\",\"d\":\"x\"}]}'}"), "spec.jwtRules[0].jwks", "private key");
-    assert_error(&rule("{issuer: a, audiences: [\"\"]}"), "spec.jwtRules[0].audiences[0]", "empty");
-    assert_error(&rule("{issuer: a, fromHeaders: [{name: \"bad header\"}]}"), "spec.jwtRules[0].fromHeaders[0].name", "not a valid HTTP header name");
-    assert_error(&rule("{issuer: a, fromHeaders: [{prefix: x}]}"), "spec.jwtRules[0].fromHeaders[0].name", "must not be empty");
-    assert_error(&rule("{issuer: a, fromParams: [\"\"]}"), "spec.jwtRules[0].fromParams[0]", "empty");
-    assert_error(&rule("{issuer: a, fromCookies: [\"\"]}"), "spec.jwtRules[0].fromCookies[0]", "empty");
-    assert_error(&rule("{issuer: a, outputPayloadToHeader: \"a b\"}"), "spec.jwtRules[0].outputPayloadToHeader", "header name");
-    assert_error(&rule("{issuer: a, outputClaimToHeaders: [{header: x.y, claim: c}]}"), "spec.jwtRules[0].outputClaimToHeaders[0].header", "letters, digits, '-' and '_'");
-    assert_error(&rule("{issuer: a, outputClaimToHeaders: [{header: x}]}"), "spec.jwtRules[0].outputClaimToHeaders[0].claim", "required");
-    assert_error(&rule("{issuer: a, timeout: 0s}"), "spec.jwtRules[0].timeout", "at least 1ms");
-    assert_error(&ra("selector: {matchLabels: {a: b}}\ntargetRef: {kind: Service, name: s}\n"), "spec.targetRef", "mutually exclusive");
-    assert_error(&ra("targetRef: {kind: Service, name: s, namespace: other}\n"), "spec.targetRef.namespace", "own namespace");
-    assert_error(&ra("targetRef: {kind: Service}\n"), "spec.targetRef.name", "required");
-    assert_error(&ra("targetRefs:\n- {kind: Deployment, group: apps, name: d}\n"), "spec.targetRefs[0].kind", "cannot target apps/Deployment");
+    assert_error(
+        &rule("{audiences: [a]}"),
+        "spec.jwtRules[0].issuer",
+        "issuer is required",
+    );
+    assert_warning(
+        &rule("{jwksUri: \"https://a.example/k\"}"),
+        "spec.jwtRules[0].issuer",
+        "any issuer",
+    );
+    assert_error(
+        &rule("{issuer: a, jwksUri: \"ftp://x/k\"}"),
+        "spec.jwtRules[0].jwksUri",
+        "http:// or https://",
+    );
+    assert_error(
+        &rule("{issuer: a, jwksUri: \"https://\"}"),
+        "spec.jwtRules[0].jwksUri",
+        "host is missing",
+    );
+    assert_warning(
+        &rule("{issuer: a, jwksUri: \"https://a.example/k\", jwks: '{\"keys\":[]}'}"),
+        "spec.jwtRules[0].jwks",
+        "both jwks and jwksUri",
+    );
+    assert_error(
+        &rule("{issuer: a, jwks: 'not json'}"),
+        "spec.jwtRules[0].jwks",
+        "not a valid JSON Web Key Set",
+    );
+    assert_error(
+        &rule("{issuer: a, jwks: '{\"keys\": 3}'}"),
+        "spec.jwtRules[0].jwks",
+        "must be a list",
+    );
+    assert_warning(
+        &rule("{issuer: a, jwks: '{\"keys\":[{\"kty\":\"EC\",\"d\":\"x\"}]}'}"),
+        "spec.jwtRules[0].jwks",
+        "private key",
+    );
+    assert_error(
+        &rule("{issuer: a, audiences: [\"\"]}"),
+        "spec.jwtRules[0].audiences[0]",
+        "empty",
+    );
+    assert_error(
+        &rule("{issuer: a, fromHeaders: [{name: \"bad header\"}]}"),
+        "spec.jwtRules[0].fromHeaders[0].name",
+        "not a valid HTTP header name",
+    );
+    assert_error(
+        &rule("{issuer: a, fromHeaders: [{prefix: x}]}"),
+        "spec.jwtRules[0].fromHeaders[0].name",
+        "must not be empty",
+    );
+    assert_error(
+        &rule("{issuer: a, fromParams: [\"\"]}"),
+        "spec.jwtRules[0].fromParams[0]",
+        "empty",
+    );
+    assert_error(
+        &rule("{issuer: a, fromCookies: [\"\"]}"),
+        "spec.jwtRules[0].fromCookies[0]",
+        "empty",
+    );
+    assert_error(
+        &rule("{issuer: a, outputPayloadToHeader: \"a b\"}"),
+        "spec.jwtRules[0].outputPayloadToHeader",
+        "header name",
+    );
+    assert_error(
+        &rule("{issuer: a, outputClaimToHeaders: [{header: x.y, claim: c}]}"),
+        "spec.jwtRules[0].outputClaimToHeaders[0].header",
+        "letters, digits, '-' and '_'",
+    );
+    assert_error(
+        &rule("{issuer: a, outputClaimToHeaders: [{header: x}]}"),
+        "spec.jwtRules[0].outputClaimToHeaders[0].claim",
+        "required",
+    );
+    assert_error(
+        &rule("{issuer: a, timeout: 0s}"),
+        "spec.jwtRules[0].timeout",
+        "at least 1ms",
+    );
+    assert_error(
+        &ra("selector: {matchLabels: {a: b}}\ntargetRef: {kind: Service, name: s}\n"),
+        "spec.targetRef",
+        "mutually exclusive",
+    );
+    assert_error(
+        &ra("targetRef: {kind: Service, name: s, namespace: other}\n"),
+        "spec.targetRef.namespace",
+        "own namespace",
+    );
+    assert_error(
+        &ra("targetRef: {kind: Service}\n"),
+        "spec.targetRef.name",
+        "required",
+    );
+    assert_error(
+        &ra("targetRefs:\n- {kind: Deployment, group: apps, name: d}\n"),
+        "spec.targetRefs[0].kind",
+        "cannot target apps/Deployment",
+    );
 }
 
 const AUTHZ_FULL: &str = r#"selector:
@@ -153,7 +275,9 @@ fn authorization_policy_full() {
     assert_eq!(p.rules[0].when.len(), 14);
     let custom = ap("action: CUSTOM\nprovider: {name: my-ext-authz}\nrules:\n- to:\n  - operation: {paths: [\"/admin/*\"]}\n");
     load_ok(&custom);
-    load_ok(&ap("action: AUDIT\nrules:\n- to:\n  - operation: {methods: [POST]}\n"));
+    load_ok(&ap(
+        "action: AUDIT\nrules:\n- to:\n  - operation: {methods: [POST]}\n",
+    ));
     load_ok(&ap("{}"));
 }
 
@@ -163,73 +287,280 @@ fn rule(r: &str) -> String {
 
 #[test]
 fn authorization_policy_action_rules() {
-    assert_error(&ap("action: CUSTOM\nrules:\n- {}\n"), "spec.provider", "needs a provider");
-    assert_error(&ap("action: CUSTOM\nprovider: {}\nrules:\n- {}\n"), "spec.provider.name", "must not be empty");
-    assert_error(&ap("action: DENY\nprovider: {name: x}\nrules:\n- {}\n"), "spec.provider", "only used with the CUSTOM action");
+    assert_error(
+        &ap("action: CUSTOM\nrules:\n- {}\n"),
+        "spec.provider",
+        "needs a provider",
+    );
+    assert_error(
+        &ap("action: CUSTOM\nprovider: {}\nrules:\n- {}\n"),
+        "spec.provider.name",
+        "must not be empty",
+    );
+    assert_error(
+        &ap("action: DENY\nprovider: {name: x}\nrules:\n- {}\n"),
+        "spec.provider",
+        "only used with the CUSTOM action",
+    );
     assert_error(&ap("action: DENY\n"), "spec.rules", "never applies");
-    assert_error(&ap("action: CUSTOM\nprovider: {name: x}\n"), "spec.rules", "never applies");
+    assert_error(
+        &ap("action: CUSTOM\nprovider: {name: x}\n"),
+        "spec.rules",
+        "never applies",
+    );
     assert_error(&ap("action: MAYBE\n"), "spec.action", "unknown variant");
-    assert_error(&ap("action: CUSTOM\nprovider: {name: x}\nrules:\n- from:\n  - source: {principals: [a]}\n"), "spec.rules[0].from[0].source.principals", "not supported with the CUSTOM action");
+    assert_error(
+        &ap(
+            "action: CUSTOM\nprovider: {name: x}\nrules:\n- from:\n  - source: {principals: [a]}\n",
+        ),
+        "spec.rules[0].from[0].source.principals",
+        "not supported with the CUSTOM action",
+    );
     assert_error(&ap("action: CUSTOM\nprovider: {name: x}\nrules:\n- when:\n  - {key: \"request.auth.claims[iss]\", values: [a]}\n"), "spec.rules[0].when[0].key", "not supported with the CUSTOM action");
-    assert_warning(&ap("action: DENY\nrules:\n- to:\n  - operation: {methods: [GET]}\n"), "spec.rules[0]", "only HTTP attributes");
+    assert_warning(
+        &ap("action: DENY\nrules:\n- to:\n  - operation: {methods: [GET]}\n"),
+        "spec.rules[0]",
+        "only HTTP attributes",
+    );
     let dry = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  annotations: {\"istio.io/dry-run\": \"yes\"}\nspec: {}\n";
-    assert_error(dry, "metadata.annotations.istio.io/dry-run", "not a boolean");
-    let dry_audit = dry.replace("\"yes\"", "\"true\"").replace("spec: {}", "spec: {action: AUDIT, rules: [{}]}");
-    assert_error(&dry_audit, "metadata.annotations.istio.io/dry-run", "only supported for ALLOW and DENY");
-    assert_error(&ap("selector: {matchLabels: {a: b}}\ntargetRefs: [{kind: Service, name: s}]\n"), "spec.targetRefs", "mutually exclusive");
+    assert_error(
+        dry,
+        "metadata.annotations.istio.io/dry-run",
+        "not a boolean",
+    );
+    let dry_audit = dry
+        .replace("\"yes\"", "\"true\"")
+        .replace("spec: {}", "spec: {action: AUDIT, rules: [{}]}");
+    assert_error(
+        &dry_audit,
+        "metadata.annotations.istio.io/dry-run",
+        "only supported for ALLOW and DENY",
+    );
+    assert_error(
+        &ap("selector: {matchLabels: {a: b}}\ntargetRefs: [{kind: Service, name: s}]\n"),
+        "spec.targetRefs",
+        "mutually exclusive",
+    );
 }
 
 #[test]
 fn authorization_policy_source_rules() {
-    assert_error(&rule("from:\n  - {}"), "spec.rules[0].from[0].source", "needs a source");
-    assert_error(&rule("from:\n  - source: {}"), "spec.rules[0].from[0].source", "must not be empty");
-    assert_error(&rule("from:\n  - source: {principals: [a], serviceAccounts: [b]}"), "spec.rules[0].from[0].source.serviceAccounts", "cannot be combined");
-    assert_error(&rule("from:\n  - source: {namespaces: [a], notServiceAccounts: [b]}"), "spec.rules[0].from[0].source.notServiceAccounts", "cannot be combined");
-    assert_error(&rule("from:\n  - source: {ipBlocks: [\"10.0.0.0/33\"]}"), "spec.rules[0].from[0].source.ipBlocks[0]", "CIDR");
-    assert_error(&rule("from:\n  - source: {notIpBlocks: [nope]}"), "spec.rules[0].from[0].source.notIpBlocks[0]", "IP address");
-    assert_error(&rule("from:\n  - source: {remoteIpBlocks: [\"1.2.3\"]}"), "spec.rules[0].from[0].source.remoteIpBlocks[0]", "IP address");
-    assert_error(&rule("from:\n  - source: {notRemoteIpBlocks: [x]}"), "spec.rules[0].from[0].source.notRemoteIpBlocks[0]", "IP address");
-    assert_error(&rule("from:\n  - source: {principals: [\"\"]}"), "spec.rules[0].from[0].source.principals[0]", "empty");
-    assert_error(&rule("from:\n  - source: {principals: [\"cluster.local/ns/*/sa/x\"]}"), "spec.rules[0].from[0].source.principals[0]", "prefix or a suffix");
-    assert_error(&rule("from:\n  - source: {serviceAccounts: [\"a/b/c\"]}"), "spec.rules[0].from[0].source.serviceAccounts[0]", "namespace/serviceAccount");
-    assert_error(&rule("from:\n  - source: {serviceAccounts: [\"a*\"]}"), "spec.rules[0].from[0].source.serviceAccounts[0]", "wildcards");
+    assert_error(
+        &rule("from:\n  - {}"),
+        "spec.rules[0].from[0].source",
+        "needs a source",
+    );
+    assert_error(
+        &rule("from:\n  - source: {}"),
+        "spec.rules[0].from[0].source",
+        "must not be empty",
+    );
+    assert_error(
+        &rule("from:\n  - source: {principals: [a], serviceAccounts: [b]}"),
+        "spec.rules[0].from[0].source.serviceAccounts",
+        "cannot be combined",
+    );
+    assert_error(
+        &rule("from:\n  - source: {namespaces: [a], notServiceAccounts: [b]}"),
+        "spec.rules[0].from[0].source.notServiceAccounts",
+        "cannot be combined",
+    );
+    assert_error(
+        &rule("from:\n  - source: {ipBlocks: [\"10.0.0.0/33\"]}"),
+        "spec.rules[0].from[0].source.ipBlocks[0]",
+        "CIDR",
+    );
+    assert_error(
+        &rule("from:\n  - source: {notIpBlocks: [nope]}"),
+        "spec.rules[0].from[0].source.notIpBlocks[0]",
+        "IP address",
+    );
+    assert_error(
+        &rule("from:\n  - source: {remoteIpBlocks: [\"1.2.3\"]}"),
+        "spec.rules[0].from[0].source.remoteIpBlocks[0]",
+        "IP address",
+    );
+    assert_error(
+        &rule("from:\n  - source: {notRemoteIpBlocks: [x]}"),
+        "spec.rules[0].from[0].source.notRemoteIpBlocks[0]",
+        "IP address",
+    );
+    assert_error(
+        &rule("from:\n  - source: {principals: [\"\"]}"),
+        "spec.rules[0].from[0].source.principals[0]",
+        "empty",
+    );
+    assert_error(
+        &rule("from:\n  - source: {principals: [\"cluster.local/ns/*/sa/x\"]}"),
+        "spec.rules[0].from[0].source.principals[0]",
+        "prefix or a suffix",
+    );
+    assert_error(
+        &rule("from:\n  - source: {serviceAccounts: [\"a/b/c\"]}"),
+        "spec.rules[0].from[0].source.serviceAccounts[0]",
+        "namespace/serviceAccount",
+    );
+    assert_error(
+        &rule("from:\n  - source: {serviceAccounts: [\"a*\"]}"),
+        "spec.rules[0].from[0].source.serviceAccounts[0]",
+        "wildcards",
+    );
     let many: Vec<String> = (0..17).map(|i| format!("sa{i}")).collect();
-    assert_error(&rule(&format!("from:\n  - source: {{serviceAccounts: [{}]}}", many.join(", "))), "spec.rules[0].from[0].source.serviceAccounts", "at most 16");
-    assert_error(&rule("from:\n  - source: {trustDomains: [\"a/b\"]}"), "spec.rules[0].from[0].source.trustDomains[0]", "must not contain '/'");
+    assert_error(
+        &rule(&format!(
+            "from:\n  - source: {{serviceAccounts: [{}]}}",
+            many.join(", ")
+        )),
+        "spec.rules[0].from[0].source.serviceAccounts",
+        "at most 16",
+    );
+    assert_error(
+        &rule("from:\n  - source: {trustDomains: [\"a/b\"]}"),
+        "spec.rules[0].from[0].source.trustDomains[0]",
+        "must not contain '/'",
+    );
 }
 
 #[test]
 fn authorization_policy_operation_rules() {
-    assert_error(&rule("to:\n  - {}"), "spec.rules[0].to[0].operation", "needs an operation");
-    assert_error(&rule("to:\n  - operation: {}"), "spec.rules[0].to[0].operation", "must not be empty");
-    assert_error(&rule("to:\n  - operation: {ports: [\"70000\"]}"), "spec.rules[0].to[0].operation.ports[0]", "1..65535");
-    assert_error(&rule("to:\n  - operation: {notPorts: [http]}"), "spec.rules[0].to[0].operation.notPorts[0]", "must be a number");
-    assert_error(&rule("to:\n  - operation: {hosts: [\"a.*.com\"]}"), "spec.rules[0].to[0].operation.hosts[0]", "prefix or a suffix");
-    assert_error(&rule("to:\n  - operation: {notHosts: [\"\"]}"), "spec.rules[0].to[0].operation.notHosts[0]", "empty");
-    assert_error(&rule("to:\n  - operation: {paths: [\"/a/*/b\"]}"), "spec.rules[0].to[0].operation.paths[0]", "prefix or a suffix");
-    assert_error(&rule("to:\n  - operation: {paths: [\"/a/{**}/{*}\"]}"), "spec.rules[0].to[0].operation.paths[0]", "{**} must be the last");
-    assert_error(&rule("to:\n  - operation: {notPaths: [\"/a/{id}\"]}"), "spec.rules[0].to[0].operation.notPaths[0]", "outside a {*} or {**} template");
-    assert_error(&rule("to:\n  - operation: {paths: [\"/a/{*}x\"]}"), "spec.rules[0].to[0].operation.paths[0]", "not a whole");
-    assert_error(&rule("to:\n  - operation: {paths: [\"/a/b c/{*}\"]}"), "spec.rules[0].to[0].operation.paths[0]", "RFC 3986");
-    assert_error(&rule("to:\n  - operation: {methods: [\"\"]}"), "spec.rules[0].to[0].operation.methods[0]", "must not be empty");
-    assert_warning(&rule("to:\n  - operation: {methods: [get]}"), "spec.rules[0].to[0].operation.methods[0]", "case-sensitive");
+    assert_error(
+        &rule("to:\n  - {}"),
+        "spec.rules[0].to[0].operation",
+        "needs an operation",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {}"),
+        "spec.rules[0].to[0].operation",
+        "must not be empty",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {ports: [\"70000\"]}"),
+        "spec.rules[0].to[0].operation.ports[0]",
+        "1..65535",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {notPorts: [http]}"),
+        "spec.rules[0].to[0].operation.notPorts[0]",
+        "must be a number",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {hosts: [\"a.*.com\"]}"),
+        "spec.rules[0].to[0].operation.hosts[0]",
+        "prefix or a suffix",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {notHosts: [\"\"]}"),
+        "spec.rules[0].to[0].operation.notHosts[0]",
+        "empty",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {paths: [\"/a/*/b\"]}"),
+        "spec.rules[0].to[0].operation.paths[0]",
+        "prefix or a suffix",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {paths: [\"/a/{**}/{*}\"]}"),
+        "spec.rules[0].to[0].operation.paths[0]",
+        "{**} must be the last",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {notPaths: [\"/a/{id}\"]}"),
+        "spec.rules[0].to[0].operation.notPaths[0]",
+        "outside a {*} or {**} template",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {paths: [\"/a/{*}x\"]}"),
+        "spec.rules[0].to[0].operation.paths[0]",
+        "not a whole",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {paths: [\"/a/b c/{*}\"]}"),
+        "spec.rules[0].to[0].operation.paths[0]",
+        "RFC 3986",
+    );
+    assert_error(
+        &rule("to:\n  - operation: {methods: [\"\"]}"),
+        "spec.rules[0].to[0].operation.methods[0]",
+        "must not be empty",
+    );
+    assert_warning(
+        &rule("to:\n  - operation: {methods: [get]}"),
+        "spec.rules[0].to[0].operation.methods[0]",
+        "case-sensitive",
+    );
 }
 
 #[test]
 fn authorization_policy_condition_rules() {
     let when = |c: &str| rule(&format!("when:\n  - {c}"));
-    assert_error(&when("{values: [a]}"), "spec.rules[0].when[0].key", "required");
-    assert_error(&when("{key: \"request.headers[x]\"}"), "spec.rules[0].when[0]", "needs values or notValues");
-    assert_error(&when("{key: request.color, values: [a]}"), "spec.rules[0].when[0].key", "unknown condition key");
-    assert_error(&when("{key: request.headers, values: [a]}"), "spec.rules[0].when[0].key", "request.headers[name]");
-    assert_error(&when("{key: \"request.auth.claims[]\", values: [a]}"), "spec.rules[0].when[0].key", "request.auth.claims[name]");
-    assert_error(&when("{key: experimental.envoy.filters.x, values: [a]}"), "spec.rules[0].when[0].key", "experimental.envoy.filters");
-    assert_error(&when("{key: \"destination.labels[app]\", values: [a]}"), "spec.rules[0].when[0].key", "selector");
-    assert_error(&when("{key: destination.namespace, values: [a]}"), "spec.rules[0].when[0].key", "namespace");
-    assert_error(&when("{key: destination.user, values: [a]}"), "spec.rules[0].when[0].key", "no longer supported");
-    assert_error(&when("{key: source.ip, values: [nope]}"), "spec.rules[0].when[0].values[0]", "IP address");
-    assert_error(&when("{key: destination.ip, notValues: [\"1.2.3.4/40\"]}"), "spec.rules[0].when[0].notValues[0]", "CIDR");
-    assert_error(&when("{key: destination.port, values: [\"99999\"]}"), "spec.rules[0].when[0].values[0]", "1..65535");
-    assert_error(&when("{key: source.serviceAccount, values: [\"a/b/c\"]}"), "spec.rules[0].when[0].values[0]", "namespace/serviceAccount");
-    assert_error(&when("{key: connection.sni, values: [\"\"]}"), "spec.rules[0].when[0].values[0]", "empty");
+    assert_error(
+        &when("{values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "required",
+    );
+    assert_error(
+        &when("{key: \"request.headers[x]\"}"),
+        "spec.rules[0].when[0]",
+        "needs values or notValues",
+    );
+    assert_error(
+        &when("{key: request.color, values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "unknown condition key",
+    );
+    assert_error(
+        &when("{key: request.headers, values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "request.headers[name]",
+    );
+    assert_error(
+        &when("{key: \"request.auth.claims[]\", values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "request.auth.claims[name]",
+    );
+    assert_error(
+        &when("{key: experimental.envoy.filters.x, values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "experimental.envoy.filters",
+    );
+    assert_error(
+        &when("{key: \"destination.labels[app]\", values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "selector",
+    );
+    assert_error(
+        &when("{key: destination.namespace, values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "namespace",
+    );
+    assert_error(
+        &when("{key: destination.user, values: [a]}"),
+        "spec.rules[0].when[0].key",
+        "no longer supported",
+    );
+    assert_error(
+        &when("{key: source.ip, values: [nope]}"),
+        "spec.rules[0].when[0].values[0]",
+        "IP address",
+    );
+    assert_error(
+        &when("{key: destination.ip, notValues: [\"1.2.3.4/40\"]}"),
+        "spec.rules[0].when[0].notValues[0]",
+        "CIDR",
+    );
+    assert_error(
+        &when("{key: destination.port, values: [\"99999\"]}"),
+        "spec.rules[0].when[0].values[0]",
+        "1..65535",
+    );
+    assert_error(
+        &when("{key: source.serviceAccount, values: [\"a/b/c\"]}"),
+        "spec.rules[0].when[0].values[0]",
+        "namespace/serviceAccount",
+    );
+    assert_error(
+        &when("{key: connection.sni, values: [\"\"]}"),
+        "spec.rules[0].when[0].values[0]",
+        "empty",
+    );
 }

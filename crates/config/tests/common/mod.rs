@@ -19,7 +19,11 @@ pub fn load_ok(text: &str) -> Loaded {
         .filter(|d| d.level == Level::Error)
         .map(ToString::to_string)
         .collect();
-    assert!(errors.is_empty(), "unexpected errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "unexpected errors:\n{}",
+        errors.join("\n")
+    );
     assert_eq!(l.resources.len(), 1, "{:?}", l.diagnostics);
     l
 }
@@ -50,7 +54,8 @@ pub fn assert_warning(text: &str, path: &str, message: &str) {
 
 /// A resource of `kind` (Istio style) with `spec` appended, indented under `spec:`.
 pub fn istio(api: &str, kind: &str, spec: &str) -> String {
-    let mut s = format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: x\n  namespace: ns\nspec:\n");
+    let mut s =
+        format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: x\n  namespace: ns\nspec:\n");
     for line in spec.lines() {
         s.push_str("  ");
         s.push_str(line);
