@@ -4,7 +4,7 @@ mod authorization_policy;
 mod authz_rules;
 mod peer_authentication;
 mod request_authentication;
-mod target;
+pub(crate) mod target;
 
 pub use authorization_policy::*;
 pub use authz_rules::{condition_key_kind, ConditionKey};
