@@ -20,7 +20,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, String> {
         .bytes()
         .filter(|b| *b != b'\n' && *b != b'\r')
         .collect();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!(
             "not valid base64: the length ({}) is not a multiple of 4 (is padding '=' missing?)",
             bytes.len()

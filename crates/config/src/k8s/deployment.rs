@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
+    /// Boxed: a pod template is large, and resources are kept in one enum.
     #[serde(default)]
-    pub spec: DeploymentSpec,
+    pub spec: Box<DeploymentSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<serde_json::Value>,
 }

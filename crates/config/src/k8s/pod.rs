@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
+    /// Boxed: a pod spec is large, and resources are kept in one enum.
     #[serde(default)]
-    pub spec: PodSpec,
+    pub spec: Box<PodSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<serde_json::Value>,
 }

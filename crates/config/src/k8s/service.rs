@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[serde(rename_all = "camelCase")]
 pub struct Service {
     #[serde(default)]
-    pub spec: ServiceSpec,
+    pub spec: Box<ServiceSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<serde_json::Value>,
 }

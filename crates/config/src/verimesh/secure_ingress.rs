@@ -24,13 +24,13 @@ pub struct SecureIngress {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsSpec>,
+    pub tls: Option<Box<TlsSpec>>,
     /// The token issuer for AUTHENTICATED routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwt: Option<JwtIssuer>,
+    pub jwt: Option<Box<JwtIssuer>>,
     /// Where DNS records for the domains are kept; absent: records are managed elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns: Option<DnsSpec>,
+    pub dns: Option<Box<DnsSpec>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
