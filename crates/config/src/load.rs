@@ -218,7 +218,7 @@ fn load_document(loaded: &mut Loaded, file: &Arc<str>, doc: Arc<Node>, depth: us
         Lookup::Known(k) => k,
         Lookup::UnservedVersion(k) => {
             let msg = format!(
-                "apiVersion {api_version:?} is not served for {kind_name}; use one of: {}",
+                "{api_version:?} is not served for {kind_name}; use one of: {}",
                 k.api_versions().join(", ")
             );
             let mut d = field_diag(
