@@ -46,7 +46,11 @@ fn analyze_corpus(resources: usize, runs: usize) -> anyhow::Result<()> {
         let done = start.elapsed();
         load_ms.push(loaded_at.as_secs_f64() * 1e3);
         total_ms.push(done.as_secs_f64() * 1e3);
-        summary = (loaded.resources.len(), loaded.diagnostics.len(), messages.len());
+        summary = (
+            loaded.resources.len(),
+            loaded.diagnostics.len(),
+            messages.len(),
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     load_ms.sort_by(f64::total_cmp);

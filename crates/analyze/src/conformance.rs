@@ -118,7 +118,9 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
             match parsed {
                 Ok(m) => m,
                 Err(errs) => {
-                    result.failure.push(format!("mesh config {f}: {}", errs.join("; ")));
+                    result
+                        .failure
+                        .push(format!("mesh config {f}: {}", errs.join("; ")));
                     return result;
                 }
             }
@@ -130,11 +132,15 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
 
     let mut expected: BTreeMap<String, i32> = BTreeMap::new();
     for e in &case.expected {
-        *expected.entry(format!("{} {}", e.code, e.resource)).or_default() += 1;
+        *expected
+            .entry(format!("{} {}", e.code, e.resource))
+            .or_default() += 1;
     }
     for m in &report.messages {
         let res = m.resource.as_ref().map(resource_key).unwrap_or_default();
-        *expected.entry(format!("{} {}", m.kind.code, res)).or_default() -= 1;
+        *expected
+            .entry(format!("{} {}", m.kind.code, res))
+            .or_default() -= 1;
     }
     for (key, n) in expected {
         if n > 0 {

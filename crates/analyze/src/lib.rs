@@ -24,7 +24,9 @@ pub fn load_messages(diags: &[Diagnostic]) -> Vec<Message> {
             let kind = match (d.stage, d.level) {
                 (Stage::Read, _) => messages::UNUSABLE_INPUT,
                 (Stage::UnknownKind, _) => messages::UNKNOWN_KIND,
-                (Stage::Decode | Stage::Validate, Level::Error) => messages::SCHEMA_VALIDATION_ERROR,
+                (Stage::Decode | Stage::Validate, Level::Error) => {
+                    messages::SCHEMA_VALIDATION_ERROR
+                }
                 (Stage::Decode | Stage::Validate, _) => messages::SCHEMA_WARNING,
             };
             let text = if d.path.is_empty() {

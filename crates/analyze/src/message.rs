@@ -82,7 +82,11 @@ fn namespace_for_display(r: &ResourceRef, default_ns: &str) -> Option<String> {
     if is_cluster_scoped(&r.kind) {
         None
     } else {
-        Some(r.namespace.clone().unwrap_or_else(|| default_ns.to_string()))
+        Some(
+            r.namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_string()),
+        )
     }
 }
 

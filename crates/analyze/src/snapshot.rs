@@ -31,6 +31,9 @@ impl<'a> Snapshot<'a> {
     /// Namespaces that exist: declared Namespace objects plus any namespace a resource is in.
     pub fn namespace_exists(&self, ns: &str) -> bool {
         self.of_kind(Kind::Namespace).iter().any(|r| r.name() == ns)
-            || self.resources.iter().any(|r| r.meta.namespace.as_deref() == Some(ns))
+            || self
+                .resources
+                .iter()
+                .any(|r| r.meta.namespace.as_deref() == Some(ns))
     }
 }

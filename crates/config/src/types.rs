@@ -95,7 +95,7 @@ impl fmt::Display for Duration {
         let d = self.0;
         if d.subsec_nanos() == 0 {
             write!(f, "{}s", d.as_secs())
-        } else if d.subsec_nanos() % 1_000_000 == 0 && d.as_secs() == 0 {
+        } else if d.subsec_nanos().is_multiple_of(1_000_000) && d.as_secs() == 0 {
             write!(f, "{}ms", d.subsec_millis())
         } else {
             let s = format!("{}.{:09}", d.as_secs(), d.subsec_nanos());
@@ -139,7 +139,15 @@ mod tests {
         assert_eq!(ms("1h2m3s"), 3_723_000);
         assert_eq!(ms("0"), 0);
         assert_eq!(ms(".5s"), 500);
-        for bad in ["", "10", "s", "-1s", "1x", "1..2s", "99999999999999999999999h"] {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "-1s",
+            "1x",
+            "1..2s",
+            "99999999999999999999999h",
+        ] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Duration::parse("1.25s").unwrap().to_string(), "1.25s");

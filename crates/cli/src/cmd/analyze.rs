@@ -68,10 +68,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 println!("{}", m.to_text(&args.namespace));
             }
             if messages.is_empty() {
-                println!(
-                    "No issues found in {} resources.",
-                    loaded.resources.len()
-                );
+                println!("No issues found in {} resources.", loaded.resources.len());
             }
         }
     }

@@ -72,7 +72,11 @@ pub fn validate_wildcard_domain(host: &str) -> Result<(), String> {
     };
     let first_ok = first == "*"
         || match first.strip_prefix('*') {
-            Some(tail) => tail.is_empty() || is_dns1123_label(tail) || tail.starts_with('-') && is_dns1123_label(&tail[1..]),
+            Some(tail) => {
+                tail.is_empty()
+                    || is_dns1123_label(tail)
+                    || tail.starts_with('-') && is_dns1123_label(&tail[1..])
+            }
             None => is_dns1123_label(first),
         };
     if !first_ok {
@@ -112,9 +116,9 @@ pub fn validate_port(port: u32) -> Result<(), String> {
 /// An IP address or a CIDR block, IPv4 or IPv6 (`10.0.0.0/8`, `::1`, `192.168.1.1`).
 pub fn validate_ip_or_cidr(s: &str) -> Result<(), String> {
     if s.contains('/') {
-        s.parse::<ipnet::IpNet>()
-            .map(|_| ())
-            .map_err(|_| format!("{s:?} is not a valid CIDR block (expected e.g. 10.0.0.0/8 or fd00::/8)"))
+        s.parse::<ipnet::IpNet>().map(|_| ()).map_err(|_| {
+            format!("{s:?} is not a valid CIDR block (expected e.g. 10.0.0.0/8 or fd00::/8)")
+        })
     } else {
         validate_ip(s)
     }

@@ -3,9 +3,11 @@
 //! Typed decoding goes through `serde_json::Value` (see [`Node::to_json`]); the tree is kept next
 //! to the typed resource so that any field path can be turned back into a file position.
 
+mod de;
 mod parse;
 mod path;
 
+pub use de::DeError;
 pub use parse::{parse_documents, YamlError};
 pub use path::{FieldPath, PathSegment};
 
@@ -59,7 +61,10 @@ impl Node {
     /// The position of a key in a mapping (where the field name is written).
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
         match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k.pos),
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, _)| k.pos),
             _ => None,
         }
     }
