@@ -126,7 +126,7 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
             }
         }
     };
-    let snap = Snapshot::new(&loaded.resources, mesh);
+    let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace("");
     let mut report = Report::default();
     analyzer.analyze(&snap, &mut report);
 

@@ -4,6 +4,7 @@
 
 pub mod analyzers;
 pub mod conformance;
+pub mod hosts;
 pub mod message;
 pub mod messages;
 pub mod report;

@@ -8,6 +8,9 @@ use verimesh_config::{Kind, Resource};
 pub struct Snapshot<'a> {
     pub resources: &'a [Resource],
     pub mesh: MeshConfig,
+    /// The namespace of resources whose YAML names none (`default` for the CLI; empty in
+    /// Istio's analyzer tests, which keep such resources unnamespaced).
+    pub default_namespace: String,
     by_kind: HashMap<Kind, Vec<&'a Resource>>,
 }
 
@@ -20,8 +23,38 @@ impl<'a> Snapshot<'a> {
         Snapshot {
             resources,
             mesh,
+            default_namespace: "default".to_string(),
             by_kind,
         }
+    }
+
+    pub fn with_default_namespace(mut self, ns: &str) -> Self {
+        self.default_namespace = ns.to_string();
+        self
+    }
+
+    /// The namespace a resource is in, as analyzers must see it.
+    pub fn ns<'r>(&'r self, r: &'r Resource) -> &'r str {
+        r.meta.namespace.as_deref().unwrap_or(&self.default_namespace)
+    }
+
+    /// `namespace/name`, or just the name for resources without a namespace, as Istio prints
+    /// full names in messages.
+    pub fn full_name(&self, r: &Resource) -> String {
+        let ns = self.ns(r);
+        if ns.is_empty() {
+            r.name().to_string()
+        } else {
+            format!("{ns}/{}", r.name())
+        }
+    }
+
+    /// Finds a resource of a kind by namespace and name.
+    pub fn find(&self, kind: Kind, namespace: &str, name: &str) -> Option<&'a Resource> {
+        self.of_kind(kind)
+            .iter()
+            .copied()
+            .find(|r| r.name() == name && self.ns(r) == namespace)
     }
 
     pub fn of_kind(&self, kind: Kind) -> &[&'a Resource] {

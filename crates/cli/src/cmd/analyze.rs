@@ -51,7 +51,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         None => MeshConfig::default(),
     };
-    let snap = Snapshot::new(&loaded.resources, mesh);
+    let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace(&args.namespace);
     let mut messages = mesh_messages;
     messages.extend(verimesh_analyze::analyze(&loaded, &snap));
 
