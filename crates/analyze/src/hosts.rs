@@ -101,7 +101,10 @@ pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
 }
 
 /// Equality-based selection: every selector label is present with the same value.
-pub fn selector_matches(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub fn selector_matches(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
@@ -125,13 +128,19 @@ mod tests {
         assert!(!host_matches("*.example.com", "example.org"));
         assert!(host_matches("*", "anything"));
         assert!(!host_matches("a", "b"));
-        let hosts = vec!["ns1/a".to_string(), "*/b".into(), "c".into(), "ns2/d".into()];
+        let hosts = vec![
+            "ns1/a".to_string(),
+            "*/b".into(),
+            "c".into(),
+            "ns2/d".into(),
+        ];
         assert_eq!(hosts_for_namespace(&hosts, "ns1"), ["a", "b", "c"]);
     }
 
     #[test]
     fn selectors() {
-        let sel: BTreeMap<_, _> = [("b".to_string(), "2".to_string()), ("a".into(), "1".into())].into();
+        let sel: BTreeMap<_, _> =
+            [("b".to_string(), "2".to_string()), ("a".into(), "1".into())].into();
         assert_eq!(selector_string(&sel), "a=1,b=2");
         let mut labels = sel.clone();
         labels.insert("c".into(), "3".into());

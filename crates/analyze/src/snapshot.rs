@@ -35,7 +35,10 @@ impl<'a> Snapshot<'a> {
 
     /// The namespace a resource is in, as analyzers must see it.
     pub fn ns<'r>(&'r self, r: &'r Resource) -> &'r str {
-        r.meta.namespace.as_deref().unwrap_or(&self.default_namespace)
+        r.meta
+            .namespace
+            .as_deref()
+            .unwrap_or(&self.default_namespace)
     }
 
     /// `namespace/name`, or just the name for resources without a namespace, as Istio prints
