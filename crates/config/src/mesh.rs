@@ -358,11 +358,3 @@ impl MeshConfig {
         self.default_config.clone().unwrap_or_default()
     }
 }
-
-impl MeshConfig {
-    /// Placeholder: parses the mesh config as free-form fields.
-    pub fn from_yaml_str(file: &str, text: &str) -> Result<MeshConfig, Vec<crate::Diagnostic>> {
-        let _ = (file, text);
-        Ok(MeshConfig::default())
-    }
-}
