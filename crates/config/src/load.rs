@@ -76,7 +76,11 @@ pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Loaded {
             let mut text = String::new();
             match std::io::stdin().read_to_string(&mut text) {
                 Ok(_) => load_str(&mut loaded, "-", &text),
-                Err(e) => unusable(&mut loaded, "-", &format!("cannot read standard input: {e}")),
+                Err(e) => unusable(
+                    &mut loaded,
+                    "-",
+                    &format!("cannot read standard input: {e}"),
+                ),
             }
             continue;
         }
@@ -239,7 +243,9 @@ fn load_document(loaded: &mut Loaded, file: &Arc<str>, doc: Arc<Node>, depth: us
                 origin,
                 resource: Some(reference),
                 path: FieldPath::root(),
-                message: format!("kind {kind_name} ({api_version}) is not known to verimesh; skipped"),
+                message: format!(
+                    "kind {kind_name} ({api_version}) is not known to verimesh; skipped"
+                ),
             });
             return;
         }
@@ -382,7 +388,10 @@ fn validate_meta(kind: Kind, meta: &ObjectMeta, out: &mut Findings) {
         );
     }
     for key in meta.labels.keys() {
-        out.check(&at.field("labels").field(key), common::validate_label_key(key));
+        out.check(
+            &at.field("labels").field(key),
+            common::validate_label_key(key),
+        );
     }
     for (key, value) in &meta.labels {
         out.check(
@@ -410,7 +419,8 @@ fn serde_error_path(
     let msg = e.inner().to_string();
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         if let Some(name) = rest.split('`').next() {
-            let ends_with_it = matches!(path.segments().last(), Some(PathSegment::Field(f)) if f == name);
+            let ends_with_it =
+                matches!(path.segments().last(), Some(PathSegment::Field(f)) if f == name);
             if !ends_with_it {
                 path = path.field(name);
             }

@@ -139,7 +139,15 @@ mod tests {
         assert_eq!(ms("1h2m3s"), 3_723_000);
         assert_eq!(ms("0"), 0);
         assert_eq!(ms(".5s"), 500);
-        for bad in ["", "10", "s", "-1s", "1x", "1..2s", "99999999999999999999999h"] {
+        for bad in [
+            "",
+            "10",
+            "s",
+            "-1s",
+            "1x",
+            "1..2s",
+            "99999999999999999999999h",
+        ] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Duration::parse("1.25s").unwrap().to_string(), "1.25s");

@@ -59,7 +59,10 @@ impl Node {
     /// The position of a key in a mapping (where the field name is written).
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
         match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k.pos),
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, _)| k.pos),
             _ => None,
         }
     }

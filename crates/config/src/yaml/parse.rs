@@ -293,7 +293,8 @@ mod tests {
 
     #[test]
     fn positions_and_types() {
-        let docs = parse_documents("a: 1\nb:\n  - x\n  - 'y'\nc: true\n---\n---\nz: 1.5\n").unwrap();
+        let docs =
+            parse_documents("a: 1\nb:\n  - x\n  - 'y'\nc: true\n---\n---\nz: 1.5\n").unwrap();
         assert_eq!(docs.len(), 3);
         let d = docs[0].as_ref().unwrap();
         assert_eq!(d.get("a").unwrap().value, Value::Int(1));
@@ -332,7 +333,11 @@ mod tests {
         assert!(parse_documents(&deep).is_err());
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..8 {
-            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
             bomb += &format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n");
         }
         let err = parse_documents(&bomb).unwrap_err();
