@@ -95,7 +95,7 @@ impl fmt::Display for Duration {
         let d = self.0;
         if d.subsec_nanos() == 0 {
             write!(f, "{}s", d.as_secs())
-        } else if d.subsec_nanos() % 1_000_000 == 0 && d.as_secs() == 0 {
+        } else if d.subsec_nanos().is_multiple_of(1_000_000) && d.as_secs() == 0 {
             write!(f, "{}ms", d.subsec_millis())
         } else {
             let s = format!("{}.{:09}", d.as_secs(), d.subsec_nanos());

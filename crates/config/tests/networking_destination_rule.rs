@@ -138,10 +138,15 @@ fn full_example_decodes() {
         Some(SimpleLb::LeastRequest)
     );
     assert_eq!(
-        tp.outlier_detection.as_ref().and_then(|o| o.consecutive_5xx_errors),
+        tp.outlier_detection
+            .as_ref()
+            .and_then(|o| o.consecutive_5xx_errors),
         Some(7)
     );
-    assert_eq!(tp.tls.as_ref().and_then(|t| t.mode), Some(ClientTlsMode::Simple));
+    assert_eq!(
+        tp.tls.as_ref().and_then(|t| t.mode),
+        Some(ClientTlsMode::Simple)
+    );
     assert_eq!(dr.subsets.len(), 3);
     let json = loaded.resources[0].body.to_json();
     let back: verimesh_config::networking::DestinationRule =

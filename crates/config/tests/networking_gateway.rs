@@ -191,7 +191,9 @@ fn warnings() {
         "unknown cipher",
     );
     assert_warning(
-        &https("    mode: SIMPLE\n    credentialName: a\n    cipherSuites: [AES128-SHA, AES128-SHA]\n"),
+        &https(
+            "    mode: SIMPLE\n    credentialName: a\n    cipherSuites: [AES128-SHA, AES128-SHA]\n",
+        ),
         "spec.servers[0].tls.cipherSuites[1]",
         "duplicate",
     );

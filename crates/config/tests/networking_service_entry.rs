@@ -128,20 +128,30 @@ fn rules() {
 fn dynamic_dns_internal_with_waypoint() {
     let text = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: se\n  labels:\n    istio.io/use-waypoint: waypoint\nspec:\n  hosts: [\"*.a.com\"]\n  ports:\n  - number: 80\n    name: http\n    protocol: HTTP\n  resolution: DYNAMIC_DNS\n  location: MESH_INTERNAL\n";
     assert_error(text, "spec.location", "waypoint");
-    assert!(load(&text.replace("waypoint\n", "none\n")).diagnostics.is_empty());
+    assert!(load(&text.replace("waypoint\n", "none\n"))
+        .diagnostics
+        .is_empty());
 }
 
 #[test]
 fn warnings() {
     let se = |s: &str| doc("ServiceEntry", "se", s);
-    assert_warning(&se(&format!("hosts: [\"a*.com\"]\n{P80}")), "spec.hosts[0]", "partial wildcard");
     assert_warning(
-        &se(&format!("hosts: [a.com]\n{P80}workloadSelector:\n  labels:\n    app: a\n")),
+        &se(&format!("hosts: [\"a*.com\"]\n{P80}")),
+        "spec.hosts[0]",
+        "partial wildcard",
+    );
+    assert_warning(
+        &se(&format!(
+            "hosts: [a.com]\n{P80}workloadSelector:\n  labels:\n    app: a\n"
+        )),
         "spec.workloadSelector",
         "no effect",
     );
     assert_warning(
-        &se(&format!("hosts: [a.com]\n{P80}resolution: STATIC\nworkloadSelector: {{}}\n")),
+        &se(&format!(
+            "hosts: [a.com]\n{P80}resolution: STATIC\nworkloadSelector: {{}}\n"
+        )),
         "spec.workloadSelector",
         "no labels",
     );
@@ -151,7 +161,9 @@ fn warnings() {
         "one host",
     );
     assert_warning(
-        &se(&format!("hosts: [a.com]\n{P80}resolution: STATIC\nendpoints:\n- network: n2\n")),
+        &se(&format!(
+            "hosts: [a.com]\n{P80}resolution: STATIC\nendpoints:\n- network: n2\n"
+        )),
         "spec.endpoints[0].address",
         "network",
     );

@@ -153,7 +153,11 @@ fn rules() {
 #[test]
 fn warnings() {
     let sc = |s: &str| doc("Sidecar", "sc", s);
-    assert_warning(&sc(&format!("workloadSelector: {{}}\n{EG}")), "spec.workloadSelector", "no labels");
+    assert_warning(
+        &sc(&format!("workloadSelector: {{}}\n{EG}")),
+        "spec.workloadSelector",
+        "no labels",
+    );
     assert_warning(
         &sc("egress:\n- hosts: [\"ns/*\", \"ns/a.com\"]\n"),
         "spec.egress[0].hosts[1]",
@@ -170,7 +174,10 @@ fn warnings() {
         "every service",
     );
     assert_warning(
-        &sc(&ingress("    number: 9000\n    protocol: TCP\n", "  connectionPool:\n    http:\n      maxRetries: 3\n")),
+        &sc(&ingress(
+            "    number: 9000\n    protocol: TCP\n",
+            "  connectionPool:\n    http:\n      maxRetries: 3\n",
+        )),
         "spec.ingress[0].connectionPool.http",
         "tcp connection pool",
     );

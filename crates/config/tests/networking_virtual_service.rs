@@ -173,7 +173,11 @@ fn full_example_decodes() {
     assert_eq!(vs.http.len(), 5);
     assert_eq!(vs.http[0].route[0].weight, Some(75));
     assert_eq!(
-        vs.http[0].retries.as_ref().and_then(|r| r.per_try_timeout).map(|d| d.as_std().as_secs()),
+        vs.http[0]
+            .retries
+            .as_ref()
+            .and_then(|r| r.per_try_timeout)
+            .map(|d| d.as_std().as_secs()),
         Some(2)
     );
     assert_eq!(
@@ -227,7 +231,11 @@ fn unknown_field_and_bad_enum_are_decode_errors() {
 }
 
 fn http(route: &str) -> String {
-    doc("VirtualService", "r", &format!("hosts: [reviews]\nhttp:\n{route}"))
+    doc(
+        "VirtualService",
+        "r",
+        &format!("hosts: [reviews]\nhttp:\n{route}"),
+    )
 }
 
 const ROUTE: &str = "  route:\n  - destination:\n      host: reviews\n";
@@ -394,7 +402,10 @@ fn errors_carry_the_line_of_the_field() {
 #[test]
 fn warnings() {
     // a rule after a catch-all, and a repeated match
-    let text = http(&format!("-{}\n- match:\n  - uri:\n      prefix: /a\n{ROUTE}", &ROUTE[1..]));
+    let text = http(&format!(
+        "-{}\n- match:\n  - uri:\n      prefix: /a\n{ROUTE}",
+        &ROUTE[1..]
+    ));
     assert_warning(&text, "spec.http[1]", "never used");
     let text = http(&format!(
         "- match:\n  - name: a\n    uri:\n      prefix: /a\n{ROUTE}- match:\n  - name: b\n    uri:\n      prefix: /a\n{ROUTE}"
@@ -408,15 +419,22 @@ fn warnings() {
     );
     assert_warning(&text, "spec.tcp[1]", "only the last rule");
     // deprecated and legacy forms
-    let text = http(&format!("- mirror:\n    host: m\n  mirror_percent: 50\n{ROUTE}"));
+    let text = http(&format!(
+        "- mirror:\n    host: m\n  mirror_percent: 50\n{ROUTE}"
+    ));
     assert_warning(&text, "spec.http[0].mirrorPercent", "deprecated");
     let text = doc(
         "VirtualService",
         "r",
-        &format!("hosts: [a.com]\ngateways: [gw.istio-system]\nhttp:\n-{}", &ROUTE[1..]),
+        &format!(
+            "hosts: [a.com]\ngateways: [gw.istio-system]\nhttp:\n-{}",
+            &ROUTE[1..]
+        ),
     );
     assert_warning(&text, "spec.gateways[0]", "istio-system/gw");
-    let text = http(&format!("- fault:\n    abort:\n      percentage:\n        value: 1\n{ROUTE}"));
+    let text = http(&format!(
+        "- fault:\n    abort:\n      percentage:\n        value: 1\n{ROUTE}"
+    ));
     assert_warning(&text, "spec.http[0].fault.abort", "nothing is injected");
     let text = doc(
         "VirtualService",
@@ -425,10 +443,14 @@ fn warnings() {
     );
     assert_warning(&text, "spec.tls[0].match[0].sniHosts[0]", "IP address");
     let big = "x".repeat(200 * 1024);
-    let text = http(&format!("- directResponse:\n    status: 200\n    body:\n      string: {big}\n"));
+    let text = http(&format!(
+        "- directResponse:\n    status: 200\n    body:\n      string: {big}\n"
+    ));
     assert_warning(&text, "spec.http[0].directResponse.body", "100KB");
     let huge = "x".repeat(1100 * 1024);
-    let text = http(&format!("- directResponse:\n    status: 200\n    body:\n      string: {huge}\n"));
+    let text = http(&format!(
+        "- directResponse:\n    status: 200\n    body:\n      string: {huge}\n"
+    ));
     assert_error(&text, "spec.http[0].directResponse.body", "1MB");
 }
 
@@ -453,5 +475,8 @@ fn gateway_bound_hosts() {
         "hosts: [\"*.mesh\"]\ngateways: [gw]\ntls:\n- match:\n  - sniHosts: [outbound_.xx_._.e2e.foobar.mesh]\n  route:\n  - destination:\n      host: a\n",
     );
     assert_error(&text, "spec.tls[0].match[0].sniHosts[0]", "outbound_");
-    assert!(load(&text).diagnostics.iter().all(|d| d.level != Level::Info));
+    assert!(load(&text)
+        .diagnostics
+        .iter()
+        .all(|d| d.level != Level::Info));
 }

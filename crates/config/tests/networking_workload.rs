@@ -75,11 +75,18 @@ fn full_examples_decode() {
         "exec:\n  command: [cat, /tmp/ready]\n",
         "grpc:\n  port: 9090\n  service: health\n",
     ] {
-        let spec = format!("template:\n  ports:\n    http: 80\nprobe:\n{}", indent(probe));
+        let spec = format!(
+            "template:\n  ports:\n    http: 80\nprobe:\n{}",
+            indent(probe)
+        );
         assert_clean(&doc("WorkloadGroup", "g", &spec));
     }
     assert_clean(&doc("WorkloadEntry", "we", "address: vm1.example.com\n"));
-    assert_clean(&doc("WorkloadEntry", "we", "address: unix:///var/run/vm.sock\n"));
+    assert_clean(&doc(
+        "WorkloadEntry",
+        "we",
+        "address: unix:///var/run/vm.sock\n",
+    ));
 }
 
 fn indent(s: &str) -> String {
@@ -88,13 +95,41 @@ fn indent(s: &str) -> String {
 
 const ENTRY_ERRORS: &[(&str, &str, &str)] = &[
     ("labels:\n  app: a\n", "spec.address", "required"),
-    ("address: \"bad_host!\"\n", "spec.address", "IP address or a fully qualified"),
-    ("address: unix://var/run/a.sock\n", "spec.address", "absolute path"),
-    ("address: unix:///var/run/\n", "spec.address", "absolute path"),
-    ("address: unix:///a.sock\nports:\n  http: 80\n", "spec.ports", "unix domain socket"),
-    ("address: 1.1.1.1\nports:\n  http: 70000\n", "spec.ports.http", "1..65535"),
-    ("address: 1.1.1.1\nports:\n  Bad_Name: 80\n", "spec.ports.Bad_Name", "port name"),
-    ("address: 1.1.1.1\nlabels:\n  \"a/b/c\": x\n", "spec.labels.a/b/c", "label key"),
+    (
+        "address: \"bad_host!\"\n",
+        "spec.address",
+        "IP address or a fully qualified",
+    ),
+    (
+        "address: unix://var/run/a.sock\n",
+        "spec.address",
+        "absolute path",
+    ),
+    (
+        "address: unix:///var/run/\n",
+        "spec.address",
+        "absolute path",
+    ),
+    (
+        "address: unix:///a.sock\nports:\n  http: 80\n",
+        "spec.ports",
+        "unix domain socket",
+    ),
+    (
+        "address: 1.1.1.1\nports:\n  http: 70000\n",
+        "spec.ports.http",
+        "1..65535",
+    ),
+    (
+        "address: 1.1.1.1\nports:\n  Bad_Name: 80\n",
+        "spec.ports.Bad_Name",
+        "port name",
+    ),
+    (
+        "address: 1.1.1.1\nlabels:\n  \"a/b/c\": x\n",
+        "spec.labels.a/b/c",
+        "label key",
+    ),
 ];
 
 #[test]
@@ -112,23 +147,91 @@ fn entry_rules() {
 }
 
 const GROUP_ERRORS: &[(&str, &str, &str)] = &[
-    ("probe:\n  tcpSocket:\n    port: 80\n", "spec.template", "required"),
-    ("template:\n  ports:\n    http: 0\n", "spec.template.ports.http", "1..65535"),
-    ("template: {}\nmetadata:\n  labels:\n    \"-x\": y\n", "spec.metadata.labels.-x", "label key"),
-    ("template: {}\nprobe:\n  periodSeconds: -1\n  exec:\n    command: [a]\n", "spec.probe.periodSeconds", "negative"),
-    ("template: {}\nprobe:\n  initialDelaySeconds: -1\n  exec:\n    command: [a]\n", "spec.probe.initialDelaySeconds", "negative"),
-    ("template: {}\nprobe:\n  timeoutSeconds: -1\n  exec:\n    command: [a]\n", "spec.probe.timeoutSeconds", "negative"),
-    ("template: {}\nprobe:\n  successThreshold: -1\n  exec:\n    command: [a]\n", "spec.probe.successThreshold", "negative"),
-    ("template: {}\nprobe:\n  failureThreshold: -1\n  exec:\n    command: [a]\n", "spec.probe.failureThreshold", "negative"),
-    ("template: {}\nprobe:\n  periodSeconds: 5\n", "spec.probe", "needs one of"),
-    ("template: {}\nprobe:\n  exec:\n    command: [a]\n  tcpSocket:\n    port: 80\n", "spec.probe", "only one of"),
-    ("template: {}\nprobe:\n  httpGet:\n    path: /\n", "spec.probe.httpGet.port", "1..65535"),
-    ("template: {}\nprobe:\n  httpGet:\n    port: 80\n    scheme: ftp\n", "spec.probe.httpGet.scheme", "HTTP or HTTPS"),
-    ("template: {}\nprobe:\n  httpGet:\n    port: 80\n    httpHeaders:\n    - name: \"X_Bad\"\n", "spec.probe.httpGet.httpHeaders[0].name", "letters, digits"),
-    ("template: {}\nprobe:\n  tcpSocket:\n    host: a\n", "spec.probe.tcpSocket.port", "1..65535"),
-    ("template: {}\nprobe:\n  exec: {}\n", "spec.probe.exec.command", "needs a command"),
-    ("template: {}\nprobe:\n  exec:\n    command: [\"\"]\n", "spec.probe.exec.command[0]", "must not be empty"),
-    ("template: {}\nprobe:\n  grpc:\n    port: 0\n", "spec.probe.grpc.port", "1..65535"),
+    (
+        "probe:\n  tcpSocket:\n    port: 80\n",
+        "spec.template",
+        "required",
+    ),
+    (
+        "template:\n  ports:\n    http: 0\n",
+        "spec.template.ports.http",
+        "1..65535",
+    ),
+    (
+        "template: {}\nmetadata:\n  labels:\n    \"-x\": y\n",
+        "spec.metadata.labels.-x",
+        "label key",
+    ),
+    (
+        "template: {}\nprobe:\n  periodSeconds: -1\n  exec:\n    command: [a]\n",
+        "spec.probe.periodSeconds",
+        "negative",
+    ),
+    (
+        "template: {}\nprobe:\n  initialDelaySeconds: -1\n  exec:\n    command: [a]\n",
+        "spec.probe.initialDelaySeconds",
+        "negative",
+    ),
+    (
+        "template: {}\nprobe:\n  timeoutSeconds: -1\n  exec:\n    command: [a]\n",
+        "spec.probe.timeoutSeconds",
+        "negative",
+    ),
+    (
+        "template: {}\nprobe:\n  successThreshold: -1\n  exec:\n    command: [a]\n",
+        "spec.probe.successThreshold",
+        "negative",
+    ),
+    (
+        "template: {}\nprobe:\n  failureThreshold: -1\n  exec:\n    command: [a]\n",
+        "spec.probe.failureThreshold",
+        "negative",
+    ),
+    (
+        "template: {}\nprobe:\n  periodSeconds: 5\n",
+        "spec.probe",
+        "needs one of",
+    ),
+    (
+        "template: {}\nprobe:\n  exec:\n    command: [a]\n  tcpSocket:\n    port: 80\n",
+        "spec.probe",
+        "only one of",
+    ),
+    (
+        "template: {}\nprobe:\n  httpGet:\n    path: /\n",
+        "spec.probe.httpGet.port",
+        "1..65535",
+    ),
+    (
+        "template: {}\nprobe:\n  httpGet:\n    port: 80\n    scheme: ftp\n",
+        "spec.probe.httpGet.scheme",
+        "HTTP or HTTPS",
+    ),
+    (
+        "template: {}\nprobe:\n  httpGet:\n    port: 80\n    httpHeaders:\n    - name: \"X_Bad\"\n",
+        "spec.probe.httpGet.httpHeaders[0].name",
+        "letters, digits",
+    ),
+    (
+        "template: {}\nprobe:\n  tcpSocket:\n    host: a\n",
+        "spec.probe.tcpSocket.port",
+        "1..65535",
+    ),
+    (
+        "template: {}\nprobe:\n  exec: {}\n",
+        "spec.probe.exec.command",
+        "needs a command",
+    ),
+    (
+        "template: {}\nprobe:\n  exec:\n    command: [\"\"]\n",
+        "spec.probe.exec.command[0]",
+        "must not be empty",
+    ),
+    (
+        "template: {}\nprobe:\n  grpc:\n    port: 0\n",
+        "spec.probe.grpc.port",
+        "1..65535",
+    ),
 ];
 
 #[test]

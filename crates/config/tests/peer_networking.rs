@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 use verimesh_config::{Kind, Level, Loaded, Stage};
 
-const DIRS: &[&str] = &["istio-samples", "istio-security-tasks", "istio-egress-tasks"];
+const DIRS: &[&str] = &[
+    "istio-samples",
+    "istio-security-tasks",
+    "istio-egress-tasks",
+];
 
 /// The task files keep the shell placeholders the docs ask the reader to set (listed in each
 /// directory's README); they get representative values, as a reader's shell would give them.
@@ -23,10 +27,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in paths {
         if p.is_dir() {
             yaml_files(&p, out);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
             out.push(p);
         }
     }
@@ -89,6 +90,10 @@ fn peer_networking_resources_load_cleanly() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(checked > 0, "no networking resources found under {}", root.display());
+    assert!(
+        checked > 0,
+        "no networking resources found under {}",
+        root.display()
+    );
     println!("{checked} networking resources loaded cleanly");
 }

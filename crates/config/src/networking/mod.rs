@@ -1,5 +1,8 @@
 //! networking.istio.io kinds: VirtualService, DestinationRule, Gateway, ServiceEntry, Sidecar,
 //! WorkloadEntry and WorkloadGroup, with every message of the Istio API and its validation.
+//!
+//! Large optional sub-messages at the top of a spec are boxed, so that every kind's body stays
+//! small (the decoded body of any kind is one variant of `kind::Body`).
 
 mod checks;
 mod common;
@@ -33,3 +36,23 @@ pub use tls::*;
 pub use virtual_service::*;
 pub use workload_entry::WorkloadEntry;
 pub use workload_group::*;
+
+#[cfg(test)]
+mod size_tests {
+    /// Bodies of very different sizes make `kind::Body` wasteful (and trip clippy).
+    #[test]
+    fn spec_types_stay_small() {
+        use std::mem::size_of;
+        for (name, size) in [
+            ("VirtualService", size_of::<super::VirtualService>()),
+            ("DestinationRule", size_of::<super::DestinationRule>()),
+            ("Gateway", size_of::<super::Gateway>()),
+            ("ServiceEntry", size_of::<super::ServiceEntry>()),
+            ("Sidecar", size_of::<super::Sidecar>()),
+            ("WorkloadEntry", size_of::<super::WorkloadEntry>()),
+            ("WorkloadGroup", size_of::<super::WorkloadGroup>()),
+        ] {
+            assert!(size <= 200, "{name} is {size} bytes; box its large fields");
+        }
+    }
+}

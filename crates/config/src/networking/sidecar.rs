@@ -23,9 +23,9 @@ pub struct Sidecar {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<IstioEgressListener>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inbound_connection_pool: Option<ConnectionPoolSettings>,
+    pub inbound_connection_pool: Option<Box<ConnectionPoolSettings>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
+    pub outbound_traffic_policy: Option<Box<OutboundTrafficPolicy>>,
 }
 
 /// How traffic reaches a listener.

@@ -17,9 +17,9 @@ pub struct WorkloadGroup {
     pub metadata: Option<WorkloadGroupMetadata>,
     /// Required: the template for generated WorkloadEntries (address and labels are filled in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<WorkloadEntry>,
+    pub template: Option<Box<WorkloadEntry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ReadinessProbe>,
+    pub probe: Option<Box<ReadinessProbe>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -189,7 +189,7 @@ pub fn validate_duration(d: &crate::types::Duration) -> Result<(), String> {
             crate::types::Duration(d)
         ));
     }
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(format!(
             "duration {} is too precise: only whole milliseconds are supported",
             crate::types::Duration(d)

@@ -45,7 +45,11 @@ pub fn assert_clean(text: &str) -> Loaded {
         .filter(|d| d.level >= Level::Warning)
         .cloned()
         .collect();
-    assert!(bad.is_empty(), "expected no diagnostics, got:\n{}\nin:\n{text}", show(&bad));
+    assert!(
+        bad.is_empty(),
+        "expected no diagnostics, got:\n{}\nin:\n{text}",
+        show(&bad)
+    );
     assert_eq!(loaded.resources.len(), 1, "{text}");
     assert!(loaded.resources[0].valid);
     loaded
