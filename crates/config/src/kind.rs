@@ -2,7 +2,7 @@
 //! decoded. Adding a kind means one line in `kinds!` plus its type.
 
 use crate::validate::{Context, Findings, Validate};
-use crate::yaml::FieldPath;
+use crate::yaml::{DeError, FieldPath, Node};
 use crate::{k8s, networking, security, verimesh};
 
 /// How a kind lays out its document besides apiVersion/kind/metadata.
@@ -59,10 +59,10 @@ macro_rules! kinds {
 
             pub(crate) fn decode(
                 kind: Kind,
-                value: serde_json::Value,
-            ) -> Result<Body, serde_path_to_error::Error<serde_json::Error>> {
+                node: &Node,
+            ) -> Result<Body, serde_path_to_error::Error<DeError>> {
                 match kind {
-                    $(Kind::$variant => serde_path_to_error::deserialize(value).map(Body::$variant)),+
+                    $(Kind::$variant => serde_path_to_error::deserialize(node).map(Body::$variant)),+
                 }
             }
 

@@ -199,10 +199,12 @@ fn load_document(loaded: &mut Loaded, file: &Arc<str>, doc: Arc<Node>, depth: us
         load_list(loaded, file, &doc, depth);
         return;
     }
-    let meta_json = doc
-        .get("metadata")
-        .map_or(serde_json::Value::Object(Default::default()), Node::to_json);
-    let meta: ObjectMeta = match serde_path_to_error::deserialize(meta_json) {
+    let empty = Node {
+        pos: doc.pos,
+        value: Value::Map(Vec::new()),
+    };
+    let meta_node = doc.get("metadata").unwrap_or(&empty);
+    let meta: ObjectMeta = match serde_path_to_error::deserialize(meta_node) {
         Ok(m) => m,
         Err(e) => {
             let path = serde_error_path(&FieldPath::parse("metadata"), &e);
@@ -222,7 +224,7 @@ fn load_document(loaded: &mut Loaded, file: &Arc<str>, doc: Arc<Node>, depth: us
         Lookup::Known(k) => k,
         Lookup::UnservedVersion(k) => {
             let msg = format!(
-                "apiVersion {api_version:?} is not served for {kind_name}; use one of: {}",
+                "{api_version:?} is not served for {kind_name}; use one of: {}",
                 k.api_versions().join(", ")
             );
             let mut d = field_diag(
@@ -250,7 +252,7 @@ fn load_document(loaded: &mut Loaded, file: &Arc<str>, doc: Arc<Node>, depth: us
             return;
         }
     };
-    let (body_json, body_path) = match body_of(kind, &doc) {
+    let (body_node, body_path) = match body_of(kind, &doc) {
         Ok(v) => v,
         Err(path) => {
             let field = path.to_string();
@@ -264,7 +266,7 @@ fn load_document(loaded: &mut Loaded, file: &Arc<str>, doc: Arc<Node>, depth: us
             return;
         }
     };
-    let body = match Body::decode(kind, body_json) {
+    let body = match Body::decode(kind, &body_node) {
         Ok(b) => b,
         Err(e) => {
             let path = serde_error_path(&body_path, &e);
@@ -326,9 +328,9 @@ fn load_list(loaded: &mut Loaded, file: &Arc<str>, doc: &Node, depth: usize) {
 
 /// Splits out the part of the document the kind's body type decodes, and its path.
 /// Returns the path of an offending top-level field for Istio-style kinds.
-fn body_of(kind: Kind, doc: &Node) -> Result<(serde_json::Value, FieldPath), FieldPath> {
+fn body_of(kind: Kind, doc: &Node) -> Result<(Node, FieldPath), FieldPath> {
     let Value::Map(entries) = &doc.value else {
-        return Ok((serde_json::Value::Null, FieldPath::root()));
+        return Err(FieldPath::root());
     };
     match kind.info().layout {
         Layout::Spec => {
@@ -341,19 +343,25 @@ fn body_of(kind: Kind, doc: &Node) -> Result<(serde_json::Value, FieldPath), Fie
                 }
             }
             let spec = match doc.get("spec") {
-                Some(n) if !n.is_null() => n.to_json(),
-                _ => serde_json::Value::Object(Default::default()),
+                Some(n) if !n.is_null() => n.clone(),
+                _ => Node {
+                    pos: doc.pos,
+                    value: Value::Map(Vec::new()),
+                },
             };
             Ok((spec, FieldPath::root().field("spec")))
         }
         Layout::Object => {
-            let mut m = serde_json::Map::new();
-            for (k, v) in entries {
-                if !matches!(k.name.as_str(), "apiVersion" | "kind" | "metadata") {
-                    m.insert(k.name.clone(), v.to_json());
-                }
-            }
-            Ok((serde_json::Value::Object(m), FieldPath::root()))
+            let rest = entries
+                .iter()
+                .filter(|(k, _)| !matches!(k.name.as_str(), "apiVersion" | "kind" | "metadata"))
+                .cloned()
+                .collect();
+            let node = Node {
+                pos: doc.pos,
+                value: Value::Map(rest),
+            };
+            Ok((node, FieldPath::root()))
         }
     }
 }
@@ -405,7 +413,7 @@ fn validate_meta(kind: Kind, meta: &ObjectMeta, out: &mut Findings) {
 /// unknown-field errors (which serde reports at the enclosing object).
 fn serde_error_path(
     base: &FieldPath,
-    e: &serde_path_to_error::Error<serde_json::Error>,
+    e: &serde_path_to_error::Error<crate::yaml::DeError>,
 ) -> FieldPath {
     let mut path = base.clone();
     for seg in e.path().iter() {

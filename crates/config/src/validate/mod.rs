@@ -1,6 +1,7 @@
 //! Per-kind validation: the rules Istio's own validation enforces, reported against field paths.
 
 pub mod common;
+pub mod security_common;
 
 use crate::diag::Level;
 use crate::meta::ObjectMeta;

@@ -3,9 +3,11 @@
 //! Typed decoding goes through `serde_json::Value` (see [`Node::to_json`]); the tree is kept next
 //! to the typed resource so that any field path can be turned back into a file position.
 
+mod de;
 mod parse;
 mod path;
 
+pub use de::DeError;
 pub use parse::{parse_documents, YamlError};
 pub use path::{FieldPath, PathSegment};
 

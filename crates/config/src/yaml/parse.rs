@@ -192,7 +192,8 @@ pub fn parse_documents(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
             }
             Event::DocumentEnd => {
                 if in_doc {
-                    docs.push(current.take());
+                    // An empty document (`---` followed by nothing) parses as a null scalar.
+                    docs.push(current.take().filter(|n| !n.is_null()));
                 }
                 in_doc = false;
                 None

@@ -1,0 +1,77 @@
+//! verimesh benchmarks. Each prints what it measured; none fails on a number.
+
+mod corpus;
+
+use clap::{Parser, Subcommand};
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "verimesh-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a corpus of mesh configuration, then time loading and analyzing it.
+    AnalyzeCorpus {
+        /// How many resources to generate (about a tenth each of the main kinds).
+        #[arg(long, default_value_t = 10_000)]
+        resources: usize,
+        /// Timed repetitions; the best and the median are printed.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::AnalyzeCorpus { resources, runs } => analyze_corpus(resources, runs.max(1)),
+    }
+}
+
+fn analyze_corpus(resources: usize, runs: usize) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("verimesh-bench-{}", std::process::id()));
+    let written = corpus::write(&dir, resources)?;
+    let mut load_ms = Vec::new();
+    let mut total_ms = Vec::new();
+    let mut summary = (0, 0, 0);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let loaded = verimesh_config::load_paths(&[&dir]);
+        let loaded_at = start.elapsed();
+        let snap = verimesh_analyze::Snapshot::new(&loaded.resources, Default::default());
+        let messages = verimesh_analyze::analyze(&loaded, &snap);
+        let done = start.elapsed();
+        load_ms.push(loaded_at.as_secs_f64() * 1e3);
+        total_ms.push(done.as_secs_f64() * 1e3);
+        summary = (
+            loaded.resources.len(),
+            loaded.diagnostics.len(),
+            messages.len(),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    load_ms.sort_by(f64::total_cmp);
+    total_ms.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v[v.len() / 2];
+    println!(
+        "analyze-corpus: {} resources in {} files ({} KiB); loaded {}, {} diagnostics, {} messages",
+        resources,
+        written.files,
+        written.bytes / 1024,
+        summary.0,
+        summary.1,
+        summary.2
+    );
+    println!(
+        "analyze-corpus: load best {:.0} ms, median {:.0} ms; load+analyze best {:.0} ms, median {:.0} ms ({} runs; target: well under 2000 ms)",
+        load_ms[0],
+        median(&load_ms),
+        total_ms[0],
+        median(&total_ms),
+        runs
+    );
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Runs Istio's own analyzer test cases (shared/peer/istio-analyzers) against our analyzers.
+//!
+//! Each case names one Istio analyzer, its input files and the exact multiset of messages
+//! expected (code and resource). A case whose analyzer verimesh does not have fails: an empty
+//! expectation is not a free pass.
+
+use crate::analyzers;
+use crate::report::Report;
+use crate::snapshot::Snapshot;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use verimesh_config::mesh::MeshConfig;
+use verimesh_config::ResourceRef;
+
+#[derive(Debug, Deserialize)]
+struct CaseFile {
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Case {
+    pub id: String,
+    pub kind: String,
+    pub analyzer: String,
+    #[serde(default)]
+    pub input_files: Vec<String>,
+    pub mesh_config_file: Option<String>,
+    pub expected: Vec<Expected>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Expected {
+    pub code: String,
+    pub resource: String,
+}
+
+#[derive(Debug)]
+pub struct CaseResult {
+    pub id: String,
+    pub analyzer: String,
+    /// Why it failed; empty when it passed.
+    pub failure: Vec<String>,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.failure.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConformanceError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid case file: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+/// `Kind ns/name`, or `Kind name` when the YAML omits the namespace, as the cases print them.
+fn resource_key(r: &ResourceRef) -> String {
+    match &r.namespace {
+        Some(ns) => format!("{} {}/{}", r.kind, ns, r.name),
+        None => format!("{} {}", r.kind, r.name),
+    }
+}
+
+pub fn run(dir: &Path) -> Result<Vec<CaseResult>, ConformanceError> {
+    let path = dir.join("cases.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| ConformanceError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let file: CaseFile = serde_json::from_str(&text).map_err(|source| ConformanceError::Parse {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let testdata = dir.join("testdata");
+    Ok(file.cases.iter().map(|c| run_case(&testdata, c)).collect())
+}
+
+fn run_case(testdata: &Path, case: &Case) -> CaseResult {
+    let mut result = CaseResult {
+        id: case.id.clone(),
+        analyzer: case.analyzer.clone(),
+        failure: Vec::new(),
+    };
+    if case.kind != "single-cluster" {
+        result
+            .failure
+            .push(format!("{} cases are not supported yet", case.kind));
+        return result;
+    }
+    let Some(analyzer) = analyzers::by_name(&case.analyzer) else {
+        result
+            .failure
+            .push(format!("analyzer {} is not implemented", case.analyzer));
+        return result;
+    };
+    let files: Vec<_> = case.input_files.iter().map(|f| testdata.join(f)).collect();
+    let loaded = verimesh_config::load_paths(&files);
+    let mesh = match &case.mesh_config_file {
+        None => MeshConfig::default(),
+        Some(f) => {
+            let p = testdata.join(f);
+            let parsed = std::fs::read_to_string(&p)
+                .map_err(|e| vec![e.to_string()])
+                .and_then(|t| {
+                    MeshConfig::from_yaml_str(&p.display().to_string(), &t)
+                        .map_err(|ds| ds.iter().map(ToString::to_string).collect())
+                });
+            match parsed {
+                Ok(m) => m,
+                Err(errs) => {
+                    result
+                        .failure
+                        .push(format!("mesh config {f}: {}", errs.join("; ")));
+                    return result;
+                }
+            }
+        }
+    };
+    let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace("");
+    let mut report = Report::default();
+    analyzer.analyze(&snap, &mut report);
+
+    let mut expected: BTreeMap<String, i32> = BTreeMap::new();
+    for e in &case.expected {
+        *expected
+            .entry(format!("{} {}", e.code, e.resource))
+            .or_default() += 1;
+    }
+    for m in &report.messages {
+        let res = m.resource.as_ref().map(resource_key).unwrap_or_default();
+        *expected
+            .entry(format!("{} {}", m.kind.code, res))
+            .or_default() -= 1;
+    }
+    for (key, n) in expected {
+        if n > 0 {
+            result.failure.push(format!("- missing {key} (x{n})"));
+        } else if n < 0 {
+            result.failure.push(format!("+ unexpected {key} (x{})", -n));
+        }
+    }
+    result
+}

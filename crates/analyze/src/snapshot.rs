@@ -1,0 +1,75 @@
+//! The configuration being analyzed: every loaded resource, indexed by kind, plus the mesh
+//! config in force.
+
+use std::collections::HashMap;
+use verimesh_config::mesh::MeshConfig;
+use verimesh_config::{Kind, Resource};
+
+pub struct Snapshot<'a> {
+    pub resources: &'a [Resource],
+    pub mesh: MeshConfig,
+    /// The namespace of resources whose YAML names none (`default` for the CLI; empty in
+    /// Istio's analyzer tests, which keep such resources unnamespaced).
+    pub default_namespace: String,
+    by_kind: HashMap<Kind, Vec<&'a Resource>>,
+}
+
+impl<'a> Snapshot<'a> {
+    pub fn new(resources: &'a [Resource], mesh: MeshConfig) -> Self {
+        let mut by_kind: HashMap<Kind, Vec<&'a Resource>> = HashMap::new();
+        for r in resources {
+            by_kind.entry(r.kind).or_default().push(r);
+        }
+        Snapshot {
+            resources,
+            mesh,
+            default_namespace: "default".to_string(),
+            by_kind,
+        }
+    }
+
+    pub fn with_default_namespace(mut self, ns: &str) -> Self {
+        self.default_namespace = ns.to_string();
+        self
+    }
+
+    /// The namespace a resource is in, as analyzers must see it.
+    pub fn ns<'r>(&'r self, r: &'r Resource) -> &'r str {
+        r.meta
+            .namespace
+            .as_deref()
+            .unwrap_or(&self.default_namespace)
+    }
+
+    /// `namespace/name`, or just the name for resources without a namespace, as Istio prints
+    /// full names in messages.
+    pub fn full_name(&self, r: &Resource) -> String {
+        let ns = self.ns(r);
+        if ns.is_empty() {
+            r.name().to_string()
+        } else {
+            format!("{ns}/{}", r.name())
+        }
+    }
+
+    /// Finds a resource of a kind by namespace and name.
+    pub fn find(&self, kind: Kind, namespace: &str, name: &str) -> Option<&'a Resource> {
+        self.of_kind(kind)
+            .iter()
+            .copied()
+            .find(|r| r.name() == name && self.ns(r) == namespace)
+    }
+
+    pub fn of_kind(&self, kind: Kind) -> &[&'a Resource] {
+        self.by_kind.get(&kind).map_or(&[], Vec::as_slice)
+    }
+
+    /// Namespaces that exist: declared Namespace objects plus any namespace a resource is in.
+    pub fn namespace_exists(&self, ns: &str) -> bool {
+        self.of_kind(Kind::Namespace).iter().any(|r| r.name() == ns)
+            || self
+                .resources
+                .iter()
+                .any(|r| r.meta.namespace.as_deref() == Some(ns))
+    }
+}

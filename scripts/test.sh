@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Istio's analyzer conformance cases, and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== build"
+cargo build --workspace --all-targets --locked
+
+shared="${VERIMESH_SHARED:-../shared}"
+if [ -d "$shared/peer/istio-analyzers" ]; then
+  echo "== conformance: Istio analyzer cases (a failing case does not fail the run; a crash does)"
+  ./target/debug/verimesh conformance istio-analyzers "$shared/peer/istio-analyzers"
+else
+  echo "== conformance skipped: $shared/peer/istio-analyzers not found"
+fi
+
+echo "== analyze benchmark (10,000 generated resources)"
+cargo run --quiet --release --locked -p verimesh-bench -- analyze-corpus --resources 10000
+
+echo "== cargo test"
+cargo test --workspace --locked
