@@ -248,7 +248,7 @@ pub fn validate_timeout(d: &Duration) -> Result<(), String> {
     if d < std::time::Duration::from_millis(1) {
         return Err("duration must be at least 1ms".into());
     }
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         return Err("duration must be a whole number of milliseconds".into());
     }
     Ok(())
