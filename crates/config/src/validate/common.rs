@@ -180,6 +180,86 @@ fn is_qualified_name_part(s: &str) -> bool {
         && s.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric)
 }
 
+/// Istio's rule for durations in configuration: at least one millisecond, in whole milliseconds.
+pub fn validate_duration(d: &crate::types::Duration) -> Result<(), String> {
+    let d = d.as_std();
+    if d < std::time::Duration::from_millis(1) {
+        return Err(format!(
+            "duration {} is too short: it must be at least 1ms",
+            crate::types::Duration(d)
+        ));
+    }
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        return Err(format!(
+            "duration {} is too precise: only whole milliseconds are supported",
+            crate::types::Duration(d)
+        ));
+    }
+    Ok(())
+}
+
+/// An HTTP header name as RFC 7230 defines a token: letters, digits and ``!#$%&'*+-.^_`|~``.
+pub fn validate_http_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name must not be empty".into());
+    }
+    let ok = name.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "header name {name:?} is invalid: it may contain only letters, digits and !#$%&'*+-.^_`|~"
+        ))
+    }
+}
+
+/// A port name: a DNS-1123 label.
+pub fn validate_port_name(name: &str) -> Result<(), String> {
+    if is_dns1123_label(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "port name {name:?} is invalid: it must be 1-63 letters, digits or '-', not starting or ending with '-'"
+        ))
+    }
+}
+
+/// The path part of a `unix://` address: an absolute file path, or an abstract socket name
+/// starting with '@'.
+pub fn validate_unix_address(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("unix domain socket path must not be empty".into());
+    }
+    if path.starts_with('@') {
+        return Ok(());
+    }
+    if !path.starts_with('/') || path.ends_with('/') {
+        return Err(format!(
+            "unix domain socket path {path:?} must be an absolute path to a file (or an abstract name starting with '@')"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +289,22 @@ mod tests {
         assert!(validate_port(65535).is_ok());
         assert!(validate_label_key("app.kubernetes.io/name").is_ok());
         assert!(validate_label_key("-bad").is_err());
+    }
+
+    #[test]
+    fn durations_headers_ports_sockets() {
+        let d = |s| crate::types::Duration::parse(s).unwrap();
+        assert!(validate_duration(&d("1ms")).is_ok());
+        assert!(validate_duration(&d("0s")).is_err());
+        assert!(validate_duration(&d("1.0005s")).is_err());
+        assert!(validate_http_header_name("x-request-id").is_ok());
+        assert!(validate_http_header_name("bad header").is_err());
+        assert!(validate_http_header_name("").is_err());
+        assert!(validate_port_name("http-web").is_ok());
+        assert!(validate_port_name("http_web").is_err());
+        assert!(validate_unix_address("/var/run/sock").is_ok());
+        assert!(validate_unix_address("@abstract").is_ok());
+        assert!(validate_unix_address("relative").is_err());
+        assert!(validate_unix_address("/dir/").is_err());
     }
 }
