@@ -480,3 +480,21 @@ fn gateway_bound_hosts() {
         .iter()
         .all(|d| d.level != Level::Info));
 }
+
+#[test]
+fn shorter_prefix_before_longer_one_hides_it() {
+    let text = http(&format!(
+        "- match:\n  - uri:\n      prefix: /api\n{ROUTE}- match:\n  - uri:\n      prefix: /api/v2\n{ROUTE}"
+    ));
+    assert_warning(&text, "spec.http[1].match[0]", "never used");
+    // A different method (or header, port, authority) keeps the later match reachable,
+    // and so does the longer prefix coming first.
+    let text = http(&format!(
+        "- match:\n  - uri:\n      prefix: /api\n{ROUTE}- match:\n  - uri:\n      prefix: /api/v2\n    method:\n      exact: POST\n{ROUTE}"
+    ));
+    assert_clean(&text);
+    let text = http(&format!(
+        "- match:\n  - uri:\n      prefix: /api/v2\n{ROUTE}- match:\n  - uri:\n      prefix: /api\n{ROUTE}"
+    ));
+    assert_clean(&text);
+}

@@ -189,8 +189,9 @@ pub struct HttpMirrorPolicy {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-use super::checks::{self, check_duration, check_gateway_names, check_headers, check_labels};
+use super::checks::{self, check_duration, check_gateway_names, check_labels};
 use super::common::MatchKind;
+use super::headers::{check_headers, is_authority_header};
 use super::http_policy::check_http_status;
 use crate::validate::common::{is_dns1123_label, validate_http_header_name};
 use crate::validate::Findings;
@@ -419,16 +420,8 @@ impl HttpRoute {
             &self.rewrite.as_ref().and_then(|r| r.authority.clone()),
         ));
         if let Some(req) = self.headers.as_ref().and_then(|h| h.request.as_ref()) {
-            count += req
-                .set
-                .keys()
-                .filter(|k| checks::is_authority_header(k))
-                .count();
-            count += req
-                .add
-                .keys()
-                .filter(|k| checks::is_authority_header(k))
-                .count();
+            count += req.set.keys().filter(|k| is_authority_header(k)).count();
+            count += req.add.keys().filter(|k| is_authority_header(k)).count();
         }
         if count > 1 {
             out.error(

@@ -176,7 +176,7 @@ fn is_prime(x: u64) -> bool {
         return false;
     }
     let mut f = 3u64;
-    while f.saturating_mul(f) <= x {
+    while f <= x / f {
         if x.is_multiple_of(f) {
             return false;
         }

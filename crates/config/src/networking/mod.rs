@@ -9,6 +9,7 @@ mod common;
 mod connection_pool;
 mod destination_rule;
 mod gateway;
+mod headers;
 mod http_policy;
 mod http_route;
 mod load_balancer;

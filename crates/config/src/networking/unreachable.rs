@@ -1,6 +1,8 @@
 //! Warnings for VirtualService rules that can never be used: rules after a catch-all rule, and
 //! matches identical to an earlier one.
 
+use super::common::{MatchKind, StringMatch};
+use super::http_route::HttpMatchRequest;
 use super::virtual_service::VirtualService;
 use crate::validate::Findings;
 use crate::yaml::FieldPath;
@@ -78,6 +80,105 @@ fn analyze(rules: &[Rule], at: &FieldPath, out: &mut Findings) {
     }
 }
 
+/// An HTTP match on a URI prefix, reduced to what the overlap check compares.
+struct PrefixMatch<'a> {
+    rule: usize,
+    index: usize,
+    prefix: &'a str,
+    port: u32,
+    method: String,
+    authority: String,
+    headers: BTreeMap<&'a str, String>,
+    query_params: BTreeMap<&'a str, String>,
+    without_headers: BTreeMap<&'a str, String>,
+}
+
+fn exact_or_prefix(m: Option<&StringMatch>) -> String {
+    match m.and_then(StringMatch::kind) {
+        Some(MatchKind::Exact(e)) if !e.is_empty() => format!("exact:{e}"),
+        Some(MatchKind::Prefix(p)) if !p.is_empty() => format!("prefix:{p}"),
+        _ => String::new(),
+    }
+}
+
+fn reduce(map: &BTreeMap<String, StringMatch>) -> BTreeMap<&str, String> {
+    map.iter()
+        .map(|(k, v)| (k.as_str(), exact_or_prefix(Some(v))))
+        .collect()
+}
+
+impl<'a> PrefixMatch<'a> {
+    fn new(rule: usize, index: usize, m: &'a HttpMatchRequest) -> Option<Self> {
+        let prefix = match m.uri.as_ref().and_then(StringMatch::kind) {
+            Some(MatchKind::Prefix(p)) if !p.is_empty() => p,
+            _ => return None,
+        };
+        let mut method = exact_or_prefix(m.method.as_ref());
+        if method.is_empty() {
+            method = "exact:GET".into();
+        }
+        Some(PrefixMatch {
+            rule,
+            index,
+            prefix,
+            port: m.port.unwrap_or(0),
+            method,
+            authority: exact_or_prefix(m.authority.as_ref()),
+            headers: reduce(&m.headers),
+            query_params: reduce(&m.query_params),
+            without_headers: reduce(&m.without_headers),
+        })
+    }
+
+    /// Whether this (earlier) match takes all the traffic `later` would match.
+    fn covers(&self, later: &PrefixMatch<'_>) -> bool {
+        let same_or_narrower = |a: &str, b: &str| a == b || a.starts_with(b);
+        let maps = |a: &BTreeMap<&str, String>, b: &BTreeMap<&str, String>| {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_or_narrower(v, w)))
+        };
+        later.prefix.starts_with(self.prefix)
+            && later.port == self.port
+            && same_or_narrower(&self.method, &later.method)
+            && same_or_narrower(&self.authority, &later.authority)
+            && maps(&self.headers, &later.headers)
+            && maps(&self.query_params, &later.query_params)
+            && maps(&self.without_headers, &later.without_headers)
+    }
+}
+
+/// Later prefix matches that an earlier, shorter prefix match with the same other conditions
+/// already takes.
+fn check_prefix_overlaps(vs: &VirtualService, names: &[Rule], at: &FieldPath, out: &mut Findings) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut prefixes = Vec::new();
+    for (i, r) in vs.http.iter().enumerate() {
+        if r.r#match.is_empty() {
+            break;
+        }
+        for (j, m) in r.r#match.iter().enumerate() {
+            // Exact duplicates are reported by `analyze`.
+            if seen.insert(canonical(m, true)) {
+                prefixes.extend(PrefixMatch::new(i, j, m));
+            }
+        }
+    }
+    for (a, earlier) in prefixes.iter().enumerate() {
+        for later in &prefixes[a + 1..] {
+            if later.prefix != earlier.prefix && earlier.covers(later) {
+                out.warning(
+                    &at.index(later.rule).field("match").index(later.index),
+                    format!(
+                        "this match (prefix {:?}) of rule {} is never used: match #{} (prefix {:?}) of rule {} before it takes the same traffic",
+                        later.prefix, names[later.rule].name, earlier.index, earlier.prefix, names[earlier.rule].name
+                    ),
+                );
+            }
+        }
+    }
+}
+
 pub(crate) fn check_unreachable(vs: &VirtualService, at: &FieldPath, out: &mut Findings) {
     let http: Vec<Rule> = vs
         .http
@@ -93,6 +194,7 @@ pub(crate) fn check_unreachable(vs: &VirtualService, at: &FieldPath, out: &mut F
         })
         .collect();
     analyze(&http, &at.field("http"), out);
+    check_prefix_overlaps(vs, &http, &at.field("http"), out);
     let tcp: Vec<Rule> = vs
         .tcp
         .iter()
