@@ -7,8 +7,10 @@ pub mod conformance;
 pub mod hosts;
 pub mod message;
 pub mod messages;
+pub mod registry;
 pub mod report;
 pub mod snapshot;
+pub mod workloads;
 
 pub use message::Message;
 pub use report::Report;

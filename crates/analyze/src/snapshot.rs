@@ -1,7 +1,10 @@
 //! The configuration being analyzed: every loaded resource, indexed by kind, plus the mesh
 //! config in force.
 
+use crate::registry::Registry;
+use crate::workloads::{self, Workload, NAMESPACE_INJECTION_LABEL};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use verimesh_config::mesh::MeshConfig;
 use verimesh_config::{Kind, Resource};
 
@@ -12,6 +15,8 @@ pub struct Snapshot<'a> {
     /// Istio's analyzer tests, which keep such resources unnamespaced).
     pub default_namespace: String,
     by_kind: HashMap<Kind, Vec<&'a Resource>>,
+    workloads: OnceLock<Vec<Workload<'a>>>,
+    registry: OnceLock<Registry<'a>>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -25,6 +30,8 @@ impl<'a> Snapshot<'a> {
             mesh,
             default_namespace: "default".to_string(),
             by_kind,
+            workloads: OnceLock::new(),
+            registry: OnceLock::new(),
         }
     }
 
@@ -71,5 +78,54 @@ impl<'a> Snapshot<'a> {
                 .resources
                 .iter()
                 .any(|r| r.meta.namespace.as_deref() == Some(ns))
+    }
+
+    /// Pods and Deployment pod templates.
+    pub fn workloads(&self) -> &[Workload<'a>] {
+        self.workloads.get_or_init(|| {
+            let rs: Vec<&'a Resource> = self
+                .resources
+                .iter()
+                .filter(|r| workloads::is_workload_kind(r.kind))
+                .collect();
+            workloads::collect(&rs, &self.default_namespace)
+        })
+    }
+
+    /// Services and ServiceEntries by the hosts they make visible.
+    pub fn registry(&self) -> &Registry<'a> {
+        self.registry.get_or_init(|| {
+            let rs: Vec<&'a Resource> = self
+                .of_kind(Kind::ServiceEntry)
+                .iter()
+                .chain(self.of_kind(Kind::Service))
+                .copied()
+                .collect();
+            Registry::build(&rs, |r| self.ns(r).to_string())
+        })
+    }
+
+    /// Whether a workload gets a sidecar, as Istio decides it: an `istio-proxy` container, the
+    /// workload's `sidecar.istio.io/inject` label or annotation, else its namespace's
+    /// `istio-injection` label.
+    pub fn in_mesh(&self, w: &Workload<'_>) -> bool {
+        if w.has_proxy_container() {
+            return true;
+        }
+        if let Some(v) = w.labels.get(workloads::INJECT_LABEL) {
+            return v == "true";
+        }
+        if let Some(v) = w.annotations.get(workloads::INJECT_LABEL) {
+            return v == "true";
+        }
+        match self.find(Kind::Namespace, "", &w.namespace).or_else(|| {
+            self.of_kind(Kind::Namespace)
+                .iter()
+                .copied()
+                .find(|n| n.name() == w.namespace)
+        }) {
+            Some(ns) => ns.meta.labels.get(NAMESPACE_INJECTION_LABEL).map(String::as_str) == Some("enabled"),
+            None => false,
+        }
     }
 }
