@@ -135,7 +135,7 @@ fn decode(text: &str, sink: &mut Sink<'_>) -> Result<MeshConfig, Vec<Diagnostic>
         );
         return Err(std::mem::take(&mut sink.out));
     }
-    let mesh: MeshConfig = match serde_path_to_error::deserialize(doc.to_json()) {
+    let mesh: MeshConfig = match serde_path_to_error::deserialize(&doc) {
         Ok(m) => m,
         Err(e) => {
             let mut path = FieldPath::root();
