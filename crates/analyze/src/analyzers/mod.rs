@@ -3,6 +3,7 @@
 
 pub mod k8s;
 pub mod security;
+pub mod verimesh;
 
 use crate::report::Report;
 use crate::snapshot::Snapshot;
@@ -20,6 +21,10 @@ pub fn all() -> Vec<&'static dyn Analyzer> {
         &k8s::ServiceAssociation,
         &security::AuthorizationPolicies,
         &security::BlockedCidrs,
+        &verimesh::MtlsConflict,
+        &verimesh::HttpOnTcpPort,
+        &verimesh::PolicyNeverMatches,
+        &verimesh::JwtNotRequired,
     ]
 }
 
