@@ -176,7 +176,13 @@ pub fn write(dir: &Path, resources: usize) -> std::io::Result<Written> {
     let mut bytes = 0;
     for i in 0..services {
         let ns = format!("team-{}", i / 50);
-        let text = service_yaml(&ns, i);
+        let mut text = service_yaml(&ns, i);
+        if i % 50 == 0 {
+            // Namespaces with sidecar injection, as a mesh's application namespaces are.
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n  labels:\n    istio-injection: enabled\n"
+            ));
+        }
         bytes += text.len();
         std::fs::write(dir.join(format!("{ns}-svc-{i}.yaml")), text)?;
     }

@@ -37,6 +37,7 @@ fn analyze_corpus(resources: usize, runs: usize) -> anyhow::Result<()> {
     let mut load_ms = Vec::new();
     let mut total_ms = Vec::new();
     let mut summary = (0, 0, 0);
+    let mut codes: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for _ in 0..runs {
         let start = Instant::now();
         let loaded = verimesh_config::load_paths(&[&dir]);
@@ -51,7 +52,30 @@ fn analyze_corpus(resources: usize, runs: usize) -> anyhow::Result<()> {
             loaded.diagnostics.len(),
             messages.len(),
         );
+        codes.clear();
+        for m in &messages {
+            *codes.entry(m.kind.code).or_insert(0) += 1;
+        }
     }
+    // Where the time goes: each analyzer alone, over the last load.
+    let loaded = verimesh_config::load_paths(&[&dir]);
+    let snap = verimesh_analyze::Snapshot::new(&loaded.resources, Default::default());
+    let mut slowest: Vec<(f64, &str)> = verimesh_analyze::analyzers::all()
+        .into_iter()
+        .map(|a| {
+            let start = Instant::now();
+            let mut out = verimesh_analyze::Report::default();
+            a.analyze(&snap, &mut out);
+            (start.elapsed().as_secs_f64() * 1e3, a.name())
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> = slowest
+        .iter()
+        .take(3)
+        .map(|(ms, name)| format!("{name} {ms:.0} ms"))
+        .collect();
+    println!("analyze-corpus: slowest analyzers: {}", top.join(", "));
     let _ = std::fs::remove_dir_all(&dir);
     load_ms.sort_by(f64::total_cmp);
     total_ms.sort_by(f64::total_cmp);
@@ -65,6 +89,7 @@ fn analyze_corpus(resources: usize, runs: usize) -> anyhow::Result<()> {
         summary.1,
         summary.2
     );
+    println!("analyze-corpus: messages by code: {codes:?}");
     println!(
         "analyze-corpus: load best {:.0} ms, median {:.0} ms; load+analyze best {:.0} ms, median {:.0} ms ({} runs; target: well under 2000 ms)",
         load_ms[0],

@@ -15,6 +15,8 @@ pub struct Snapshot<'a> {
     /// Istio's analyzer tests, which keep such resources unnamespaced).
     pub default_namespace: String,
     by_kind: HashMap<Kind, Vec<&'a Resource>>,
+    by_namespace: OnceLock<HashMap<(Kind, String), Vec<&'a Resource>>>,
+    workloads_by_ns: OnceLock<HashMap<String, Vec<usize>>>,
     workloads: OnceLock<Vec<Workload<'a>>>,
     registry: OnceLock<Registry<'a>>,
 }
@@ -30,6 +32,8 @@ impl<'a> Snapshot<'a> {
             mesh,
             default_namespace: "default".to_string(),
             by_kind,
+            by_namespace: OnceLock::new(),
+            workloads_by_ns: OnceLock::new(),
             workloads: OnceLock::new(),
             registry: OnceLock::new(),
         }
@@ -78,6 +82,39 @@ impl<'a> Snapshot<'a> {
                 .resources
                 .iter()
                 .any(|r| r.meta.namespace.as_deref() == Some(ns))
+    }
+
+    /// Resources of a kind in one namespace (as analyzers see namespaces), in input order.
+    pub fn in_namespace(&self, kind: Kind, ns: &str) -> &[&'a Resource] {
+        let index = self.by_namespace.get_or_init(|| {
+            let mut m: HashMap<(Kind, String), Vec<&'a Resource>> = HashMap::new();
+            for r in self.resources {
+                m.entry((r.kind, self.ns(r).to_string()))
+                    .or_default()
+                    .push(r);
+            }
+            m
+        });
+        index
+            .get(&(kind, ns.to_string()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Workloads in one namespace.
+    pub fn workloads_in(&self, ns: &str) -> impl Iterator<Item = &Workload<'a>> {
+        let index = self.workloads_by_ns.get_or_init(|| {
+            let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, w) in self.workloads().iter().enumerate() {
+                m.entry(w.namespace.clone()).or_default().push(i);
+            }
+            m
+        });
+        let all = self.workloads();
+        index
+            .get(ns)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(move |i| all.get(*i))
     }
 
     /// Pods and Deployment pod templates.

@@ -34,14 +34,13 @@ impl Analyzer for ServiceAssociation {
             }
             let labels = &d.spec.template.metadata.labels;
             let services: Vec<&Resource> = snap
-                .of_kind(Kind::Service)
+                .in_namespace(Kind::Service, &w.namespace)
                 .iter()
                 .copied()
                 .filter(|s| {
                     s.as_service().is_some_and(|svc| {
                         !svc.spec.selector.is_empty()
                             && selector_matches(&svc.spec.selector, labels)
-                            && snap.ns(s) == w.namespace
                     })
                 })
                 .collect();

@@ -38,7 +38,11 @@ fn deny_requires_token(ap: &AuthorizationPolicy) -> bool {
 
 fn token_required(snap: &Snapshot<'_>, w: &Workload<'_>) -> bool {
     let mut allows = Vec::new();
-    for r in snap.of_kind(Kind::AuthorizationPolicy) {
+    let candidates = snap
+        .in_namespace(Kind::AuthorizationPolicy, &w.namespace)
+        .iter()
+        .chain(snap.in_namespace(Kind::AuthorizationPolicy, snap.mesh.root_namespace()));
+    for r in candidates {
         let Some(ap) = r.as_authorization_policy() else {
             continue;
         };

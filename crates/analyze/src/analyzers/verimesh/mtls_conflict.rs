@@ -3,7 +3,7 @@
 //! DISABLEs it, fails every connection — seen by callers only as a 503.
 
 use super::peer_mode::peer_mode;
-use super::scope::{services_of, target_port};
+use super::scope::{target_port, workloads_of};
 use crate::analyzers::Analyzer;
 use crate::messages;
 use crate::report::Report;
@@ -64,16 +64,7 @@ impl Analyzer for MtlsConflict {
             let Some(svc) = entry.resource.as_service() else {
                 continue;
             };
-            let svc_res = entry.resource;
-            let workloads: Vec<_> = snap
-                .workloads()
-                .iter()
-                .filter(|w| {
-                    services_of(snap, w)
-                        .iter()
-                        .any(|s| std::ptr::eq(*s, svc_res))
-                })
-                .collect();
+            let workloads = workloads_of(snap, entry.resource);
             for port in &svc.spec.ports {
                 let Ok(number) = u32::try_from(port.port) else {
                     continue;

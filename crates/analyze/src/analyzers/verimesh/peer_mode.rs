@@ -16,31 +16,28 @@ pub struct PeerMode<'a> {
 
 pub fn peer_mode<'a>(snap: &Snapshot<'a>, w: &Workload<'_>, port: u32) -> PeerMode<'a> {
     let root = snap.mesh.root_namespace();
-    let policies = snap.of_kind(Kind::PeerAuthentication);
     // Policies are taken in name order, so the choice among duplicates is stable.
-    let mut sorted: Vec<&'a Resource> = policies.to_vec();
-    sorted.sort_by(|a, b| a.name().cmp(b.name()));
+    let by_name = |ns: &str| {
+        let mut v: Vec<&'a Resource> = snap.in_namespace(Kind::PeerAuthentication, ns).to_vec();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    };
+    let local = by_name(&w.namespace);
+    let mesh = by_name(root);
     let has_selector = |r: &Resource| {
         r.as_peer_authentication()
             .and_then(|p| p.selector.as_ref())
             .is_some_and(|s| !s.match_labels.is_empty())
     };
-    let workload_level = sorted.iter().copied().find(|r| {
-        snap.ns(r) == w.namespace
-            && r.as_peer_authentication()
-                .and_then(|p| p.selector.as_ref())
-                .is_some_and(|s| {
-                    !s.match_labels.is_empty() && selector_matches(&s.match_labels, w.labels)
-                })
+    let workload_level = local.iter().copied().find(|r| {
+        r.as_peer_authentication()
+            .and_then(|p| p.selector.as_ref())
+            .is_some_and(|s| {
+                !s.match_labels.is_empty() && selector_matches(&s.match_labels, w.labels)
+            })
     });
-    let namespace_level = sorted
-        .iter()
-        .copied()
-        .find(|r| snap.ns(r) == w.namespace && !has_selector(r));
-    let mesh_level = sorted
-        .iter()
-        .copied()
-        .find(|r| snap.ns(r) == root && !has_selector(r));
+    let namespace_level = local.iter().copied().find(|r| !has_selector(r));
+    let mesh_level = mesh.iter().copied().find(|r| !has_selector(r));
 
     if let Some(r) = workload_level {
         if let Some(pa) = r.as_peer_authentication() {

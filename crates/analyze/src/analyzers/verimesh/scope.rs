@@ -15,25 +15,37 @@ pub fn policy_workloads<'s, 'a>(
     selector: Option<&BTreeMap<String, String>>,
 ) -> Vec<&'s Workload<'a>> {
     let ns = snap.ns(policy);
-    let mesh_wide = ns == snap.mesh.root_namespace();
-    snap.workloads()
-        .iter()
-        .filter(|w| mesh_wide || w.namespace == ns)
-        .filter(|w| selector.is_none_or(|s| selector_matches(s, w.labels)))
-        .collect()
+    let selected = |w: &&Workload<'a>| selector.is_none_or(|s| selector_matches(s, w.labels));
+    if ns == snap.mesh.root_namespace() {
+        snap.workloads().iter().filter(selected).collect()
+    } else {
+        snap.workloads_in(ns).filter(selected).collect()
+    }
 }
 
 /// Services in the workload's namespace whose selector picks it.
 pub fn services_of<'a>(snap: &Snapshot<'a>, w: &Workload<'_>) -> Vec<&'a Resource> {
-    snap.of_kind(Kind::Service)
+    snap.in_namespace(Kind::Service, &w.namespace)
         .iter()
         .copied()
         .filter(|s| {
-            snap.ns(s) == w.namespace
-                && s.as_service().is_some_and(|svc| {
-                    !svc.spec.selector.is_empty() && selector_matches(&svc.spec.selector, w.labels)
-                })
+            s.as_service().is_some_and(|svc| {
+                !svc.spec.selector.is_empty() && selector_matches(&svc.spec.selector, w.labels)
+            })
         })
+        .collect()
+}
+
+/// Workloads a Service selects.
+pub fn workloads_of<'s, 'a>(snap: &'s Snapshot<'a>, service: &Resource) -> Vec<&'s Workload<'a>> {
+    let Some(svc) = service.as_service() else {
+        return Vec::new();
+    };
+    if svc.spec.selector.is_empty() {
+        return Vec::new();
+    }
+    snap.workloads_in(snap.ns(service))
+        .filter(|w| selector_matches(&svc.spec.selector, w.labels))
         .collect()
 }
 
