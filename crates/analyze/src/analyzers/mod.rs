@@ -1,6 +1,16 @@
 //! The analyzers. Each has Istio's analyzer name when Istio has the same check, so a
 //! conformance run can select it; verimesh's own are named `verimesh.*`.
 
+pub mod deprecation;
+pub mod destinationrule;
+pub mod gateway;
+pub mod schema;
+pub mod serviceentry;
+pub mod sidecar;
+#[cfg(test)]
+pub(crate) mod testutil;
+pub mod virtualservice;
+
 use crate::report::Report;
 use crate::snapshot::Snapshot;
 
@@ -11,7 +21,24 @@ pub trait Analyzer: Sync {
 
 /// Every analyzer, in the order their messages are printed.
 pub fn all() -> Vec<&'static dyn Analyzer> {
-    vec![]
+    vec![
+        &schema::VirtualServiceValidationAnalyzer,
+        &deprecation::FieldAnalyzer,
+        &virtualservice::DestinationHostAnalyzer,
+        &virtualservice::DestinationRuleAnalyzer,
+        &virtualservice::GatewayAnalyzer,
+        &virtualservice::ConflictingMeshGatewayHostsAnalyzer,
+        &virtualservice::JwtClaimRouteAnalyzer,
+        &gateway::IngressGatewayPortAnalyzer,
+        &gateway::ConflictingGatewayAnalyzer,
+        &gateway::CertificateAnalyzer,
+        &gateway::SecretAnalyzer,
+        &destinationrule::CaCertificateAnalyzer,
+        &destinationrule::PodNotSelectedAnalyzer,
+        &serviceentry::ProtocolAddressesAnalyzer,
+        &serviceentry::ConflictingServiceEntryProtocolAnalyzer,
+        &sidecar::SelectorAnalyzer,
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Analyzer> {

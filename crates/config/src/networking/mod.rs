@@ -30,10 +30,12 @@ pub use http_route::{
     Delegate, HttpBody, HttpDirectResponse, HttpMatchRequest, HttpMirrorPolicy, HttpRedirect,
     HttpRewrite, HttpRoute, HttpRouteDestination, RedirectPortSelection, RegexRewrite,
 };
+pub use http_route::is_jwt_claim_header;
 pub use load_balancer::*;
 pub use service_entry::*;
 pub use sidecar::*;
 pub use tls::*;
+pub use unreachable::{unreachable_rules, Unreachable};
 pub use virtual_service::*;
 pub use workload_entry::WorkloadEntry;
 pub use workload_group::*;
