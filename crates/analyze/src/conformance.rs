@@ -102,7 +102,12 @@ fn add_default_resources(loaded: &mut verimesh_config::Loaded, mesh: &MeshConfig
         .filter(|s| !s.is_empty())
         .unwrap_or("istio-ingressgateway");
     let mut ports = String::new();
-    for (name, port) in [("http2", 80), ("https", 443), ("tcp", 31400), ("tls", 15443)] {
+    for (name, port) in [
+        ("http2", 80),
+        ("https", 443),
+        ("tcp", 31400),
+        ("tls", 15443),
+    ] {
         ports.push_str(&format!(
             "  - {{name: {name}, port: {port}, targetPort: {port}, protocol: TCP}}\n"
         ));

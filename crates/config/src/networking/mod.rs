@@ -26,11 +26,11 @@ pub use connection_pool::*;
 pub use destination_rule::*;
 pub use gateway::*;
 pub use http_policy::*;
+pub use http_route::is_jwt_claim_header;
 pub use http_route::{
     Delegate, HttpBody, HttpDirectResponse, HttpMatchRequest, HttpMirrorPolicy, HttpRedirect,
     HttpRewrite, HttpRoute, HttpRouteDestination, RedirectPortSelection, RegexRewrite,
 };
-pub use http_route::is_jwt_claim_header;
 pub use load_balancer::*;
 pub use service_entry::*;
 pub use sidecar::*;

@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn reports_deprecated_and_ignored_fields() {
-        assert_eq!(run(&FieldAnalyzer, &vs("percent: 5")), ["IST0002 VirtualService ns/v"]);
+        assert_eq!(
+            run(&FieldAnalyzer, &vs("percent: 5")),
+            ["IST0002 VirtualService ns/v"]
+        );
         let sidecar = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: ns}\n\
             spec:\n  outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: egress, port: {number: 80}}}\n";
         assert_eq!(run(&FieldAnalyzer, sidecar), ["IST0002 Sidecar ns/s"]);

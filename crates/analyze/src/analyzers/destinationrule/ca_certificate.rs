@@ -89,7 +89,10 @@ mod tests {
     fn reports_both_levels_without_ca() {
         assert_eq!(
             run(&CaCertificateAnalyzer, &dr("{mode: SIMPLE}")),
-            ["IST0128 DestinationRule ns/d", "IST0129 DestinationRule ns/d"]
+            [
+                "IST0128 DestinationRule ns/d",
+                "IST0129 DestinationRule ns/d"
+            ]
         );
     }
 

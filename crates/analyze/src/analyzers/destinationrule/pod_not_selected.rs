@@ -86,12 +86,22 @@ mod tests {
     #[test]
     fn reports_unknown_hosts_and_empty_subsets() {
         let a = PodNotSelectedAnalyzer;
-        assert_eq!(run(&a, &input("web", "v2")), ["IST0173 DestinationRule ns/d"]);
-        assert_eq!(run(&a, &input("nope", "v1")), ["IST0174 DestinationRule ns/d"]);
+        assert_eq!(
+            run(&a, &input("web", "v2")),
+            ["IST0173 DestinationRule ns/d"]
+        );
+        assert_eq!(
+            run(&a, &input("nope", "v1")),
+            ["IST0174 DestinationRule ns/d"]
+        );
     }
 
     #[test]
     fn silent_when_a_workload_is_selected() {
-        assert!(run(&PodNotSelectedAnalyzer, &input("web.ns.svc.cluster.local", "v1")).is_empty());
+        assert!(run(
+            &PodNotSelectedAnalyzer,
+            &input("web.ns.svc.cluster.local", "v1")
+        )
+        .is_empty());
     }
 }

@@ -50,7 +50,9 @@ fn analyze_gateway(snap: &Snapshot<'_>, r: &Resource, out: &mut Report) {
             if snap.ns(svc_res) != pod.namespace {
                 continue;
             }
-            let Some(svc) = svc_res.as_service() else { continue };
+            let Some(svc) = svc_res.as_service() else {
+                continue;
+            };
             if !selector_matches(&svc.spec.selector, pod.labels) {
                 continue;
             }
@@ -117,8 +119,14 @@ mod tests {
     #[test]
     fn reports_unselected_workloads_and_missing_ports() {
         let a = IngressGatewayPortAnalyzer;
-        assert_eq!(run(&a, &input(80, "{app: other}")), ["IST0101 Gateway ns/gw"]);
-        assert_eq!(run(&a, &input(9999, "{app: gw}")), ["IST0162 Gateway ns/gw"]);
+        assert_eq!(
+            run(&a, &input(80, "{app: other}")),
+            ["IST0101 Gateway ns/gw"]
+        );
+        assert_eq!(
+            run(&a, &input(9999, "{app: gw}")),
+            ["IST0162 Gateway ns/gw"]
+        );
     }
 
     #[test]

@@ -84,7 +84,8 @@ impl Analyzer for SecretAnalyzer {
                     r,
                     &selector_field(&gw.selector),
                     format!(
-                        "the selector {sel:?} matches no gateway workload, so there is no namespace to read its                          credentials from; fix the selector to match the gateway pods' labels"
+                        "the selector {sel:?} matches no gateway workload, so there is no namespace to read its \
+                            credentials from; fix the selector to match the gateway pods' labels"
                     ),
                 );
                 continue;
@@ -105,7 +106,8 @@ impl Analyzer for SecretAnalyzer {
                         r,
                         &field,
                         format!(
-                            "credential {cn:?} is not a Secret in {gw_ns:?}, the gateway workload's namespace;                              create it there or fix the name"
+                            "credential {cn:?} is not a Secret in {gw_ns:?}, the gateway workload's namespace; \
+                                create it there or fix the name"
                         ),
                     );
                     continue;
@@ -140,7 +142,11 @@ mod tests {
 
     fn input(data: &str) -> String {
         format!(
-            "apiVersion: v1\nkind: Secret\nmetadata: {{name: cred, namespace: gw-ns}}\ntype: kubernetes.io/tls\ndata: {data}\n---\n             apiVersion: v1\nkind: Pod\nmetadata: {{name: gw, namespace: gw-ns, labels: {{istio: ingress}}}}\n             spec:\n  containers: [{{name: istio-proxy, image: proxyv2}}]\n---\n             apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: g, namespace: apps}}\n             spec:\n  selector: {{istio: ingress}}\n  servers:\n  - port: {{number: 443, name: https, protocol: HTTPS}}\n                 hosts: [a.example.com]\n    tls: {{mode: SIMPLE, credentialName: cred}}\n"
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: cred, namespace: gw-ns}}\ntype: kubernetes.io/tls\ndata: {data}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {{name: gw, namespace: gw-ns, labels: {{istio: ingress}}}}\n\
+                spec:\n  containers: [{{name: istio-proxy, image: proxyv2}}]\n---\n\
+                apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: g, namespace: apps}}\n\
+                spec:\n  selector: {{istio: ingress}}\n  servers:\n  - port: {{number: 443, name: https, protocol: HTTPS}}\n    hosts: [a.example.com]\n    tls: {{mode: SIMPLE, credentialName: cred}}\n"
         )
     }
 
@@ -151,7 +157,8 @@ mod tests {
         assert_eq!(run(&a, &missing), ["IST0161 Gateway apps/g"]);
         let garbage = input(&format!("{{tls.crt: aGVsbG8K, tls.key: {KEY}}}"));
         assert_eq!(run(&a, &garbage), ["IST0161 Gateway apps/g"]);
-        let other_ns = input(&format!("{{tls.crt: {CERT}, tls.key: {KEY}}}")).replace("credentialName: cred", "credentialName: nope");
+        let other_ns = input(&format!("{{tls.crt: {CERT}, tls.key: {KEY}}}"))
+            .replace("credentialName: cred", "credentialName: nope");
         assert_eq!(run(&a, &other_ns), ["IST0101 Gateway apps/g"]);
     }
 

@@ -91,11 +91,17 @@ mod tests {
     fn silent_with_addresses_allocation_or_auto_allocation() {
         let a = ProtocolAddressesAnalyzer;
         assert!(run(&a, &se("  addresses: [240.0.0.1]\n")).is_empty());
-        assert!(run(&a, &se("status:\n  addresses: [{host: db.example.com, value: 240.0.0.1}]\n")).is_empty());
+        assert!(run(
+            &a,
+            &se("status:\n  addresses: [{host: db.example.com, value: 240.0.0.1}]\n")
+        )
+        .is_empty());
         let mut mesh = MeshConfig::default();
         let mut pc = verimesh_config::mesh::ProxyConfig::default();
-        pc.proxy_metadata.insert("ISTIO_META_DNS_CAPTURE".into(), "true".into());
-        pc.proxy_metadata.insert("ISTIO_META_DNS_AUTO_ALLOCATE".into(), "true".into());
+        pc.proxy_metadata
+            .insert("ISTIO_META_DNS_CAPTURE".into(), "true".into());
+        pc.proxy_metadata
+            .insert("ISTIO_META_DNS_AUTO_ALLOCATE".into(), "true".into());
         mesh.default_config = Some(pc);
         assert!(run_with_mesh(&a, &se(""), mesh).is_empty());
     }

@@ -27,7 +27,9 @@ fn namespace_in_ambient(ns: Option<&Resource>) -> bool {
     {
         return false;
     }
-    labels.get(DATAPLANE_MODE_LABEL).is_some_and(|v| v == "ambient")
+    labels
+        .get(DATAPLANE_MODE_LABEL)
+        .is_some_and(|v| v == "ambient")
 }
 
 fn sorted_names(list: &[&Resource]) -> String {
@@ -162,7 +164,8 @@ mod tests {
         )
     }
 
-    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns, labels: {app: a}}\n\
+    const POD: &str =
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns, labels: {app: a}}\n\
         spec:\n  containers: [{name: app, image: app}]\n---\n";
 
     #[test]

@@ -95,7 +95,12 @@ mod tests {
     fn reports_each_conflicting_virtual_service_once() {
         let yaml = vs("a", "foo", "reviews", "")
             + &vs("b", "bar", "reviews.foo.svc.cluster.local", "")
-            + &vs("c", "bar", "*.foo.svc.cluster.local", "  exportTo: [\".\"]\n");
+            + &vs(
+                "c",
+                "bar",
+                "\"*.foo.svc.cluster.local\"",
+                "  exportTo: [\".\"]\n",
+            );
         assert_eq!(
             run(&ConflictingMeshGatewayHostsAnalyzer, &yaml),
             [
@@ -109,13 +114,21 @@ mod tests {
     #[test]
     fn silent_for_gateway_only_or_private_virtual_services() {
         let yaml = vs("a", "foo", "reviews", "")
-            + &vs("b", "bar", "reviews.foo.svc.cluster.local", "  gateways: [gw]\n")
+            + &vs(
+                "b",
+                "bar",
+                "reviews.foo.svc.cluster.local",
+                "  gateways: [gw]\n",
+            )
             + &vs("c", "foo", "reviews", "  exportTo: [other]\n");
         // c is exported to "other" only, where it meets a (exported everywhere): a conflict
         // there, but b (gateways only) never conflicts.
         assert_eq!(
             run(&ConflictingMeshGatewayHostsAnalyzer, &yaml),
-            ["IST0109 VirtualService foo/a", "IST0109 VirtualService foo/c"]
+            [
+                "IST0109 VirtualService foo/a",
+                "IST0109 VirtualService foo/c"
+            ]
         );
         let quiet = vs("a", "foo", "reviews", "") + &vs("b", "bar", "reviews", "");
         assert!(run(&ConflictingMeshGatewayHostsAnalyzer, &quiet).is_empty());

@@ -54,7 +54,12 @@ fn check_hosts(snap: &Snapshot<'_>, r: &Resource, vs: &VirtualService, out: &mut
     }
 }
 
-fn check_port(r: &Resource, d: &PlacedDestination<'_>, entry: &RegistryEntry<'_>, out: &mut Report) {
+fn check_port(
+    r: &Resource,
+    d: &PlacedDestination<'_>,
+    entry: &RegistryEntry<'_>,
+    out: &mut Report,
+) {
     let host = &d.destination.host;
     let Some(port) = &d.destination.port else {
         if entry.ports.len() > 1 {
@@ -145,7 +150,8 @@ mod tests {
     use super::*;
     use crate::analyzers::testutil::run;
 
-    const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n\
+    const SVC: &str =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n\
         spec:\n  ports: [{port: 8080, name: http}, {port: 9090, name: grpc}]\n";
 
     fn vs(dest: &str) -> String {
@@ -159,7 +165,10 @@ mod tests {
     fn unknown_host_and_port_problems() {
         let a = DestinationHostAnalyzer;
         assert_eq!(run(&a, &vs("{host: nope}")), ["IST0101 VirtualService r"]);
-        assert_eq!(run(&a, &vs("{host: reviews}")), ["IST0112 VirtualService r"]);
+        assert_eq!(
+            run(&a, &vs("{host: reviews}")),
+            ["IST0112 VirtualService r"]
+        );
         assert_eq!(
             run(&a, &vs("{host: reviews, port: {number: 1}}")),
             ["IST0101 VirtualService r"]
@@ -170,6 +179,10 @@ mod tests {
     fn silent_when_host_and_port_exist() {
         let a = DestinationHostAnalyzer;
         assert!(run(&a, &vs("{host: reviews, port: {number: 9090}}")).is_empty());
-        assert!(run(&a, &vs("{host: reviews.default.svc.cluster.local, port: {number: 8080}}")).is_empty());
+        assert!(run(
+            &a,
+            &vs("{host: reviews.default.svc.cluster.local, port: {number: 8080}}")
+        )
+        .is_empty());
     }
 }

@@ -82,7 +82,10 @@ mod tests {
     fn reports_unknown_subsets_of_routes_and_mirrors() {
         assert_eq!(
             run(&DestinationRuleAnalyzer, &input("v2")),
-            ["IST0101 VirtualService default/r", "IST0101 VirtualService default/r"]
+            [
+                "IST0101 VirtualService default/r",
+                "IST0101 VirtualService default/r"
+            ]
         );
     }
 
