@@ -19,7 +19,10 @@ type HostsBind<'a> = BTreeMap<&'a str, &'a str>;
 
 /// (selector string, port) → gateway full name → the hosts that gateway serves there. A later
 /// server of a gateway on the same port replaces the earlier one, as in Istio.
-type GatewayMap<'a> = BTreeMap<(String, u32), BTreeMap<String, HostsBind<'a>>>;
+type GatewayMap<'a> = BTreeMap<(String, u32), ByGateway<'a>>;
+
+/// Gateway full name → its hosts on one (selector, port).
+type ByGateway<'a> = BTreeMap<String, HostsBind<'a>>;
 
 fn port_of(s: &Server) -> u32 {
     s.port.as_ref().map_or(0, |p| p.number)
@@ -76,7 +79,7 @@ fn analyze_gateway(snap: &Snapshot<'_>, r: &Resource, map: &GatewayMap<'_>, out:
     let sel = selector_string(&gw.selector);
     // Entries whose selector is the same, or overlaps (one contains the other) and picks a
     // pod this gateway's selector picks too.
-    let same_workloads: Vec<(&(String, u32), &BTreeMap<String, HostsBind<'_>>)> = map
+    let same_workloads: Vec<(&(String, u32), &ByGateway<'_>)> = map
         .iter()
         .filter(|((other_sel, _), _)| {
             if *other_sel == sel {
