@@ -99,14 +99,6 @@ impl<'a> Snapshot<'a> {
         self.find(kind, ns, name)
     }
 
-    /// Pods only, for checks that Istio makes on running pods (a Deployment's template is not
-    /// a pod yet).
-    pub fn pods(&self) -> impl Iterator<Item = &Workload<'a>> {
-        self.workloads()
-            .iter()
-            .filter(|w| w.source == workloads::WorkloadSource::Pod)
-    }
-
     /// Pods and Deployment pod templates.
     pub fn workloads(&self) -> &[Workload<'a>] {
         self.workloads.get_or_init(|| {

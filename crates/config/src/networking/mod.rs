@@ -35,7 +35,7 @@ pub use load_balancer::*;
 pub use service_entry::*;
 pub use sidecar::*;
 pub use tls::*;
-pub use unreachable::{unreachable_rules, Unreachable};
+pub use unreachable::{is_unreachable_message, unreachable_rules, Unreachable};
 pub use virtual_service::*;
 pub use workload_entry::WorkloadEntry;
 pub use workload_group::*;

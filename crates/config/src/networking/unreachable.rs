@@ -37,6 +37,18 @@ pub const SECOND_CATCH_ALL: &str =
     "a rule before it has no matches and takes all traffic (only the last rule may have no matches)";
 pub const ALL_MATCHES_TAKEN: &str = "all its matches are used by earlier rules";
 
+/// How the messages of [`Unreachable`] end, so that they can be told from other warnings.
+const RULE_ADVICE: &str = "; reorder or remove it";
+const MATCH_ADVICE: &str = "; remove it or move it before that rule";
+
+/// True when a validation warning's message is one of [`Unreachable::message`]: the analyzer
+/// reports those with codes of their own (IST0130/IST0131), so a report that shows both can
+/// leave out the validation warning.
+pub fn is_unreachable_message(message: &str) -> bool {
+    message.contains(" is never used: ")
+        && (message.ends_with(RULE_ADVICE) || message.ends_with(MATCH_ADVICE))
+}
+
 impl Unreachable {
     pub fn path(&self) -> &FieldPath {
         match self {
@@ -47,7 +59,7 @@ impl Unreachable {
     pub fn message(&self) -> String {
         match self {
             Unreachable::Rule { rule, reason, .. } => {
-                format!("rule {rule} is never used: {reason}; reorder or remove it")
+                format!("rule {rule} is never used: {reason}{RULE_ADVICE}")
             }
             Unreachable::Match {
                 rule,
@@ -55,8 +67,7 @@ impl Unreachable {
                 earlier,
                 ..
             } => format!(
-                "match {matched} of rule {rule} is never used: {earlier} before it has the same match or a broader one and takes this traffic; \
-                 remove it or move it before that rule"
+                "match {matched} of rule {rule} is never used: {earlier} before it has the same match or a broader one and takes this traffic{MATCH_ADVICE}"
             ),
         }
     }
@@ -274,5 +285,30 @@ pub fn unreachable_rules(vs: &VirtualService, at: &FieldPath) -> Vec<Unreachable
 pub(crate) fn check_unreachable(vs: &VirtualService, at: &FieldPath, out: &mut Findings) {
     for u in unreachable_rules(vs, at) {
         out.warning(u.path(), u.message());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_recognisable() {
+        let rule = Unreachable::Rule {
+            path: FieldPath::parse("spec.http[1]"),
+            rule: "#1".into(),
+            reason: ALL_MATCHES_TAKEN,
+        };
+        let m = Unreachable::Match {
+            path: FieldPath::parse("spec.http[1].match[0]"),
+            rule: "#1".into(),
+            matched: "#0".into(),
+            earlier: "rule #0".into(),
+        };
+        assert!(is_unreachable_message(&rule.message()));
+        assert!(is_unreachable_message(&m.message()));
+        assert!(!is_unreachable_message(
+            "mirrorPercent is deprecated; use mirrorPercentage"
+        ));
     }
 }
