@@ -85,6 +85,39 @@ pub fn run(dir: &Path) -> Result<Vec<CaseResult>, ConformanceError> {
     Ok(file.cases.iter().map(|c| run_case(&testdata, c)).collect())
 }
 
+/// The analysis namespace of the cases: where the control plane and its ingress gateway live.
+const ISTIO_NAMESPACE: &str = "istio-system";
+
+/// Istio's analyzer tests add, after the inputs, the ingress gateway a default install has
+/// (unless the mesh config turns ingress off): a gateway pod labelled `istio: ingressgateway`
+/// and its Service with the usual ports, both in the analysis namespace.
+fn add_default_resources(loaded: &mut verimesh_config::Loaded, mesh: &MeshConfig) {
+    use verimesh_config::mesh::IngressControllerMode;
+    if mesh.ingress_controller_mode == Some(IngressControllerMode::Off) {
+        return;
+    }
+    let svc = mesh
+        .ingress_service
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("istio-ingressgateway");
+    let mut ports = String::new();
+    for (name, port) in [
+        ("http2", 80),
+        ("https", 443),
+        ("tcp", 31400),
+        ("tls", 15443),
+    ] {
+        ports.push_str(&format!(
+            "  - {{name: {name}, port: {port}, targetPort: {port}, protocol: TCP}}\n"
+        ));
+    }
+    let text = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {svc}-dummypod\n  namespace: {ISTIO_NAMESPACE}\n  labels: {{istio: ingressgateway}}\nspec:\n  containers:\n  - name: istio-proxy\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {svc}\n  namespace: {ISTIO_NAMESPACE}\nspec:\n  selector: {{istio: ingressgateway}}\n  ports:\n{ports}"
+    );
+    verimesh_config::load_str(loaded, "internal-ingress", &text);
+}
+
 fn run_case(testdata: &Path, case: &Case) -> CaseResult {
     let mut result = CaseResult {
         id: case.id.clone(),
@@ -104,7 +137,7 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
         return result;
     };
     let files: Vec<_> = case.input_files.iter().map(|f| testdata.join(f)).collect();
-    let loaded = verimesh_config::load_paths(&files);
+    let mut loaded = verimesh_config::load_paths(&files);
     let mesh = match &case.mesh_config_file {
         None => MeshConfig::default(),
         Some(f) => {
@@ -126,6 +159,7 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
             }
         }
     };
+    add_default_resources(&mut loaded, &mesh);
     let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace("");
     let mut report = Report::default();
     analyzer.analyze(&snap, &mut report);

@@ -64,6 +64,31 @@ pub fn hosts_for_namespace<'a>(hosts: &'a [String], namespace: &str) -> Vec<&'a 
         .collect()
 }
 
+/// A reference that is either `name` (in `default_ns`) or `namespace/name`, as Gateways and
+/// credential names are written; returns `(namespace, name)`.
+pub fn short_or_full_name<'a>(default_ns: &'a str, name: &'a str) -> (&'a str, &'a str) {
+    name.split_once('/').unwrap_or((default_ns, name))
+}
+
+/// The namespaces an exportTo list makes a resource visible in: `*` alone when exported
+/// everywhere, `.` resolved to the resource's own namespace; sorted, without duplicates.
+pub fn export_scopes(export_to: &[String], namespace: &str) -> Vec<String> {
+    if exports_to_all(export_to) {
+        return vec![EXPORT_ALL.to_string()];
+    }
+    let set: std::collections::BTreeSet<String> = export_to
+        .iter()
+        .map(|e| {
+            if e == EXPORT_LOCAL {
+                namespace.to_string()
+            } else {
+                e.clone()
+            }
+        })
+        .collect();
+    set.into_iter().collect()
+}
+
 /// True when an exportTo list makes a resource visible everywhere (empty means everywhere).
 pub fn exports_to_all(export_to: &[String]) -> bool {
     export_to.is_empty() || export_to.iter().any(|e| e == EXPORT_ALL)
@@ -135,6 +160,11 @@ mod tests {
             "ns2/d".into(),
         ];
         assert_eq!(hosts_for_namespace(&hosts, "ns1"), ["a", "b", "c"]);
+        assert_eq!(short_or_full_name("d", "gw"), ("d", "gw"));
+        assert_eq!(short_or_full_name("d", "ns/gw"), ("ns", "gw"));
+        assert_eq!(export_scopes(&[], "ns"), ["*"]);
+        let ex = vec![".".to_string(), "b".into(), "ns".into()];
+        assert_eq!(export_scopes(&ex, "ns"), ["b", "ns"]);
     }
 
     #[test]

@@ -117,6 +117,25 @@ impl<'a> Snapshot<'a> {
             .filter_map(move |i| all.get(*i))
     }
 
+    /// The Namespace object of that name, if one was loaded.
+    pub fn namespace_object(&self, name: &str) -> Option<&'a Resource> {
+        self.of_kind(Kind::Namespace)
+            .iter()
+            .copied()
+            .find(|n| n.name() == name)
+    }
+
+    /// Finds a resource referred to as `name` (in `default_ns`) or `namespace/name`.
+    pub fn find_short_or_full(
+        &self,
+        kind: Kind,
+        default_ns: &str,
+        reference: &str,
+    ) -> Option<&'a Resource> {
+        let (ns, name) = crate::hosts::short_or_full_name(default_ns, reference);
+        self.find(kind, ns, name)
+    }
+
     /// Pods and Deployment pod templates.
     pub fn workloads(&self) -> &[Workload<'a>] {
         self.workloads.get_or_init(|| {

@@ -1,9 +1,18 @@
 //! The analyzers. Each has Istio's analyzer name when Istio has the same check, so a
 //! conformance run can select it; verimesh's own are named `verimesh.*`.
 
+pub mod deprecation;
+pub mod destinationrule;
+pub mod gateway;
 pub mod k8s;
+pub mod schema;
 pub mod security;
+pub mod serviceentry;
+pub mod sidecar;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod verimesh;
+pub mod virtualservice;
 
 use crate::report::Report;
 use crate::snapshot::Snapshot;
@@ -25,54 +34,25 @@ pub fn all() -> Vec<&'static dyn Analyzer> {
         &verimesh::HttpOnTcpPort,
         &verimesh::PolicyNeverMatches,
         &verimesh::JwtNotRequired,
+        &schema::VirtualServiceValidationAnalyzer,
+        &deprecation::FieldAnalyzer,
+        &virtualservice::DestinationHostAnalyzer,
+        &virtualservice::DestinationRuleAnalyzer,
+        &virtualservice::GatewayAnalyzer,
+        &virtualservice::ConflictingMeshGatewayHostsAnalyzer,
+        &virtualservice::JwtClaimRouteAnalyzer,
+        &gateway::IngressGatewayPortAnalyzer,
+        &gateway::ConflictingGatewayAnalyzer,
+        &gateway::CertificateAnalyzer,
+        &gateway::SecretAnalyzer,
+        &destinationrule::CaCertificateAnalyzer,
+        &destinationrule::PodNotSelectedAnalyzer,
+        &serviceentry::ProtocolAddressesAnalyzer,
+        &serviceentry::ConflictingServiceEntryProtocolAnalyzer,
+        &sidecar::SelectorAnalyzer,
     ]
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Analyzer> {
     all().into_iter().find(|a| a.name() == name)
-}
-
-#[cfg(test)]
-pub(crate) mod test_support {
-    use super::Analyzer;
-    use crate::report::Report;
-    use crate::snapshot::Snapshot;
-    use verimesh_config::mesh::MeshConfig;
-    use verimesh_config::{load_str, Loaded};
-
-    /// Runs one analyzer over YAML and returns its messages as sorted `CODE Kind ns/name`.
-    pub fn run(analyzer: &dyn Analyzer, yaml: &str) -> Vec<String> {
-        run_with_mesh(analyzer, yaml, MeshConfig::default())
-    }
-
-    pub fn run_with_mesh(analyzer: &dyn Analyzer, yaml: &str, mesh: MeshConfig) -> Vec<String> {
-        let mut loaded = Loaded::default();
-        load_str(&mut loaded, "test.yaml", yaml);
-        let decode_errors: Vec<_> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.stage == verimesh_config::Stage::Decode)
-            .collect();
-        assert!(
-            decode_errors.is_empty(),
-            "test input does not decode: {decode_errors:?}"
-        );
-        let snap = Snapshot::new(&loaded.resources, mesh);
-        let mut out = Report::default();
-        analyzer.analyze(&snap, &mut out);
-        let mut v: Vec<String> = out
-            .messages
-            .iter()
-            .map(|m| {
-                let r = m
-                    .resource
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                format!("{} {}", m.kind.code, r)
-            })
-            .collect();
-        v.sort();
-        v
-    }
 }

@@ -209,7 +209,7 @@ pub(crate) enum RouteType {
 const PSEUDO_HEADERS: &[&str] = &[":method", ":scheme", ":authority", ":path", ":status"];
 
 /// `@request.auth.claims.<name>` or `@request.auth.claims[<name>]`: routing on a JWT claim.
-pub(crate) fn is_jwt_claim_header(name: &str) -> bool {
+pub fn is_jwt_claim_header(name: &str) -> bool {
     const PREFIX: &str = "@request.auth.claims";
     let Some(head) = name.get(..PREFIX.len()) else {
         return false;

@@ -26,6 +26,7 @@ pub use connection_pool::*;
 pub use destination_rule::*;
 pub use gateway::*;
 pub use http_policy::*;
+pub use http_route::is_jwt_claim_header;
 pub use http_route::{
     Delegate, HttpBody, HttpDirectResponse, HttpMatchRequest, HttpMirrorPolicy, HttpRedirect,
     HttpRewrite, HttpRoute, HttpRouteDestination, RedirectPortSelection, RegexRewrite,
@@ -34,6 +35,7 @@ pub use load_balancer::*;
 pub use service_entry::*;
 pub use sidecar::*;
 pub use tls::*;
+pub use unreachable::{is_unreachable_message, unreachable_rules, Unreachable};
 pub use virtual_service::*;
 pub use workload_entry::WorkloadEntry;
 pub use workload_group::*;

@@ -1,5 +1,7 @@
-//! Warnings for VirtualService rules that can never be used: rules after a catch-all rule, and
-//! matches identical to an earlier one.
+//! VirtualService rules that can never be used: rules after a catch-all rule, matches
+//! identical to an earlier one, and URI prefix matches that an earlier, shorter prefix with the
+//! same other conditions already takes. Validation reports them as warnings; the analyzer
+//! (Istio's IST0130/IST0131) reports the same findings through [`unreachable_rules`].
 
 use super::common::{MatchKind, StringMatch};
 use super::http_route::HttpMatchRequest;
@@ -9,10 +11,66 @@ use crate::yaml::FieldPath;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One rule as the analysis sees it: its display name and its matches in a canonical form.
-struct Rule {
-    name: String,
-    matches: Vec<String>,
+/// A rule or a match of a VirtualService that no request can reach.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Unreachable {
+    /// A whole rule (`rule` is its display name: `"name"` or `#index`).
+    Rule {
+        path: FieldPath,
+        rule: String,
+        reason: &'static str,
+    },
+    /// One match of a rule, taken by a match of an earlier rule.
+    Match {
+        path: FieldPath,
+        rule: String,
+        /// The match's display name, with its prefix for an overlap.
+        matched: String,
+        /// The earlier rule (and match, for an overlap) that takes its traffic.
+        earlier: String,
+    },
+}
+
+/// Why a whole rule is never used.
+pub const AFTER_CATCH_ALL: &str = "a rule before it has no matches and takes all traffic";
+pub const SECOND_CATCH_ALL: &str =
+    "a rule before it has no matches and takes all traffic (only the last rule may have no matches)";
+pub const ALL_MATCHES_TAKEN: &str = "all its matches are used by earlier rules";
+
+/// How the messages of [`Unreachable`] end, so that they can be told from other warnings.
+const RULE_ADVICE: &str = "; reorder or remove it";
+const MATCH_ADVICE: &str = "; remove it or move it before that rule";
+
+/// True when a validation warning's message is one of [`Unreachable::message`]: the analyzer
+/// reports those with codes of their own (IST0130/IST0131), so a report that shows both can
+/// leave out the validation warning.
+pub fn is_unreachable_message(message: &str) -> bool {
+    message.contains(" is never used: ")
+        && (message.ends_with(RULE_ADVICE) || message.ends_with(MATCH_ADVICE))
+}
+
+impl Unreachable {
+    pub fn path(&self) -> &FieldPath {
+        match self {
+            Unreachable::Rule { path, .. } | Unreachable::Match { path, .. } => path,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Unreachable::Rule { rule, reason, .. } => {
+                format!("rule {rule} is never used: {reason}{RULE_ADVICE}")
+            }
+            Unreachable::Match {
+                rule,
+                matched,
+                earlier,
+                ..
+            } => format!(
+                "match {matched} of rule {rule} is never used: {earlier} before it has the same match or a broader one and takes this traffic{MATCH_ADVICE}"
+            ),
+        }
+    }
 }
 
 fn canonical<T: Serialize>(m: &T, drop_name: bool) -> String {
@@ -25,57 +83,76 @@ fn canonical<T: Serialize>(m: &T, drop_name: bool) -> String {
     v.to_string()
 }
 
-fn analyze(rules: &[Rule], at: &FieldPath, out: &mut Findings) {
+/// One rule as the analysis sees it: its display name, and per match its display name and
+/// canonical form.
+struct Rule<'a> {
+    name: String,
+    matches: Vec<(String, String)>,
+    http: Option<&'a [HttpMatchRequest]>,
+}
+
+fn display_name(name: Option<&str>, i: usize) -> String {
+    name.filter(|n| !n.is_empty())
+        .map_or_else(|| format!("#{i}"), |n| format!("{n:?}"))
+}
+
+fn analyze(rules: &[Rule<'_>], at: &FieldPath, out: &mut Vec<Unreachable>) {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut catch_all: Option<usize> = None;
+    let mut prefixes: Vec<PrefixMatch<'_>> = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
         let p = at.index(i);
+        let unused = |reason| Unreachable::Rule {
+            path: p.clone(),
+            rule: rule.name.clone(),
+            reason,
+        };
         if rule.matches.is_empty() {
-            if let Some(c) = catch_all {
-                out.warning(
-                    &p,
-                    format!(
-                        "rule {} is never used: rule {} before it has no matches and takes all traffic (only the last rule may have no matches)",
-                        rule.name, rules[c].name
-                    ),
-                );
+            if catch_all.is_some() {
+                out.push(unused(SECOND_CATCH_ALL));
             }
             catch_all = Some(i);
             continue;
         }
-        if let Some(c) = catch_all {
-            out.warning(
-                &p,
-                format!(
-                    "rule {} is never used: rule {} before it has no matches and takes all traffic",
-                    rule.name, rules[c].name
-                ),
-            );
-            continue;
-        }
         let mut duplicates = 0;
-        for (j, m) in rule.matches.iter().enumerate() {
-            if let Some(&prev) = seen.get(m.as_str()) {
+        for (j, (match_name, canon)) in rule.matches.iter().enumerate() {
+            if catch_all.is_some() {
+                // Reported once per match, as Istio does.
+                out.push(unused(AFTER_CATCH_ALL));
+                continue;
+            }
+            if let Some(&prev) = seen.get(canon.as_str()) {
                 duplicates += 1;
-                out.warning(
-                    &p.field("match").index(j),
-                    format!(
-                        "this match of rule {} is never used: rule {} has the same match",
-                        rule.name, rules[prev].name
-                    ),
-                );
-            } else {
-                seen.insert(m, i);
+                out.push(Unreachable::Match {
+                    path: p.field("match").index(j),
+                    rule: rule.name.clone(),
+                    matched: match_name.clone(),
+                    earlier: format!("rule {} (the same match)", rules[prev].name),
+                });
+                continue;
+            }
+            seen.insert(canon, i);
+            if let Some(m) = rule.http.and_then(|ms| ms.get(j)) {
+                prefixes.extend(PrefixMatch::new(i, j, match_name, m));
             }
         }
         if duplicates == rule.matches.len() {
-            out.warning(
-                &p,
-                format!(
-                    "rule {} is never used: all its matches are used by earlier rules",
-                    rule.name
-                ),
-            );
+            out.push(unused(ALL_MATCHES_TAKEN));
+        }
+    }
+    for (a, earlier) in prefixes.iter().enumerate() {
+        for later in &prefixes[a + 1..] {
+            if later.prefix != earlier.prefix && earlier.covers(later) {
+                out.push(Unreachable::Match {
+                    path: at.index(later.rule).field("match").index(later.index),
+                    rule: rules[later.rule].name.clone(),
+                    matched: format!("{} (prefix {:?})", later.name, later.prefix),
+                    earlier: format!(
+                        "match {} (prefix {:?}) of rule {}",
+                        earlier.name, earlier.prefix, rules[earlier.rule].name
+                    ),
+                });
+            }
         }
     }
 }
@@ -84,6 +161,7 @@ fn analyze(rules: &[Rule], at: &FieldPath, out: &mut Findings) {
 struct PrefixMatch<'a> {
     rule: usize,
     index: usize,
+    name: &'a str,
     prefix: &'a str,
     port: u32,
     method: String,
@@ -108,7 +186,7 @@ fn reduce(map: &BTreeMap<String, StringMatch>) -> BTreeMap<&str, String> {
 }
 
 impl<'a> PrefixMatch<'a> {
-    fn new(rule: usize, index: usize, m: &'a HttpMatchRequest) -> Option<Self> {
+    fn new(rule: usize, index: usize, name: &'a str, m: &'a HttpMatchRequest) -> Option<Self> {
         let prefix = match m.uri.as_ref().and_then(StringMatch::kind) {
             Some(MatchKind::Prefix(p)) if !p.is_empty() => p,
             _ => return None,
@@ -120,6 +198,7 @@ impl<'a> PrefixMatch<'a> {
         Some(PrefixMatch {
             rule,
             index,
+            name,
             prefix,
             port: m.port.unwrap_or(0),
             method,
@@ -148,71 +227,88 @@ impl<'a> PrefixMatch<'a> {
     }
 }
 
-/// Later prefix matches that an earlier, shorter prefix match with the same other conditions
-/// already takes.
-fn check_prefix_overlaps(vs: &VirtualService, names: &[Rule], at: &FieldPath, out: &mut Findings) {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut prefixes = Vec::new();
-    for (i, r) in vs.http.iter().enumerate() {
-        if r.r#match.is_empty() {
-            break;
-        }
-        for (j, m) in r.r#match.iter().enumerate() {
-            // Exact duplicates are reported by `analyze`.
-            if seen.insert(canonical(m, true)) {
-                prefixes.extend(PrefixMatch::new(i, j, m));
-            }
-        }
-    }
-    for (a, earlier) in prefixes.iter().enumerate() {
-        for later in &prefixes[a + 1..] {
-            if later.prefix != earlier.prefix && earlier.covers(later) {
-                out.warning(
-                    &at.index(later.rule).field("match").index(later.index),
-                    format!(
-                        "this match (prefix {:?}) of rule {} is never used: match #{} (prefix {:?}) of rule {} before it takes the same traffic",
-                        later.prefix, names[later.rule].name, earlier.index, earlier.prefix, names[earlier.rule].name
-                    ),
-                );
-            }
-        }
-    }
-}
-
-pub(crate) fn check_unreachable(vs: &VirtualService, at: &FieldPath, out: &mut Findings) {
-    let http: Vec<Rule> = vs
+/// Every unreachable rule and match of a VirtualService, in Istio's order (HTTP, TCP, TLS),
+/// with paths under `at` (the spec).
+pub fn unreachable_rules(vs: &VirtualService, at: &FieldPath) -> Vec<Unreachable> {
+    let mut out = Vec::new();
+    let http: Vec<Rule<'_>> = vs
         .http
         .iter()
         .enumerate()
         .map(|(i, r)| Rule {
-            name: r
-                .name
-                .as_deref()
-                .filter(|n| !n.is_empty())
-                .map_or_else(|| format!("#{i}"), |n| format!("{n:?}")),
-            matches: r.r#match.iter().map(|m| canonical(m, true)).collect(),
+            name: display_name(r.name.as_deref(), i),
+            matches: r
+                .r#match
+                .iter()
+                .enumerate()
+                .map(|(j, m)| (display_name(m.name.as_deref(), j), canonical(m, true)))
+                .collect(),
+            http: Some(&r.r#match),
         })
         .collect();
-    analyze(&http, &at.field("http"), out);
-    check_prefix_overlaps(vs, &http, &at.field("http"), out);
-    let tcp: Vec<Rule> = vs
+    analyze(&http, &at.field("http"), &mut out);
+    let tcp: Vec<Rule<'_>> = vs
         .tcp
         .iter()
         .enumerate()
         .map(|(i, r)| Rule {
             name: format!("#{i}"),
-            matches: r.r#match.iter().map(|m| canonical(m, false)).collect(),
+            matches: r
+                .r#match
+                .iter()
+                .enumerate()
+                .map(|(j, m)| (format!("#{j}"), canonical(m, false)))
+                .collect(),
+            http: None,
         })
         .collect();
-    analyze(&tcp, &at.field("tcp"), out);
-    let tls: Vec<Rule> = vs
+    analyze(&tcp, &at.field("tcp"), &mut out);
+    let tls: Vec<Rule<'_>> = vs
         .tls
         .iter()
         .enumerate()
         .map(|(i, r)| Rule {
             name: format!("#{i}"),
-            matches: r.r#match.iter().map(|m| canonical(m, false)).collect(),
+            matches: r
+                .r#match
+                .iter()
+                .enumerate()
+                .map(|(j, m)| (format!("#{j}"), canonical(m, false)))
+                .collect(),
+            http: None,
         })
         .collect();
-    analyze(&tls, &at.field("tls"), out);
+    analyze(&tls, &at.field("tls"), &mut out);
+    out
+}
+
+pub(crate) fn check_unreachable(vs: &VirtualService, at: &FieldPath, out: &mut Findings) {
+    for u in unreachable_rules(vs, at) {
+        out.warning(u.path(), u.message());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_recognisable() {
+        let rule = Unreachable::Rule {
+            path: FieldPath::parse("spec.http[1]"),
+            rule: "#1".into(),
+            reason: ALL_MATCHES_TAKEN,
+        };
+        let m = Unreachable::Match {
+            path: FieldPath::parse("spec.http[1].match[0]"),
+            rule: "#1".into(),
+            matched: "#0".into(),
+            earlier: "rule #0".into(),
+        };
+        assert!(is_unreachable_message(&rule.message()));
+        assert!(is_unreachable_message(&m.message()));
+        assert!(!is_unreachable_message(
+            "mirrorPercent is deprecated; use mirrorPercentage"
+        ));
+    }
 }

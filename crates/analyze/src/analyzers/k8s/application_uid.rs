@@ -70,7 +70,7 @@ impl Analyzer for ApplicationUid {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     #[test]
     fn proxy_uid_is_reported_for_pods_and_deployments() {

@@ -81,7 +81,7 @@ impl Analyzer for PortName {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     #[test]
     fn unnamed_and_unknown_names_are_reported() {

@@ -136,7 +136,7 @@ fn report_target_port_conflicts(
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: a}\nspec:\n  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d, sidecar.istio.io/inject: 'true'}}\n    spec: {containers: [{name: app, image: x}]}\n";
 

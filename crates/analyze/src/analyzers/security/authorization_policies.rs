@@ -112,7 +112,7 @@ impl Analyzer for AuthorizationPolicies {
 #[cfg(test)]
 mod tests {
     use super::namespace_matches;
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     #[test]
     fn patterns() {

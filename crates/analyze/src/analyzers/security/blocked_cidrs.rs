@@ -61,7 +61,7 @@ impl Analyzer for BlockedCidrs {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     const ISTIOD: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}\nspec:\n  selector: {matchLabels: {app: istiod}}\n  template:\n    metadata: {labels: {app: istiod}}\n    spec:\n      containers:\n      - name: discovery\n        image: x\n";
     const RA: &str = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: a}\nspec:\n  jwtRules: [{issuer: https://issuer.example.com, jwksUri: https://issuer.example.com/jwks}]\n";

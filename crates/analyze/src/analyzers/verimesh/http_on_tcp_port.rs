@@ -80,7 +80,7 @@ impl Analyzer for HttpOnTcpPort {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     fn case(port_name: &str, gateways: &str) -> Vec<String> {
         let yaml = format!(

@@ -99,7 +99,7 @@ fn report(r: &Resource, open: &[&str], out: &mut Report) {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     const BASE: &str = r#"
 apiVersion: apps/v1

@@ -110,7 +110,7 @@ fn server_mode_name(m: MtlsMode) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     const APP: &str = r#"
 apiVersion: apps/v1

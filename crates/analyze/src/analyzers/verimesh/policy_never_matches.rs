@@ -196,7 +196,7 @@ fn check_against_workloads(
 
 #[cfg(test)]
 mod tests {
-    use crate::analyzers::test_support::run;
+    use crate::analyzers::testutil::run;
 
     const APP: &str = r#"
 apiVersion: apps/v1

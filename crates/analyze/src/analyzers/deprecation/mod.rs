@@ -1,0 +1,5 @@
+//! Istio's deprecation analyzer.
+
+mod field;
+
+pub use field::FieldAnalyzer;

@@ -1,0 +1,5 @@
+//! Istio's Sidecar analyzers.
+
+mod selector;
+
+pub use selector::SelectorAnalyzer;
