@@ -24,6 +24,12 @@ use verimesh_config::{Diagnostic, Level, Loaded, Stage};
 pub fn load_messages(diags: &[Diagnostic]) -> Vec<Message> {
     diags
         .iter()
+        // The VirtualService analyzer reports unreachable rules with their own codes.
+        .filter(|d| {
+            !(d.stage == Stage::Validate
+                && d.level == Level::Warning
+                && verimesh_config::networking::is_unreachable_message(&d.message))
+        })
         .map(|d| {
             let kind = match (d.stage, d.level) {
                 (Stage::Read, _) => messages::UNUSABLE_INPUT,
@@ -56,5 +62,15 @@ pub fn analyze(loaded: &Loaded, snap: &Snapshot<'_>) -> Vec<Message> {
     for a in analyzers::all() {
         a.analyze(snap, &mut out);
     }
+    // Two analyzers may find the same fact (Istio's do too); say it once.
+    let mut seen = std::collections::HashSet::new();
+    out.messages.retain(|m| {
+        seen.insert((
+            m.kind.code,
+            m.resource.as_ref().map(ToString::to_string),
+            m.origin.as_ref().map(|o| o.pos.line),
+            m.text.clone(),
+        ))
+    });
     out.messages
 }

@@ -132,3 +132,77 @@ fn every_subcommand_has_help() {
     let out = verimesh(&["--version"], None);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("verimesh "));
 }
+
+#[test]
+fn misconfigured_example_explains_each_mistake() {
+    let dir = repo_root().join("examples/misconfigured");
+    let out = verimesh(
+        &["analyze", "-o", "json", dir.to_str().expect("utf8")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let mut codes: Vec<(String, String)> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|m| {
+            let file = m["origin"]["file"].as_str().unwrap_or_default();
+            let file = file.rsplit('/').next().unwrap_or_default().to_string();
+            (m["code"].as_str().unwrap_or_default().to_string(), file)
+        })
+        .collect();
+    codes.sort();
+    let expected = [
+        ("IST0101", "routes.yaml"),
+        ("IST0173", "http-routes-on-tcp.yaml"),
+        ("VM0003", "mtls-conflict.yaml"),
+        ("VM0004", "http-routes-on-tcp.yaml"),
+        ("VM0005", "policy-typos.yaml"),
+        ("VM0005", "policy-typos.yaml"),
+        ("VM0006", "jwt-not-required.yaml"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(c, f)| ((*c).to_string(), (*f).to_string()))
+        .collect();
+    assert_eq!(codes, expected);
+}
+
+#[test]
+fn mesh_config_fields_verimesh_ignores_are_warned_about() {
+    let dir = temp_dir("mesh");
+    let mesh = dir.join("mesh.yaml");
+    std::fs::write(&mesh, "trustDomain: example.org\nsomeFutureKnob: true\n").expect("write");
+    let example = repo_root().join("examples/bookinfo");
+    let out = verimesh(
+        &[
+            "analyze",
+            "--mesh-config",
+            mesh.to_str().expect("utf8"),
+            example.to_str().expect("utf8"),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Warning [VM0007]") && stdout.contains("mesh.yaml:2:1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("someFutureKnob"), "{stdout}");
+
+    std::fs::write(&mesh, "trustDomain: [x]\n").expect("write");
+    let out = verimesh(
+        &[
+            "analyze",
+            "--mesh-config",
+            mesh.to_str().expect("utf8"),
+            example.to_str().expect("utf8"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("IST0106"));
+    let _ = std::fs::remove_dir_all(dir);
+}
