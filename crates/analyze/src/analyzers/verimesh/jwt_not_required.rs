@@ -108,7 +108,7 @@ metadata: {name: api, namespace: a}
 spec:
   selector: {matchLabels: {app: api}}
   template:
-    metadata: {labels: {app: api}}
+    metadata: {labels: {app: api, sidecar.istio.io/inject: 'true'}}
     spec: {containers: [{name: api, image: x}]}
 ---
 apiVersion: security.istio.io/v1

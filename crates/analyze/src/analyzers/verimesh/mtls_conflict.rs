@@ -119,7 +119,7 @@ metadata: {name: db, namespace: a}
 spec:
   selector: {matchLabels: {app: db}}
   template:
-    metadata: {labels: {app: db}}
+    metadata: {labels: {app: db, sidecar.istio.io/inject: 'true'}}
     spec: {containers: [{name: db, image: x, ports: [{name: web, containerPort: 8080}]}]}
 ---
 apiVersion: v1
@@ -167,5 +167,21 @@ spec:
             with(&dr("DISABLE")).is_empty(),
             "PERMISSIVE accepts plain text"
         );
+    }
+
+    #[test]
+    fn workloads_without_sidecars_enforce_nothing() {
+        // Istio's egress mTLS-origination task: a DestinationRule originating TLS to a server
+        // outside the mesh while the mesh is STRICT. The server has no sidecar, so it is fine.
+        let outside = APP.replace(", sidecar.istio.io/inject: 'true'", "");
+        let yaml = format!(
+            "{outside}---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: default, namespace: istio-system}}\nspec: {{mtls: {{mode: STRICT}}}}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {{name: db, namespace: a}}\nspec:\n  host: db\n  trafficPolicy: {{tls: {{mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}}}}\n"
+        );
+        assert!(run(&super::MtlsConflict, &yaml).is_empty());
+        let inside = yaml.replace(
+            "labels: {app: db}",
+            "labels: {app: db, sidecar.istio.io/inject: 'true'}",
+        );
+        assert_eq!(run(&super::MtlsConflict, &inside).len(), 2);
     }
 }

@@ -205,7 +205,7 @@ metadata: {name: db, namespace: a}
 spec:
   selector: {matchLabels: {app: db}}
   template:
-    metadata: {labels: {app: db}}
+    metadata: {labels: {app: db, sidecar.istio.io/inject: 'true'}}
     spec: {containers: [{name: db, image: x}]}
 ---
 apiVersion: v1

@@ -7,15 +7,18 @@ use std::collections::BTreeMap;
 use verimesh_config::k8s::IntOrString;
 use verimesh_config::{Kind, Resource};
 
-/// Workloads a namespaced policy applies to: its namespace (every namespace when it is in the
-/// mesh root namespace), narrowed by its selector when it has one.
+/// Workloads with a sidecar that a namespaced policy applies to: its namespace (every namespace
+/// when it is in the mesh root namespace), narrowed by its selector when it has one. Workloads
+/// without a sidecar enforce no policy at all.
 pub fn policy_workloads<'s, 'a>(
     snap: &'s Snapshot<'a>,
     policy: &Resource,
     selector: Option<&BTreeMap<String, String>>,
 ) -> Vec<&'s Workload<'a>> {
     let ns = snap.ns(policy);
-    let selected = |w: &&Workload<'a>| selector.is_none_or(|s| selector_matches(s, w.labels));
+    let selected = |w: &&Workload<'a>| {
+        selector.is_none_or(|s| selector_matches(s, w.labels)) && snap.in_mesh(w)
+    };
     if ns == snap.mesh.root_namespace() {
         snap.workloads().iter().filter(selected).collect()
     } else {
@@ -36,7 +39,7 @@ pub fn services_of<'a>(snap: &Snapshot<'a>, w: &Workload<'_>) -> Vec<&'a Resourc
         .collect()
 }
 
-/// Workloads a Service selects.
+/// Workloads with a sidecar that a Service selects.
 pub fn workloads_of<'s, 'a>(snap: &'s Snapshot<'a>, service: &Resource) -> Vec<&'s Workload<'a>> {
     let Some(svc) = service.as_service() else {
         return Vec::new();
@@ -45,7 +48,7 @@ pub fn workloads_of<'s, 'a>(snap: &'s Snapshot<'a>, service: &Resource) -> Vec<&
         return Vec::new();
     }
     snap.workloads_in(snap.ns(service))
-        .filter(|w| selector_matches(&svc.spec.selector, w.labels))
+        .filter(|w| selector_matches(&svc.spec.selector, w.labels) && snap.in_mesh(w))
         .collect()
 }
 
