@@ -3,6 +3,8 @@
 //! loaded from YAML with positions, decoded into types, and validated.
 
 pub mod diag;
+pub mod envoy_filter;
+pub mod gateway_api;
 pub mod k8s;
 pub mod kind;
 pub mod load;
@@ -11,6 +13,7 @@ pub mod meta;
 pub mod networking;
 pub mod resource;
 pub mod security;
+pub mod telemetry;
 pub mod types;
 pub mod validate;
 pub mod verimesh;
