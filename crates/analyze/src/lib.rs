@@ -5,6 +5,7 @@
 pub mod analyzers;
 pub mod conformance;
 pub mod hosts;
+pub mod mesh_source;
 pub mod message;
 pub mod messages;
 pub mod registry;

@@ -58,7 +58,13 @@ impl<'a> Registry<'a> {
                 } else {
                     se.export_to
                         .iter()
-                        .map(|e| if e == EXPORT_LOCAL { ns.clone() } else { e.clone() })
+                        .map(|e| {
+                            if e == EXPORT_LOCAL {
+                                ns.clone()
+                            } else {
+                                e.clone()
+                            }
+                        })
                         .collect()
                 };
                 for h in &se.hosts {
@@ -80,7 +86,7 @@ impl<'a> Registry<'a> {
                             protocol: p
                                 .protocol
                                 .as_ref()
-                                .map(|p| format!("{p:?}").to_uppercase())
+                                .map(|p| p.as_str().to_string())
                                 .unwrap_or_default(),
                         })
                         .collect(),
@@ -92,7 +98,13 @@ impl<'a> Registry<'a> {
                     Some(anno) => anno
                         .split(',')
                         .map(str::trim)
-                        .map(|e| if e == EXPORT_LOCAL { ns.clone() } else { e.to_string() })
+                        .map(|e| {
+                            if e == EXPORT_LOCAL {
+                                ns.clone()
+                            } else {
+                                e.to_string()
+                            }
+                        })
                         .collect(),
                 };
                 for scope in scopes {
@@ -106,8 +118,16 @@ impl<'a> Registry<'a> {
 
     /// The service a destination `host` refers to, from a resource in `source_ns` exported to
     /// `export_to`: exact scoped matches first, then wildcard ServiceEntry hosts.
-    pub fn lookup(&self, source_ns: &str, export_to: &[String], host: &str) -> Option<&RegistryEntry<'a>> {
-        if let Some(e) = self.hosts.get(&ScopedFqdn::new(EXPORT_ALL, source_ns, host)) {
+    pub fn lookup(
+        &self,
+        source_ns: &str,
+        export_to: &[String],
+        host: &str,
+    ) -> Option<&RegistryEntry<'a>> {
+        if let Some(e) = self
+            .hosts
+            .get(&ScopedFqdn::new(EXPORT_ALL, source_ns, host))
+        {
             return Some(e);
         }
         if export_to.is_empty() {
@@ -116,7 +136,11 @@ impl<'a> Registry<'a> {
             }
         } else {
             for e in export_to {
-                let scope = if e == EXPORT_LOCAL { source_ns } else { e.as_str() };
+                let scope = if e == EXPORT_LOCAL {
+                    source_ns
+                } else {
+                    e.as_str()
+                };
                 if let Some(found) = self.hosts.get(&ScopedFqdn::new(scope, source_ns, host)) {
                     return Some(found);
                 }

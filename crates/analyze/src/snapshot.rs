@@ -124,7 +124,13 @@ impl<'a> Snapshot<'a> {
                 .copied()
                 .find(|n| n.name() == w.namespace)
         }) {
-            Some(ns) => ns.meta.labels.get(NAMESPACE_INJECTION_LABEL).map(String::as_str) == Some("enabled"),
+            Some(ns) => {
+                ns.meta
+                    .labels
+                    .get(NAMESPACE_INJECTION_LABEL)
+                    .map(String::as_str)
+                    == Some("enabled")
+            }
             None => false,
         }
     }

@@ -28,7 +28,10 @@ pub const AMBIENT_REDIRECTION: &str = "ambient.istio.io/redirection";
 
 impl Workload<'_> {
     pub fn containers(&self) -> impl Iterator<Item = &Container> {
-        self.spec.containers.iter().chain(&self.spec.init_containers)
+        self.spec
+            .containers
+            .iter()
+            .chain(&self.spec.init_containers)
     }
 
     pub fn has_proxy_container(&self) -> bool {
@@ -37,17 +40,21 @@ impl Workload<'_> {
     }
 
     pub fn in_ambient(&self) -> bool {
-        self.annotations.get(AMBIENT_REDIRECTION).map(String::as_str) == Some("enabled")
+        self.annotations
+            .get(AMBIENT_REDIRECTION)
+            .map(String::as_str)
+            == Some("enabled")
     }
 }
 
-pub(crate) fn collect<'a>(
-    resources: &[&'a Resource],
-    default_ns: &str,
-) -> Vec<Workload<'a>> {
+pub(crate) fn collect<'a>(resources: &[&'a Resource], default_ns: &str) -> Vec<Workload<'a>> {
     let mut out = Vec::new();
     for r in resources {
-        let namespace = r.meta.namespace.clone().unwrap_or_else(|| default_ns.to_string());
+        let namespace = r
+            .meta
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_ns.to_string());
         if let Some(pod) = r.as_pod() {
             out.push(Workload {
                 resource: r,

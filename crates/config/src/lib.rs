@@ -11,6 +11,7 @@ pub mod load;
 pub mod mesh;
 pub mod meta;
 pub mod networking;
+pub mod protocol;
 pub mod resource;
 pub mod security;
 pub mod telemetry;

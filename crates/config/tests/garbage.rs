@@ -139,3 +139,13 @@ fn lists_are_expanded_with_item_positions() {
     assert_eq!(l.resources.len(), 2);
     assert_eq!(l.resources[1].origin.pos.line, 7);
 }
+
+#[test]
+fn unknown_service_protocols_keep_the_resource_and_are_errors() {
+    let l = load("apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: a}\nspec:\n  ports:\n  - {name: http, port: 80, protocol: HTTP}\n");
+    assert_eq!(l.resources.len(), 1);
+    assert!(!l.resources[0].valid);
+    let d = &l.diagnostics[0];
+    assert_eq!(d.path.to_string(), "spec.ports[0].protocol");
+    assert!(d.message.contains("not one of TCP, UDP, SCTP"), "{d}");
+}

@@ -1,12 +1,10 @@
 //! `verimesh analyze`: load, validate and analyze configuration; exit 0 (no errors),
 //! 1 (errors found) or 2 (unusable input).
 
-use anyhow::Context as _;
 use clap::{Args as ClapArgs, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use verimesh_analyze::Snapshot;
-use verimesh_config::mesh::MeshConfig;
 use verimesh_config::Level;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -34,25 +32,11 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let loaded = verimesh_config::load_paths(&args.paths);
-    let mut unusable = !loaded.unusable.is_empty();
-    let mut mesh_messages = Vec::new();
-    let mesh = match &args.mesh_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read mesh config {}", path.display()))?;
-            match MeshConfig::from_yaml_str(&path.display().to_string(), &text) {
-                Ok(m) => m,
-                Err(diags) => {
-                    unusable = true;
-                    mesh_messages = verimesh_analyze::load_messages(&diags);
-                    MeshConfig::default()
-                }
-            }
-        }
-        None => MeshConfig::default(),
-    };
-    let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace(&args.namespace);
-    let mut messages = mesh_messages;
+    let source = verimesh_analyze::mesh_source::resolve(&loaded, args.mesh_config.as_deref());
+    let unusable = !loaded.unusable.is_empty() || source.unusable;
+    let mut messages = source.messages;
+    let snap =
+        Snapshot::new(&loaded.resources, source.mesh).with_default_namespace(&args.namespace);
     messages.extend(verimesh_analyze::analyze(&loaded, &snap));
 
     match args.output {

@@ -62,17 +62,54 @@ pub enum PullPolicy {
     Never,
 }
 
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+/// A port's L4 protocol. Kubernetes serves TCP, UDP and SCTP; anything else is kept as
+/// written (so the resource still loads and analyzers see it) and reported by validation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
     #[default]
-    #[serde(rename = "TCP")]
     Tcp,
-    #[serde(rename = "UDP")]
     Udp,
-    #[serde(rename = "SCTP")]
     Sctp,
+    Other(String),
+}
+
+impl Protocol {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+            Protocol::Other(s) => s,
+        }
+    }
+
+    /// An error when the protocol is not one Kubernetes serves.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Protocol::Other(s) => Err(format!(
+                "protocol {s:?} is not one of TCP, UDP, SCTP (the application protocol goes in the port name or appProtocol)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Serialize for Protocol {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Protocol {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "TCP" => Protocol::Tcp,
+            "UDP" => Protocol::Udp,
+            "SCTP" => Protocol::Sctp,
+            _ => Protocol::Other(s),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -270,6 +307,9 @@ pub(crate) fn validate_container(
         );
         if let Some(hp) = p.host_port {
             out.check(&pp.field("hostPort"), validate_port_number(hp));
+        }
+        if let Some(proto) = &p.protocol {
+            out.check(&pp.field("protocol"), proto.check());
         }
         if let Some(name) = &p.name {
             out.check(&pp.field("name"), validate_port_name(name));

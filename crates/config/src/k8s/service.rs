@@ -206,7 +206,10 @@ impl Validate for Service {
                     }
                 }
             }
-            if !ports.insert((p.port, p.protocol.unwrap_or_default())) {
+            if let Some(proto) = &p.protocol {
+                out.check(&pp.field("protocol"), proto.check());
+            }
+            if !ports.insert((p.port, p.protocol.clone().unwrap_or_default())) {
                 out.error(
                     &pp.field("port"),
                     format!("port {} is listed twice for the same protocol", p.port),
