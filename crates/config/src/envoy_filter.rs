@@ -327,7 +327,10 @@ fn validate_patch(cp: &EnvoyConfigObjectPatch, at: &FieldPath, out: &mut Finding
     }
     if let Some(v) = &patch.value {
         if !v.is_object() {
-            out.error(&at.field("patch").field("value"), "the value must be an object");
+            out.error(
+                &at.field("patch").field("value"),
+                "the value must be an object",
+            );
         }
     }
     let Some(m) = &cp.match_ else {
@@ -344,7 +347,10 @@ fn validate_patch(cp: &EnvoyConfigObjectPatch, at: &FieldPath, out: &mut Finding
     if let Some(v) = m.proxy.as_ref().map(|p| p.proxy_version.as_str()) {
         let p = mp.field("proxy").field("proxyVersion");
         if v.len() > MAX_PROXY_VERSION_LEN {
-            out.warning(&p, format!("longer than {MAX_PROXY_VERSION_LEN} characters, so it is ignored"));
+            out.warning(
+                &p,
+                format!("longer than {MAX_PROXY_VERSION_LEN} characters, so it is ignored"),
+            );
         } else if !v.is_empty() {
             if let Err(e) = regex::Regex::new(v) {
                 out.error(&p, format!("not a valid regular expression: {e}"));
@@ -359,7 +365,10 @@ fn validate_patch(cp: &EnvoyConfigObjectPatch, at: &FieldPath, out: &mut Finding
                 return;
             }
             let Some(l) = &m.listener else {
-                out.error(&mp, format!("applyTo {:?} needs a listener match", cp.apply_to));
+                out.error(
+                    &mp,
+                    format!("applyTo {:?} needs a listener match", cp.apply_to),
+                );
                 return;
             };
             let Some(f) = l.filter_chain.as_ref().and_then(|fc| fc.filter.as_ref()) else {
@@ -369,7 +378,10 @@ fn validate_patch(cp: &EnvoyConfigObjectPatch, at: &FieldPath, out: &mut Finding
             if matches!(cp.apply_to, ApplyTo::Listener | ApplyTo::FilterChain) {
                 out.warning(
                     &fp,
-                    format!("a filter match has no effect with applyTo {:?}", cp.apply_to),
+                    format!(
+                        "a filter match has no effect with applyTo {:?}",
+                        cp.apply_to
+                    ),
                 );
             }
             if f.name.is_empty() {
@@ -388,7 +400,10 @@ fn validate_patch(cp: &EnvoyConfigObjectPatch, at: &FieldPath, out: &mut Finding
                         "a subFilter match needs the filter match to be envoy.filters.network.http_connection_manager",
                     );
                 } else if sub.name.is_empty() {
-                    out.error(&fp.field("subFilter").field("name"), "a subFilter match needs a name");
+                    out.error(
+                        &fp.field("subFilter").field("name"),
+                        "a subFilter match needs a name",
+                    );
                 }
             }
         }

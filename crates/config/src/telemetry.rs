@@ -204,12 +204,19 @@ impl Validate for Telemetry {
         if let Some(sel) = &self.selector {
             validate_selector(sel, &at.field("selector"), out);
         }
-        let targets = usize::from(self.target_ref.is_some()) + usize::from(!self.target_refs.is_empty());
+        let targets =
+            usize::from(self.target_ref.is_some()) + usize::from(!self.target_refs.is_empty());
         if targets > 1 {
-            out.error(&at.field("targetRefs"), "set either targetRef or targetRefs, not both");
+            out.error(
+                &at.field("targetRefs"),
+                "set either targetRef or targetRefs, not both",
+            );
         }
         if self.selector.is_some() && targets > 0 {
-            out.error(&at.field("selector"), "set either selector or targetRef(s), not both");
+            out.error(
+                &at.field("selector"),
+                "set either selector or targetRef(s), not both",
+            );
         }
         if let Some(r) = &self.target_ref {
             validate_target_ref(r, &at.field("targetRef"), out);
@@ -221,7 +228,10 @@ impl Validate for Telemetry {
             let p = at.field("tracing").index(i);
             validate_providers(&t.providers, &p.field("providers"), out);
             if t.providers.len() > 1 {
-                out.error(&p.field("providers"), "at most one tracing provider is supported");
+                out.error(
+                    &p.field("providers"),
+                    "at most one tracing provider is supported",
+                );
             }
             if let Some(pct) = t.random_sampling_percentage {
                 if !(0.0..=100.0).contains(&pct) {
@@ -249,13 +259,22 @@ impl Validate for Telemetry {
                     out.error(&tp.field("literal").field("value"), "the value is required");
                 }
                 if tag.formatter.as_ref().is_some_and(|l| l.value.is_empty()) {
-                    out.error(&tp.field("formatter").field("value"), "the value is required");
+                    out.error(
+                        &tp.field("formatter").field("value"),
+                        "the value is required",
+                    );
                 }
                 if tag.environment.as_ref().is_some_and(|e| e.name.is_empty()) {
-                    out.error(&tp.field("environment").field("name"), "the name is required");
+                    out.error(
+                        &tp.field("environment").field("name"),
+                        "the name is required",
+                    );
                 }
                 if let Some(h) = &tag.header {
-                    out.check(&tp.field("header").field("name"), common::validate_http_header_name(&h.name));
+                    out.check(
+                        &tp.field("header").field("name"),
+                        common::validate_http_header_name(&h.name),
+                    );
                 }
             }
         }
@@ -271,10 +290,16 @@ impl Validate for Telemetry {
                 let op = p.field("overrides").index(j);
                 if let Some(sel) = &o.match_ {
                     if sel.metric.is_some() && sel.custom_metric.is_some() {
-                        out.error(&op.field("match"), "set either metric or customMetric, not both");
+                        out.error(
+                            &op.field("match"),
+                            "set either metric or customMetric, not both",
+                        );
                     }
                     if sel.custom_metric.as_deref() == Some("") {
-                        out.error(&op.field("match").field("customMetric"), "must not be empty");
+                        out.error(
+                            &op.field("match").field("customMetric"),
+                            "must not be empty",
+                        );
                     }
                 }
                 for (tag, t) in &o.tag_overrides {

@@ -1,8 +1,14 @@
 //! The analyzers. Each has Istio's analyzer name when Istio has the same check, so a
 //! conformance run can select it; verimesh's own are named `verimesh.*`.
 
+pub mod envoyfilter;
+pub mod externalcontrolplane;
+pub mod injection;
 pub mod k8s;
+pub mod k8sgateway;
+pub mod multicluster;
 pub mod security;
+pub mod telemetry;
 pub mod verimesh;
 
 use crate::report::Report;
@@ -25,6 +31,17 @@ pub fn all() -> Vec<&'static dyn Analyzer> {
         &verimesh::HttpOnTcpPort,
         &verimesh::PolicyNeverMatches,
         &verimesh::JwtNotRequired,
+        &envoyfilter::patch::EnvoyPatchAnalyzer,
+        &telemetry::provider::ProviderAnalyzer,
+        &telemetry::lightstep::LightstepAnalyzer,
+        &telemetry::selector::SelectorAnalyzer,
+        &telemetry::default_selector::DefaultSelectorAnalyzer,
+        &externalcontrolplane::webhooks::ExternalControlPlaneAnalyzer,
+        &k8sgateway::crd_version::CrdVersionAnalyzer,
+        &injection::injection::InjectionAnalyzer,
+        &injection::image::ImageAnalyzer,
+        &injection::image_auto::ImageAutoAnalyzer,
+        &multicluster::mesh_networks::MeshNetworksAnalyzer,
     ]
 }
 

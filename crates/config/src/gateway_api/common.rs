@@ -88,7 +88,10 @@ pub struct SecretObjectReference {
 /// A route or listener hostname: a DNS name, optionally with a leading `*.` label; never an IP.
 pub fn validate_hostname(h: &str, at: &FieldPath, out: &mut Findings) {
     if h.parse::<std::net::IpAddr>().is_ok() {
-        out.error(at, format!("{h:?} is an IP address; a hostname is required"));
+        out.error(
+            at,
+            format!("{h:?} is an IP address; a hostname is required"),
+        );
         return;
     }
     let rest = h.strip_prefix("*.").unwrap_or(h);
@@ -122,7 +125,10 @@ pub fn validate_parent_ref(r: &ParentReference, at: &FieldPath, out: &mut Findin
     }
     if let Some(ns) = &r.namespace {
         if !common::is_k8s_dns1123_label(ns) {
-            out.error(&at.field("namespace"), format!("{ns:?} is not a valid namespace"));
+            out.error(
+                &at.field("namespace"),
+                format!("{ns:?} is not a valid namespace"),
+            );
         }
     }
     if let Some(s) = &r.section_name {
@@ -139,7 +145,10 @@ pub fn validate_backend_ref(r: &BackendObjectReference, at: &FieldPath, out: &mu
     }
     if let Some(ns) = &r.namespace {
         if !common::is_k8s_dns1123_label(ns) {
-            out.error(&at.field("namespace"), format!("{ns:?} is not a valid namespace"));
+            out.error(
+                &at.field("namespace"),
+                format!("{ns:?} is not a valid namespace"),
+            );
         }
     }
     match r.port {

@@ -2,7 +2,9 @@
 //! controller (Istio, for class `istio`) programs into a deployed proxy. Fields verimesh does
 //! not model are accepted, as the API grows new ones in each release.
 
-use super::common::{validate_hostname, validate_port, validate_section_name, SecretObjectReference};
+use super::common::{
+    validate_hostname, validate_port, validate_section_name, SecretObjectReference,
+};
 use crate::k8s::{validate_label_selector, LabelSelector};
 use crate::validate::{Context, Findings, Validate};
 use crate::yaml::FieldPath;
@@ -104,7 +106,10 @@ const CORE_PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TLS", "TCP", "UDP"];
 impl Validate for KubernetesGateway {
     fn validate(&self, _cx: &Context<'_>, at: &FieldPath, out: &mut Findings) {
         if self.gateway_class_name.is_empty() {
-            out.error(&at.field("gatewayClassName"), "the GatewayClass name is required");
+            out.error(
+                &at.field("gatewayClassName"),
+                "the GatewayClass name is required",
+            );
         }
         if self.listeners.is_empty() {
             out.error(&at.field("listeners"), "at least one listener is required");
@@ -118,31 +123,54 @@ impl Validate for KubernetesGateway {
             let p = at.field("listeners").index(i);
             validate_section_name(&l.name, &p.field("name"), out);
             if !l.name.is_empty() && !names.insert(l.name.as_str()) {
-                out.error(&p.field("name"), format!("duplicate listener name {:?}", l.name));
+                out.error(
+                    &p.field("name"),
+                    format!("duplicate listener name {:?}", l.name),
+                );
             }
             validate_port(l.port, &p.field("port"), out);
             let custom = l.protocol.contains('/');
             if !CORE_PROTOCOLS.contains(&l.protocol.as_str()) && !custom {
                 out.error(
                     &p.field("protocol"),
-                    format!("{:?} is not one of {} or a domain-prefixed protocol", l.protocol, CORE_PROTOCOLS.join(", ")),
+                    format!(
+                        "{:?} is not one of {} or a domain-prefixed protocol",
+                        l.protocol,
+                        CORE_PROTOCOLS.join(", ")
+                    ),
                 );
             }
             if let Some(h) = &l.hostname {
                 validate_hostname(h, &p.field("hostname"), out);
                 if matches!(l.protocol.as_str(), "TCP" | "UDP") {
-                    out.error(&p.field("hostname"), format!("a {} listener cannot have a hostname", l.protocol));
+                    out.error(
+                        &p.field("hostname"),
+                        format!("a {} listener cannot have a hostname", l.protocol),
+                    );
                 }
             }
-            if !bindings.insert((l.port, l.protocol.as_str(), l.hostname.as_deref().unwrap_or(""))) {
-                out.error(&p, "another listener has the same port, protocol and hostname");
+            if !bindings.insert((
+                l.port,
+                l.protocol.as_str(),
+                l.hostname.as_deref().unwrap_or(""),
+            )) {
+                out.error(
+                    &p,
+                    "another listener has the same port, protocol and hostname",
+                );
             }
             match (&l.tls, l.protocol.as_str()) {
                 (None, "HTTPS" | "TLS") => {
-                    out.error(&p.field("tls"), format!("a {} listener needs tls", l.protocol));
+                    out.error(
+                        &p.field("tls"),
+                        format!("a {} listener needs tls", l.protocol),
+                    );
                 }
                 (Some(_), "HTTP" | "TCP" | "UDP") => {
-                    out.error(&p.field("tls"), format!("a {} listener cannot have tls", l.protocol));
+                    out.error(
+                        &p.field("tls"),
+                        format!("a {} listener cannot have tls", l.protocol),
+                    );
                 }
                 (Some(tls), proto) => {
                     let tp = p.field("tls");
@@ -157,17 +185,27 @@ impl Validate for KubernetesGateway {
                                 out.error(&tp.field("mode"), "an HTTPS listener terminates TLS; use protocol TLS for passthrough");
                             }
                         }
-                        m => out.error(&tp.field("mode"), format!("{m:?} is not one of Terminate, Passthrough")),
+                        m => out.error(
+                            &tp.field("mode"),
+                            format!("{m:?} is not one of Terminate, Passthrough"),
+                        ),
                     }
                     for (j, c) in tls.certificate_refs.iter().enumerate() {
                         if c.name.is_empty() {
-                            out.error(&tp.field("certificateRefs").index(j).field("name"), "the name is required");
+                            out.error(
+                                &tp.field("certificateRefs").index(j).field("name"),
+                                "the name is required",
+                            );
                         }
                     }
                 }
                 _ => {}
             }
-            if let Some(ns) = l.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref()) {
+            if let Some(ns) = l
+                .allowed_routes
+                .as_ref()
+                .and_then(|a| a.namespaces.as_ref())
+            {
                 let np = p.field("allowedRoutes").field("namespaces");
                 match ns.from.as_deref().unwrap_or("Same") {
                     "All" | "Same" => {}
@@ -175,7 +213,10 @@ impl Validate for KubernetesGateway {
                         None => out.error(&np.field("selector"), "from: Selector needs a selector"),
                         Some(s) => validate_label_selector(s, &np.field("selector"), out),
                     },
-                    f => out.error(&np.field("from"), format!("{f:?} is not one of All, Same, Selector")),
+                    f => out.error(
+                        &np.field("from"),
+                        format!("{f:?} is not one of All, Same, Selector"),
+                    ),
                 }
             }
         }
@@ -184,7 +225,10 @@ impl Validate for KubernetesGateway {
             match a.type_.as_deref().unwrap_or("IPAddress") {
                 "IPAddress" => {
                     if a.value.parse::<std::net::IpAddr>().is_err() {
-                        out.error(&p.field("value"), format!("{:?} is not an IP address", a.value));
+                        out.error(
+                            &p.field("value"),
+                            format!("{:?} is not an IP address", a.value),
+                        );
                     }
                 }
                 "Hostname" => validate_hostname(&a.value, &p.field("value"), out),

@@ -131,7 +131,11 @@ pub struct HttpRouteFilter {
     pub request_mirror: Option<RequestMirror>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_redirect: Option<RequestRedirect>,
-    #[serde(default, rename = "urlRewrite", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "urlRewrite",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub url_rewrite: Option<UrlRewrite>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension_ref: Option<LocalObjectReference>,
@@ -394,12 +398,18 @@ fn validate_path_modifier(
     match m.type_ {
         PathModifierType::ReplaceFullPath => {
             if m.replace_full_path.is_none() || m.replace_prefix_match.is_some() {
-                out.error(at, "type ReplaceFullPath needs replaceFullPath, and only it");
+                out.error(
+                    at,
+                    "type ReplaceFullPath needs replaceFullPath, and only it",
+                );
             }
         }
         PathModifierType::ReplacePrefixMatch => {
             if m.replace_prefix_match.is_none() || m.replace_full_path.is_some() {
-                out.error(at, "type ReplacePrefixMatch needs replacePrefixMatch, and only it");
+                out.error(
+                    at,
+                    "type ReplacePrefixMatch needs replacePrefixMatch, and only it",
+                );
             }
             if !prefix_matches_only {
                 out.error(
@@ -409,7 +419,10 @@ fn validate_path_modifier(
             }
         }
     }
-    for v in [&m.replace_full_path, &m.replace_prefix_match].into_iter().flatten() {
+    for v in [&m.replace_full_path, &m.replace_prefix_match]
+        .into_iter()
+        .flatten()
+    {
         if !v.starts_with('/') {
             out.error(at, format!("{v:?} must start with '/'"));
         }
@@ -426,8 +439,14 @@ fn validate_filters(
     for (i, f) in filters.iter().enumerate() {
         let p = at.index(i);
         let set = [
-            (FilterType::RequestHeaderModifier, f.request_header_modifier.is_some()),
-            (FilterType::ResponseHeaderModifier, f.response_header_modifier.is_some()),
+            (
+                FilterType::RequestHeaderModifier,
+                f.request_header_modifier.is_some(),
+            ),
+            (
+                FilterType::ResponseHeaderModifier,
+                f.response_header_modifier.is_some(),
+            ),
             (FilterType::RequestMirror, f.request_mirror.is_some()),
             (FilterType::RequestRedirect, f.request_redirect.is_some()),
             (FilterType::UrlRewrite, f.url_rewrite.is_some()),
@@ -438,7 +457,10 @@ fn validate_filters(
             if present != (t == f.type_) {
                 out.error(
                     &p,
-                    format!("a filter of type {:?} must set exactly the field of that type", f.type_),
+                    format!(
+                        "a filter of type {:?} must set exactly the field of that type",
+                        f.type_
+                    ),
                 );
                 break;
             }
@@ -447,7 +469,10 @@ fn validate_filters(
             && f.type_ != FilterType::ExtensionRef
             && !seen.insert(f.type_)
         {
-            out.error(&p.field("type"), format!("{:?} may appear only once", f.type_));
+            out.error(
+                &p.field("type"),
+                format!("{:?} may appear only once", f.type_),
+            );
         }
         if let Some(m) = &f.request_header_modifier {
             validate_header_modifier(m, &p.field("requestHeaderModifier"), out);
@@ -469,7 +494,10 @@ fn validate_filters(
             if let Some(fr) = &m.fraction {
                 let d = fr.denominator.unwrap_or(100);
                 if d < 1 || fr.numerator < 0 || fr.numerator > d {
-                    out.error(&mp.field("fraction"), "needs 0 <= numerator <= denominator, denominator >= 1");
+                    out.error(
+                        &mp.field("fraction"),
+                        "needs 0 <= numerator <= denominator, denominator >= 1",
+                    );
                 }
             }
         }
@@ -477,7 +505,10 @@ fn validate_filters(
             let rp = p.field("requestRedirect");
             if let Some(s) = &r.scheme {
                 if s != "http" && s != "https" {
-                    out.error(&rp.field("scheme"), format!("{s:?} is not one of http, https"));
+                    out.error(
+                        &rp.field("scheme"),
+                        format!("{s:?} is not one of http, https"),
+                    );
                 }
             }
             if let Some(h) = &r.hostname {
@@ -488,7 +519,10 @@ fn validate_filters(
             }
             if let Some(code) = r.status_code {
                 if ![301, 302, 303, 307, 308].contains(&code) {
-                    out.error(&rp.field("statusCode"), format!("{code} is not one of 301, 302, 303, 307, 308"));
+                    out.error(
+                        &rp.field("statusCode"),
+                        format!("{code} is not one of 301, 302, 303, 307, 308"),
+                    );
                 }
             }
             if let Some(m) = &r.path {
@@ -517,7 +551,10 @@ fn validate_filters(
 
 fn validate_value_match(m: &HttpHeaderMatch, header: bool, at: &FieldPath, out: &mut Findings) {
     if header {
-        out.check(&at.field("name"), common::validate_http_header_name(&m.name));
+        out.check(
+            &at.field("name"),
+            common::validate_http_header_name(&m.name),
+        );
     } else if m.name.is_empty() {
         out.error(&at.field("name"), "the name is required");
     }
@@ -566,7 +603,12 @@ impl Validate for HttpRoute {
                         PathMatchType::Exact | PathMatchType::PathPrefix => {
                             if !v.starts_with('/') {
                                 out.error(&vp, format!("{v:?} must start with '/'"));
-                            } else if v.contains("//") || v.contains("/./") || v.contains("/../") || v.ends_with("/..") || v.ends_with("/.") {
+                            } else if v.contains("//")
+                                || v.contains("/./")
+                                || v.contains("/../")
+                                || v.ends_with("/..")
+                                || v.ends_with("/.")
+                            {
                                 out.error(&vp, format!("{v:?} must be a normalized path"));
                             } else if v.contains('#') || v.contains('?') {
                                 out.error(&vp, format!("{v:?} must not contain '?' or '#'"));
@@ -598,15 +640,24 @@ impl Validate for HttpRoute {
             if let Some(t) = &rule.timeouts {
                 let tp = rp.field("timeouts");
                 let req = t.request.as_deref().map(|s| (s, parse_gateway_duration(s)));
-                let be = t.backend_request.as_deref().map(|s| (s, parse_gateway_duration(s)));
+                let be = t
+                    .backend_request
+                    .as_deref()
+                    .map(|s| (s, parse_gateway_duration(s)));
                 for (key, v) in [("request", req), ("backendRequest", be)] {
                     if let Some((s, None)) = v {
-                        out.error(&tp.field(key), format!("{s:?} is not a duration such as 10s, 500ms or 1h30m"));
+                        out.error(
+                            &tp.field(key),
+                            format!("{s:?} is not a duration such as 10s, 500ms or 1h30m"),
+                        );
                     }
                 }
                 if let (Some((_, Some(r))), Some((_, Some(b)))) = (req, be) {
                     if r != 0 && b > r {
-                        out.error(&tp.field("backendRequest"), "must not be longer than the request timeout");
+                        out.error(
+                            &tp.field("backendRequest"),
+                            "must not be longer than the request timeout",
+                        );
                     }
                 }
             }
@@ -614,7 +665,10 @@ impl Validate for HttpRoute {
                 let p = rp.field("retry");
                 for (k, c) in r.codes.iter().enumerate() {
                     if !(400..=599).contains(c) {
-                        out.error(&p.field("codes").index(k), format!("{c} is not an HTTP error status"));
+                        out.error(
+                            &p.field("codes").index(k),
+                            format!("{c} is not an HTTP error status"),
+                        );
                     }
                 }
                 if r.attempts.is_some_and(|a| a < 0) {
@@ -628,7 +682,10 @@ impl Validate for HttpRoute {
             }
             if let Some(s) = &rule.session_persistence {
                 let p = rp.field("sessionPersistence");
-                for (key, v) in [("absoluteTimeout", &s.absolute_timeout), ("idleTimeout", &s.idle_timeout)] {
+                for (key, v) in [
+                    ("absoluteTimeout", &s.absolute_timeout),
+                    ("idleTimeout", &s.idle_timeout),
+                ] {
                     if let Some(v) = v {
                         if parse_gateway_duration(v).is_none() {
                             out.error(&p.field(key), format!("{v:?} is not a duration"));
@@ -637,7 +694,10 @@ impl Validate for HttpRoute {
                 }
                 if let Some(t) = &s.type_ {
                     if t != "Cookie" && t != "Header" {
-                        out.error(&p.field("type"), format!("{t:?} is not one of Cookie, Header"));
+                        out.error(
+                            &p.field("type"),
+                            format!("{t:?} is not one of Cookie, Header"),
+                        );
                     }
                 }
             }

@@ -76,7 +76,10 @@ impl Validate for CustomResourceDefinition {
             );
         }
         if s.names.plural.is_empty() {
-            out.error(&spec.field("names").field("plural"), "the plural name is required");
+            out.error(
+                &spec.field("names").field("plural"),
+                "the plural name is required",
+            );
         }
         if s.names.kind.is_empty() {
             out.error(&spec.field("names").field("kind"), "the kind is required");

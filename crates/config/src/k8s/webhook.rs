@@ -229,10 +229,7 @@ fn validate_webhooks(
 fn check_one_of(v: Option<&str>, allowed: &[&str], at: &FieldPath, out: &mut Findings) {
     if let Some(v) = v {
         if !allowed.contains(&v) {
-            out.error(
-                at,
-                format!("{v:?} is not one of: {}", allowed.join(", ")),
-            );
+            out.error(at, format!("{v:?} is not one of: {}", allowed.join(", ")));
         }
     }
 }
@@ -265,7 +262,10 @@ fn validate_client_config(c: &WebhookClientConfig, at: &FieldPath, out: &mut Fin
             }
             if let Some(port) = s.port {
                 if !(1..=65535).contains(&port) {
-                    out.error(&p.field("port"), format!("{port} is not a port in 1..65535"));
+                    out.error(
+                        &p.field("port"),
+                        format!("{port} is not a port in 1..65535"),
+                    );
                 }
             }
             if let Some(path) = &s.path {

@@ -32,14 +32,22 @@ pub struct Network {
 pub struct NetworkEndpoints {
     #[serde(default, alias = "from_cidr", skip_serializing_if = "Option::is_none")]
     pub from_cidr: Option<String>,
-    #[serde(default, alias = "from_registry", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "from_registry",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub from_registry: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkGateway {
-    #[serde(default, alias = "registry_service_name", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "registry_service_name",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub registry_service_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -85,7 +93,10 @@ mod tests {
         assert_eq!(n.endpoints[0].from_registry.as_deref(), Some("Kubernetes"));
         assert_eq!(n.endpoints[1].from_cidr.as_deref(), Some("10.0.0.0/8"));
         assert_eq!(n.gateways[0].port, 443);
-        assert_eq!(MeshNetworks::from_yaml_str("").expect("empty"), MeshNetworks::default());
+        assert_eq!(
+            MeshNetworks::from_yaml_str("").expect("empty"),
+            MeshNetworks::default()
+        );
         assert!(MeshNetworks::from_yaml_str("networks: [1]").is_err());
     }
 }
