@@ -407,18 +407,16 @@ fn validate_patch(cp: &EnvoyConfigObjectPatch, at: &FieldPath, out: &mut Finding
                 }
             }
         }
-        ApplyTo::RouteConfiguration | ApplyTo::VirtualHost | ApplyTo::HttpRoute => {
-            if has_object_match && m.route_configuration.is_none() {
-                out.error(
-                    &mp,
-                    format!("applyTo {:?} needs a routeConfiguration match", cp.apply_to),
-                );
-            }
+        ApplyTo::RouteConfiguration | ApplyTo::VirtualHost | ApplyTo::HttpRoute
+            if has_object_match && m.route_configuration.is_none() =>
+        {
+            out.error(
+                &mp,
+                format!("applyTo {:?} needs a routeConfiguration match", cp.apply_to),
+            );
         }
-        ApplyTo::Cluster => {
-            if has_object_match && m.cluster.is_none() {
-                out.error(&mp, "applyTo CLUSTER needs a cluster match");
-            }
+        ApplyTo::Cluster if has_object_match && m.cluster.is_none() => {
+            out.error(&mp, "applyTo CLUSTER needs a cluster match");
         }
         _ => {}
     }

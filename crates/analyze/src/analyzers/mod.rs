@@ -38,7 +38,7 @@ pub fn all() -> Vec<&'static dyn Analyzer> {
         &telemetry::default_selector::DefaultSelectorAnalyzer,
         &externalcontrolplane::webhooks::ExternalControlPlaneAnalyzer,
         &k8sgateway::crd_version::CrdVersionAnalyzer,
-        &injection::injection::InjectionAnalyzer,
+        &injection::namespaces::InjectionAnalyzer,
         &injection::image::ImageAnalyzer,
         &injection::image_auto::ImageAutoAnalyzer,
         &multicluster::mesh_networks::MeshNetworksAnalyzer,

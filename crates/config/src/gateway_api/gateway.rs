@@ -223,13 +223,11 @@ impl Validate for KubernetesGateway {
         for (i, a) in self.addresses.iter().enumerate() {
             let p = at.field("addresses").index(i);
             match a.type_.as_deref().unwrap_or("IPAddress") {
-                "IPAddress" => {
-                    if a.value.parse::<std::net::IpAddr>().is_err() {
-                        out.error(
-                            &p.field("value"),
-                            format!("{:?} is not an IP address", a.value),
-                        );
-                    }
+                "IPAddress" if a.value.parse::<std::net::IpAddr>().is_err() => {
+                    out.error(
+                        &p.field("value"),
+                        format!("{:?} is not an IP address", a.value),
+                    );
                 }
                 "Hostname" => validate_hostname(&a.value, &p.field("value"), out),
                 _ => {}

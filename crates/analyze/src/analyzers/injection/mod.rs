@@ -2,7 +2,7 @@
 
 pub mod image;
 pub mod image_auto;
-pub mod injection;
+pub mod namespaces;
 
 use verimesh_config::k8s::ConfigMap;
 
