@@ -26,6 +26,9 @@ pub struct Case {
     #[serde(default)]
     pub input_files: Vec<String>,
     pub mesh_config_file: Option<String>,
+    /// Replaces the default (empty) MeshNetworks; given to analyzers as Istio reads it in a
+    /// cluster, in the `istio` ConfigMap of `istio-system`.
+    pub mesh_networks_file: Option<String>,
     pub expected: Vec<Expected>,
 }
 
@@ -118,6 +121,19 @@ fn add_default_resources(loaded: &mut verimesh_config::Loaded, mesh: &MeshConfig
     verimesh_config::load_str(loaded, "internal-ingress", &text);
 }
 
+/// The `istio` ConfigMap holding a MeshNetworks file under `meshNetworks`.
+fn mesh_networks_config_map(text: &str) -> String {
+    let mut s = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\ndata:\n  meshNetworks: |\n",
+    );
+    for line in text.lines() {
+        s.push_str("    ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
 fn run_case(testdata: &Path, case: &Case) -> CaseResult {
     let mut result = CaseResult {
         id: case.id.clone(),
@@ -138,6 +154,15 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
     };
     let files: Vec<_> = case.input_files.iter().map(|f| testdata.join(f)).collect();
     let mut loaded = verimesh_config::load_paths(&files);
+    if let Some(f) = &case.mesh_networks_file {
+        match std::fs::read_to_string(testdata.join(f)) {
+            Ok(text) => verimesh_config::load_str(&mut loaded, f, &mesh_networks_config_map(&text)),
+            Err(e) => {
+                result.failure.push(format!("mesh networks {f}: {e}"));
+                return result;
+            }
+        }
+    }
     let mesh = match &case.mesh_config_file {
         None => MeshConfig::default(),
         Some(f) => {

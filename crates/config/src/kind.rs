@@ -3,7 +3,7 @@
 
 use crate::validate::{Context, Findings, Validate};
 use crate::yaml::{DeError, FieldPath, Node};
-use crate::{k8s, networking, security, verimesh};
+use crate::{envoy_filter, gateway_api, k8s, networking, security, telemetry, verimesh};
 
 /// How a kind lays out its document besides apiVersion/kind/metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +98,14 @@ kinds! {
     ConfigMap(k8s::ConfigMap) = "ConfigMap", "", ["v1"], Object;
     Application(verimesh::Application) = "Application", "verimesh.io", ["v1alpha1"], Spec;
     SecureIngress(verimesh::SecureIngress) = "SecureIngress", "verimesh.io", ["v1alpha1"], Spec;
+    EnvoyFilter(envoy_filter::EnvoyFilter) = "EnvoyFilter", "networking.istio.io", ["v1alpha3"], Spec;
+    Telemetry(telemetry::Telemetry) = "Telemetry", "telemetry.istio.io", ["v1alpha1", "v1"], Spec;
+    MutatingWebhookConfiguration(k8s::MutatingWebhookConfiguration) = "MutatingWebhookConfiguration", "admissionregistration.k8s.io", ["v1"], Object;
+    ValidatingWebhookConfiguration(k8s::ValidatingWebhookConfiguration) = "ValidatingWebhookConfiguration", "admissionregistration.k8s.io", ["v1"], Object;
+    CustomResourceDefinition(k8s::CustomResourceDefinition) = "CustomResourceDefinition", "apiextensions.k8s.io", ["v1"], Object;
+    Node(k8s::Node) = "Node", "", ["v1"], Object;
+    KubernetesGateway(gateway_api::KubernetesGateway) = "Gateway", "gateway.networking.k8s.io", ["v1", "v1beta1"], Spec;
+    HttpRoute(gateway_api::HttpRoute) = "HTTPRoute", "gateway.networking.k8s.io", ["v1", "v1beta1"], Spec;
 }
 
 impl Kind {
@@ -164,6 +172,10 @@ mod tests {
         assert_eq!(Kind::lookup("v1", "Service"), Lookup::Known(Kind::Service));
         assert_eq!(
             Kind::lookup("gateway.networking.k8s.io/v1", "Gateway"),
+            Lookup::Known(Kind::KubernetesGateway)
+        );
+        assert_eq!(
+            Kind::lookup("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
             Lookup::Unknown
         );
         for (i, info) in KINDS.iter().enumerate() {

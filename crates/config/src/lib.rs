@@ -3,6 +3,8 @@
 //! loaded from YAML with positions, decoded into types, and validated.
 
 pub mod diag;
+pub mod envoy_filter;
+pub mod gateway_api;
 pub mod k8s;
 pub mod kind;
 pub mod load;
@@ -12,6 +14,7 @@ pub mod networking;
 pub mod protocol;
 pub mod resource;
 pub mod security;
+pub mod telemetry;
 pub mod types;
 pub mod validate;
 pub mod verimesh;

@@ -5,10 +5,12 @@
 //! so that callers can warn, instead of being dropped or refused.
 
 mod load;
+mod networks;
 mod providers;
 mod proxy;
 mod unmodeled;
 
+pub use networks::*;
 pub use providers::*;
 pub use proxy::*;
 pub use unmodeled::CollectUnmodeled;

@@ -96,4 +96,12 @@ accessors! {
     as_config_map: ConfigMap => crate::k8s::ConfigMap;
     as_application: Application => crate::verimesh::Application;
     as_secure_ingress: SecureIngress => crate::verimesh::SecureIngress;
+    as_envoy_filter: EnvoyFilter => crate::envoy_filter::EnvoyFilter;
+    as_telemetry: Telemetry => crate::telemetry::Telemetry;
+    as_mutating_webhook_configuration: MutatingWebhookConfiguration => crate::k8s::MutatingWebhookConfiguration;
+    as_validating_webhook_configuration: ValidatingWebhookConfiguration => crate::k8s::ValidatingWebhookConfiguration;
+    as_custom_resource_definition: CustomResourceDefinition => crate::k8s::CustomResourceDefinition;
+    as_node: Node => crate::k8s::Node;
+    as_kubernetes_gateway: KubernetesGateway => crate::gateway_api::KubernetesGateway;
+    as_http_route: HttpRoute => crate::gateway_api::HttpRoute;
 }

@@ -136,7 +136,7 @@ fn defaults_follow_istio() {
 
 #[test]
 fn unmodeled_fields_are_kept_and_listed() {
-    let text = "trustDomain: a.b\nthriftConfig: {}\ndefaultConfig:\n  proxyStatsMatcher: {inclusionPrefixes: [x]}\n  newKnob: 3\nextensionProviders:\n- name: ls\n  lightstep: {address: x}\n";
+    let text = "trustDomain: a.b\nthriftConfig: {}\ndefaultConfig:\n  proxyStatsMatcher: {inclusionPrefixes: [x]}\n  newKnob: 3\nextensionProviders:\n- name: ls\n  stackdriver: {maxTagLength: 3}\n";
     let m = MeshConfig::from_yaml_str("m", text).unwrap();
     let mut f = m.unmodeled_fields();
     f.sort();
@@ -144,7 +144,7 @@ fn unmodeled_fields_are_kept_and_listed() {
         f,
         [
             "defaultConfig.newKnob",
-            "extensionProviders[0].lightstep",
+            "extensionProviders[0].stackdriver",
             "thriftConfig"
         ]
     );

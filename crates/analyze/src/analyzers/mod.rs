@@ -3,12 +3,18 @@
 
 pub mod deprecation;
 pub mod destinationrule;
+pub mod envoyfilter;
+pub mod externalcontrolplane;
 pub mod gateway;
+pub mod injection;
 pub mod k8s;
+pub mod k8sgateway;
+pub mod multicluster;
 pub mod schema;
 pub mod security;
 pub mod serviceentry;
 pub mod sidecar;
+pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod verimesh;
@@ -50,6 +56,17 @@ pub fn all() -> Vec<&'static dyn Analyzer> {
         &serviceentry::ProtocolAddressesAnalyzer,
         &serviceentry::ConflictingServiceEntryProtocolAnalyzer,
         &sidecar::SelectorAnalyzer,
+        &envoyfilter::patch::EnvoyPatchAnalyzer,
+        &telemetry::provider::ProviderAnalyzer,
+        &telemetry::lightstep::LightstepAnalyzer,
+        &telemetry::selector::SelectorAnalyzer,
+        &telemetry::default_selector::DefaultSelectorAnalyzer,
+        &externalcontrolplane::webhooks::ExternalControlPlaneAnalyzer,
+        &k8sgateway::crd_version::CrdVersionAnalyzer,
+        &injection::namespaces::InjectionAnalyzer,
+        &injection::image::ImageAnalyzer,
+        &injection::image_auto::ImageAutoAnalyzer,
+        &multicluster::mesh_networks::MeshNetworksAnalyzer,
     ]
 }
 

@@ -22,6 +22,9 @@ pub struct ExtensionProvider {
     pub datadog: Option<ServicePortProvider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skywalking: Option<ServicePortProvider>,
+    /// Deprecated: Lightstep now takes OpenTelemetry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lightstep: Option<LightstepProvider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opentelemetry: Option<OpenTelemetryProvider>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +45,7 @@ pub enum ProviderKind {
     Zipkin,
     Datadog,
     SkyWalking,
+    Lightstep,
     OpenTelemetry,
     Prometheus,
     FileAccessLog,
@@ -59,6 +63,7 @@ impl ExtensionProvider {
             (self.zipkin.is_some(), K::Zipkin),
             (self.datadog.is_some(), K::Datadog),
             (self.skywalking.is_some(), K::SkyWalking),
+            (self.lightstep.is_some(), K::Lightstep),
             (self.opentelemetry.is_some(), K::OpenTelemetry),
             (self.prometheus.is_some(), K::Prometheus),
             (self.envoy_file_access_log.is_some(), K::FileAccessLog),
@@ -179,6 +184,22 @@ pub struct ServicePortProvider {
     pub service: String,
     #[serde(default)]
     pub port: u32,
+    #[serde(flatten)]
+    pub unmodeled: Unmodeled,
+}
+
+/// The (deprecated) Lightstep tracer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LightstepProvider {
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub port: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tag_length: Option<u32>,
     #[serde(flatten)]
     pub unmodeled: Unmodeled,
 }

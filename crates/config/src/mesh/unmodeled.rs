@@ -76,6 +76,7 @@ collect! {
         zipkin: "zipkin",
         datadog: "datadog",
         skywalking: "skywalking",
+        lightstep: "lightstep",
         opentelemetry: "opentelemetry",
         prometheus: "prometheus",
         envoy_file_access_log: "envoyFileAccessLog",
@@ -86,6 +87,7 @@ collect! {
     RequestBodyInCheck {}
     ZipkinProvider {}
     ServicePortProvider {}
+    LightstepProvider {}
     OpenTelemetryProvider {}
     EmptyProvider {}
     FileAccessLogProvider {}

@@ -1,0 +1,3 @@
+//! EnvoyFilter analyzers.
+
+pub mod patch;

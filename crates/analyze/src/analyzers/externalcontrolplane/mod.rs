@@ -1,0 +1,3 @@
+//! External control plane analyzers.
+
+pub mod webhooks;

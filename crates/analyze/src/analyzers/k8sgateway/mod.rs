@@ -1,0 +1,3 @@
+//! Kubernetes Gateway API analyzers.
+
+pub mod crd_version;

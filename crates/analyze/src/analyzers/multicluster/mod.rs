@@ -1,0 +1,3 @@
+//! Multi-cluster analyzers.
+
+pub mod mesh_networks;

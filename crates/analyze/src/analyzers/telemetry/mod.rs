@@ -1,0 +1,6 @@
+//! Telemetry analyzers.
+
+pub mod default_selector;
+pub mod lightstep;
+pub mod provider;
+pub mod selector;
