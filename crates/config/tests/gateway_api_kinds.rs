@@ -4,9 +4,8 @@
 mod common;
 
 use common::{assert_error, load_ok};
-use std::path::{Path, PathBuf};
 use verimesh_config::gateway_api::{FilterType, PathMatchType};
-use verimesh_config::{Kind, Level, Loaded};
+use verimesh_config::Kind;
 
 const GW: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: ns}\nspec:\n  gatewayClassName: istio\n  addresses: [{value: 192.0.2.1}, {type: Hostname, value: gw.example.com}]\n  infrastructure: {labels: {a: b}}\n  listeners:\n  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {shared: 'true'}}}, kinds: [{kind: HTTPRoute}]}}\n  - name: https\n    hostname: '*.example.com'\n    port: 443\n    protocol: HTTPS\n    tls: {mode: Terminate, certificateRefs: [{name: cert}]}\n  - {name: tls, port: 8443, protocol: TLS, tls: {mode: Passthrough}}\n  futureField: 1\n";
 
