@@ -96,6 +96,7 @@ fn peer_samples_load_without_spurious_errors() {
             matches!(
                 kind.as_str(),
                 "IstioOperator"
+                    | "Endpoints"
                     | "NetworkPolicy"
                     | "Role"
                     | "RoleBinding"
