@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use verimesh_config::mesh::MeshConfig;
-use verimesh_config::ResourceRef;
+use verimesh_config::{Loaded, ResourceRef};
 
 #[derive(Debug, Deserialize)]
 struct CaseFile {
@@ -29,6 +29,10 @@ pub struct Case {
     /// Replaces the default (empty) MeshNetworks; given to analyzers as Istio reads it in a
     /// cluster, in the `istio` ConfigMap of `istio-system`.
     pub mesh_networks_file: Option<String>,
+    /// For `multi-cluster` cases: each cluster's id and its input files. Clusters are
+    /// analyzed in the order of their ids.
+    #[serde(default)]
+    pub cluster_input_files: BTreeMap<String, Vec<String>>,
     pub expected: Vec<Expected>,
 }
 
@@ -134,60 +138,97 @@ fn mesh_networks_config_map(text: &str) -> String {
     s
 }
 
+/// The case's inputs: its files and, when given, its MeshNetworks.
+fn load_inputs(testdata: &Path, files: &[String], case: &Case) -> Result<Loaded, String> {
+    let paths: Vec<_> = files.iter().map(|f| testdata.join(f)).collect();
+    let mut loaded = verimesh_config::load_paths(&paths);
+    if let Some(f) = &case.mesh_networks_file {
+        let text = std::fs::read_to_string(testdata.join(f))
+            .map_err(|e| format!("mesh networks {f}: {e}"))?;
+        verimesh_config::load_str(&mut loaded, f, &mesh_networks_config_map(&text));
+    }
+    Ok(loaded)
+}
+
+fn load_mesh_config(testdata: &Path, case: &Case) -> Result<MeshConfig, String> {
+    let Some(f) = &case.mesh_config_file else {
+        return Ok(MeshConfig::default());
+    };
+    let p = testdata.join(f);
+    std::fs::read_to_string(&p)
+        .map_err(|e| vec![e.to_string()])
+        .and_then(|t| {
+            MeshConfig::from_yaml_str(&p.display().to_string(), &t)
+                .map_err(|ds| ds.iter().map(ToString::to_string).collect())
+        })
+        .map_err(|errs| format!("mesh config {f}: {}", errs.join("; ")))
+}
+
+/// Runs the case's analyzer. A single-cluster analyzer sees every input of the case at once,
+/// plus the default resources (in a multi-cluster case too: Istio runs those over all clusters
+/// combined). A multi-cluster analyzer sees one snapshot per cluster of a multi-cluster case,
+/// without the default resources, which belong to no cluster; the inputs of a single-cluster
+/// case are one cluster without an id.
+fn analyze_case(testdata: &Path, case: &Case) -> Result<Report, String> {
+    let multi = match case.kind.as_str() {
+        "single-cluster" => false,
+        "multi-cluster" => true,
+        other => return Err(format!("unknown case kind {other:?}")),
+    };
+    let mesh = load_mesh_config(testdata, case)?;
+    let mut report = Report::default();
+    if let Some(analyzer) = analyzers::by_name(&case.analyzer) {
+        let mut loaded = load_inputs(testdata, &case.input_files, case)?;
+        add_default_resources(&mut loaded, &mesh);
+        let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace("");
+        analyzer.analyze(&snap, &mut report);
+        return Ok(report);
+    }
+    let Some(analyzer) = analyzers::multi_cluster_by_name(&case.analyzer) else {
+        return Err(format!("analyzer {} is not implemented", case.analyzer));
+    };
+    let clusters: Vec<(&str, &[String])> = if multi {
+        if case.cluster_input_files.is_empty() {
+            return Err("a multi-cluster case without cluster_input_files".to_string());
+        }
+        case.cluster_input_files
+            .iter()
+            .map(|(id, files)| (id.as_str(), files.as_slice()))
+            .collect()
+    } else {
+        vec![("", case.input_files.as_slice())]
+    };
+    let loaded = clusters
+        .iter()
+        .map(|(_, files)| load_inputs(testdata, files, case))
+        .collect::<Result<Vec<_>, _>>()?;
+    let snaps: Vec<(&str, Snapshot<'_>)> = clusters
+        .iter()
+        .zip(&loaded)
+        .map(|((id, _), l)| {
+            (
+                *id,
+                Snapshot::new(&l.resources, mesh.clone()).with_default_namespace(""),
+            )
+        })
+        .collect();
+    analyzer.analyze(&snaps, &mut report);
+    Ok(report)
+}
+
 fn run_case(testdata: &Path, case: &Case) -> CaseResult {
     let mut result = CaseResult {
         id: case.id.clone(),
         analyzer: case.analyzer.clone(),
         failure: Vec::new(),
     };
-    if case.kind != "single-cluster" {
-        result
-            .failure
-            .push(format!("{} cases are not supported yet", case.kind));
-        return result;
-    }
-    let Some(analyzer) = analyzers::by_name(&case.analyzer) else {
-        result
-            .failure
-            .push(format!("analyzer {} is not implemented", case.analyzer));
-        return result;
-    };
-    let files: Vec<_> = case.input_files.iter().map(|f| testdata.join(f)).collect();
-    let mut loaded = verimesh_config::load_paths(&files);
-    if let Some(f) = &case.mesh_networks_file {
-        match std::fs::read_to_string(testdata.join(f)) {
-            Ok(text) => verimesh_config::load_str(&mut loaded, f, &mesh_networks_config_map(&text)),
-            Err(e) => {
-                result.failure.push(format!("mesh networks {f}: {e}"));
-                return result;
-            }
-        }
-    }
-    let mesh = match &case.mesh_config_file {
-        None => MeshConfig::default(),
-        Some(f) => {
-            let p = testdata.join(f);
-            let parsed = std::fs::read_to_string(&p)
-                .map_err(|e| vec![e.to_string()])
-                .and_then(|t| {
-                    MeshConfig::from_yaml_str(&p.display().to_string(), &t)
-                        .map_err(|ds| ds.iter().map(ToString::to_string).collect())
-                });
-            match parsed {
-                Ok(m) => m,
-                Err(errs) => {
-                    result
-                        .failure
-                        .push(format!("mesh config {f}: {}", errs.join("; ")));
-                    return result;
-                }
-            }
+    let report = match analyze_case(testdata, case) {
+        Ok(r) => r,
+        Err(e) => {
+            result.failure.push(e);
+            return result;
         }
     };
-    add_default_resources(&mut loaded, &mesh);
-    let snap = Snapshot::new(&loaded.resources, mesh).with_default_namespace("");
-    let mut report = Report::default();
-    analyzer.analyze(&snap, &mut report);
 
     let mut expected: BTreeMap<String, i32> = BTreeMap::new();
     for e in &case.expected {
@@ -209,4 +250,62 @@ fn run_case(testdata: &Path, case: &Case) -> CaseResult {
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A case directory in the system temp dir, removed when dropped.
+    struct CaseDir(std::path::PathBuf);
+
+    impl Drop for CaseDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn case_dir(name: &str, cases: &str, files: &[(&str, &str)]) -> CaseDir {
+        let dir = std::env::temp_dir().join(format!(
+            "verimesh-conformance-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("testdata")).unwrap();
+        std::fs::write(dir.join("cases.json"), cases).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join("testdata").join(f), text).unwrap();
+        }
+        CaseDir(dir)
+    }
+
+    #[test]
+    fn multi_cluster_cases_load_each_cluster_apart() {
+        let svc = |ports: &str| {
+            format!("apiVersion: v1\nkind: Service\nmetadata: {{name: s, namespace: ns}}\nspec:\n  ports: [{ports}]\n")
+        };
+        let case = |id: &str, expected: &str| {
+            format!(
+                r#"{{"id": "{id}", "kind": "multi-cluster", "analyzer": "multicluster.ServiceAnalyzer",
+                    "input_files": ["a.yaml", "b.yaml"], "mesh_config_file": null, "mesh_networks_file": null,
+                    "cluster_input_files": {{"cluster1": ["a.yaml"], "cluster2": ["b.yaml"]}},
+                    "expected": {expected}}}"#
+            )
+        };
+        let differs = r#"[{"code": "IST0170", "resource": "Service ns/s"}]"#;
+        let cases = format!(r#"{{"cases": [{}]}}"#, case("differs", differs));
+        let a = svc("{name: http, port: 80}");
+        let b = svc("{name: http, port: 81}");
+        let dir = case_dir("mc", &cases, &[("a.yaml", &a), ("b.yaml", &b)]);
+        let results = run(&dir.0).unwrap();
+        assert!(results[0].passed(), "{:?}", results[0].failure);
+
+        // The same files as one cluster: nothing to compare.
+        let single = cases
+            .replace("multi-cluster", "single-cluster")
+            .replace(differs, "[]");
+        let dir = case_dir("sc", &single, &[("a.yaml", &a), ("b.yaml", &b)]);
+        let results = run(&dir.0).unwrap();
+        assert!(results[0].passed(), "{:?}", results[0].failure);
+    }
 }

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod registry;
 pub mod report;
 pub mod snapshot;
+pub mod topology;
 pub mod workloads;
 
 pub use message::Message;

@@ -28,6 +28,14 @@ pub trait Analyzer: Sync {
     fn analyze(&self, snap: &Snapshot<'_>, out: &mut Report);
 }
 
+/// An analyzer that compares clusters: it gets one snapshot per cluster, each with the
+/// cluster's id (as a multi-cluster mesh names it), in a fixed order. Resources in a cluster
+/// with an empty id belong to no cluster and are not compared.
+pub trait MultiClusterAnalyzer: Sync {
+    fn name(&self) -> &'static str;
+    fn analyze(&self, clusters: &[(&str, Snapshot<'_>)], out: &mut Report);
+}
+
 /// Every analyzer, in the order their messages are printed.
 pub fn all() -> Vec<&'static dyn Analyzer> {
     vec![
@@ -72,4 +80,13 @@ pub fn all() -> Vec<&'static dyn Analyzer> {
 
 pub fn by_name(name: &str) -> Option<&'static dyn Analyzer> {
     all().into_iter().find(|a| a.name() == name)
+}
+
+/// Every analyzer that compares clusters, in the order their messages are printed.
+pub fn all_multi_cluster() -> Vec<&'static dyn MultiClusterAnalyzer> {
+    vec![&multicluster::service::ServiceAnalyzer]
+}
+
+pub fn multi_cluster_by_name(name: &str) -> Option<&'static dyn MultiClusterAnalyzer> {
+    all_multi_cluster().into_iter().find(|a| a.name() == name)
 }

@@ -18,11 +18,16 @@ pub(crate) fn run_with_mesh(a: &dyn Analyzer, yaml: &str, mesh: MeshConfig) -> V
     let decode_errors: Vec<_> = loaded
         .diagnostics
         .iter()
-        .filter(|d| d.stage == verimesh_config::Stage::Decode)
+        .filter(|d| {
+            matches!(
+                d.stage,
+                verimesh_config::Stage::Read | verimesh_config::Stage::Decode
+            )
+        })
         .collect();
     assert!(
         decode_errors.is_empty(),
-        "test input does not decode: {decode_errors:?}"
+        "test input does not parse or decode: {decode_errors:?}"
     );
     let snap = Snapshot::new(&loaded.resources, mesh);
     let mut out = Report::default();

@@ -1,13 +1,19 @@
 //! `destinationrule.PodNotSelectedAnalyzer`: a DestinationRule's host must be a known service,
 //! and each subset must select at least one workload; a subset without endpoints makes every
 //! request routed to it fail with 503 (no healthy upstream).
+//!
+//! Subsets are matched against workload labels as istiod sees them on endpoints: the pod's own
+//! labels plus the topology labels of its node (region, zone and subzone from the Node's
+//! labels, `kubernetes.io/hostname` from `nodeName`). Analysis knows no cluster or network, so
+//! it adds neither.
 
 use crate::analyzers::Analyzer;
 use crate::hosts::selector_matches;
 use crate::messages;
 use crate::report::Report;
 use crate::snapshot::Snapshot;
-use std::collections::BTreeMap;
+use crate::topology;
+use std::collections::{BTreeMap, HashMap};
 use verimesh_config::Kind;
 
 pub struct PodNotSelectedAnalyzer;
@@ -18,6 +24,22 @@ impl Analyzer for PodNotSelectedAnalyzer {
     }
 
     fn analyze(&self, snap: &Snapshot<'_>, out: &mut Report) {
+        let mut node_labels = HashMap::new();
+        for n in snap.of_kind(Kind::Node) {
+            node_labels.insert(n.name(), &n.meta.labels);
+        }
+        let workload_labels: Vec<BTreeMap<String, String>> = snap
+            .workloads()
+            .iter()
+            .map(|w| {
+                let node = w.spec.node_name.as_deref().unwrap_or("");
+                let locality = node_labels
+                    .get(node)
+                    .map(|l| topology::node_locality(l))
+                    .unwrap_or_default();
+                topology::augment_labels(w.labels, "", &locality, node, "")
+            })
+            .collect();
         for r in snap.of_kind(Kind::DestinationRule) {
             let Some(dr) = r.as_destination_rule() else {
                 continue;
@@ -45,10 +67,9 @@ impl Analyzer for PodNotSelectedAnalyzer {
             for (i, subset) in dr.subsets.iter().enumerate() {
                 let mut selector = base.clone();
                 selector.extend(subset.labels.clone());
-                let selected = snap
-                    .workloads()
+                let selected = workload_labels
                     .iter()
-                    .any(|w| selector_matches(&selector, w.labels));
+                    .any(|labels| selector_matches(&selector, labels));
                 if !selected {
                     out.add(
                         messages::DESTINATION_RULE_SUBSET_NOT_SELECT_PODS,
@@ -94,6 +115,49 @@ mod tests {
             run(&a, &input("nope", "v1")),
             ["IST0174 DestinationRule ns/d"]
         );
+    }
+
+    #[test]
+    fn subsets_select_by_node_topology() {
+        let input = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: d, namespace: ns}
+spec:
+  host: web
+  subsets:
+  - {name: region, labels: {topology.kubernetes.io/region: r1}}
+  - {name: zone, labels: {topology.kubernetes.io/zone: z1, app: web}}
+  - {name: host, labels: {kubernetes.io/hostname: n1}}
+  - {name: subzone, labels: {topology.istio.io/subzone: s1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-0, namespace: ns, labels: {app: web}}
+spec: {nodeName: n1, containers: [{name: web, image: web}]}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+  labels:
+    topology.kubernetes.io/region: r1
+    topology.kubernetes.io/zone: z1
+"#;
+        // Region, zone and hostname come from the node; the node has no subzone.
+        assert_eq!(
+            run(&PodNotSelectedAnalyzer, input),
+            ["IST0173 DestinationRule ns/d"]
+        );
+        let with_subzone = format!("{input}    topology.istio.io/subzone: s1\n");
+        assert!(run(&PodNotSelectedAnalyzer, &with_subzone).is_empty());
     }
 
     #[test]

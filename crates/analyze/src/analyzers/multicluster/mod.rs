@@ -1,3 +1,4 @@
 //! Multi-cluster analyzers.
 
 pub mod mesh_networks;
+pub mod service;

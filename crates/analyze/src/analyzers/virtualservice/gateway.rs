@@ -2,15 +2,17 @@
 //! of the Gateways Istio generates internally for the Kubernetes Gateway API, and serves at
 //! least one of the VirtualService's hosts (else the routes are never used on it).
 //!
-//! Kubernetes Gateway API `Gateway`s (gateway.networking.k8s.io) are not a verimesh kind, so
-//! a VirtualService bound to one is reported as referring to a missing gateway.
+//! A gateway reference names an Istio Gateway first; when there is none of that name, a
+//! Kubernetes Gateway (gateway.networking.k8s.io) of that name is bound instead. Its hosts are
+//! its listeners' hostnames, with no namespace scoping, and a listener without a hostname takes
+//! every host.
 
 use crate::analyzers::Analyzer;
 use crate::hosts::{self, host_matches, MESH_GATEWAY};
 use crate::messages;
 use crate::report::Report;
 use crate::snapshot::Snapshot;
-use verimesh_config::Kind;
+use verimesh_config::{Kind, Resource};
 
 pub struct GatewayAnalyzer;
 
@@ -35,6 +37,24 @@ fn server_hosts(hosts: &[String], gateway_ns: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether a Kubernetes Gateway takes one of the hosts: a listener without a hostname takes
+/// them all; otherwise some listener hostname must match some host. Namespaces play no part.
+fn kube_gateway_serves(gateway: &Resource, vs_hosts: &[String]) -> bool {
+    let Some(g) = gateway.as_kubernetes_gateway() else {
+        return false;
+    };
+    let mut hostnames = Vec::with_capacity(g.listeners.len());
+    for l in &g.listeners {
+        match l.hostname.as_deref() {
+            None | Some("") => return true,
+            Some(h) => hostnames.push(h),
+        }
+    }
+    hostnames
+        .iter()
+        .any(|gh| vs_hosts.iter().any(|vh| host_matches(gh, vh)))
 }
 
 impl Analyzer for GatewayAnalyzer {
@@ -67,12 +87,17 @@ impl Analyzer for GatewayAnalyzer {
                 }
                 let (gw_ns, gw_local) = hosts::short_or_full_name(vs_ns, gw_name);
                 let gateway = snap.find(Kind::Gateway, gw_ns, gw_local);
+                let kube_gateway = if gateway.is_none() {
+                    snap.find(Kind::KubernetesGateway, gw_ns, gw_local)
+                } else {
+                    None
+                };
                 let gw_full = if gw_ns.is_empty() {
                     gw_local.to_string()
                 } else {
                     format!("{gw_ns}/{gw_local}")
                 };
-                if gateway.is_none() {
+                if gateway.is_none() && kube_gateway.is_none() {
                     out.add(
                         messages::REFERENCED_RESOURCE_NOT_FOUND,
                         r,
@@ -83,16 +108,21 @@ impl Analyzer for GatewayAnalyzer {
                         ),
                     );
                 }
-                let mut gateway_hosts = Vec::new();
-                if let Some(g) = gateway.and_then(|g| g.as_gateway()) {
-                    for s in &g.servers {
-                        gateway_hosts.extend(server_hosts(&s.hosts, gw_ns));
+                let served = match kube_gateway {
+                    Some(kg) => kube_gateway_serves(kg, &vs.hosts),
+                    None => {
+                        let mut gateway_hosts = Vec::new();
+                        if let Some(g) = gateway.and_then(|g| g.as_gateway()) {
+                            for s in &g.servers {
+                                gateway_hosts.extend(server_hosts(&s.hosts, gw_ns));
+                            }
+                        }
+                        let visible = hosts::hosts_for_namespace(&gateway_hosts, vs_ns);
+                        visible
+                            .iter()
+                            .any(|gh| vs.hosts.iter().any(|vh| host_matches(gh, vh)))
                     }
-                }
-                let visible = hosts::hosts_for_namespace(&gateway_hosts, vs_ns);
-                let served = visible
-                    .iter()
-                    .any(|gh| vs.hosts.iter().any(|vh| host_matches(gh, vh)));
+                };
                 if !served {
                     out.add(
                         messages::VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY,
@@ -145,6 +175,30 @@ mod tests {
             ),
             ["IST0165 VirtualService ingress/v"]
         );
+    }
+
+    fn kube_input(listeners: &str, vs_host: &str) -> String {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: kgw, namespace: edge}}\n\
+             spec:\n  gatewayClassName: istio\n  listeners:\n{listeners}---\n\
+             apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: v, namespace: apps}}\n\
+             spec:\n  hosts: [{vs_host}]\n  gateways: [edge/kgw]\n  http: [{{route: [{{destination: {{host: x}}}}]}}]\n"
+        )
+    }
+
+    #[test]
+    fn binds_kubernetes_gateways_by_listener_hostname() {
+        let a = GatewayAnalyzer;
+        let named = "  - {name: http, port: 80, protocol: HTTP, hostname: \"*.example.com\"}\n";
+        // Listener hostnames apply in every namespace: no IST0101, and a match is silent.
+        assert!(run(&a, &kube_input(named, "a.example.com")).is_empty());
+        assert_eq!(
+            run(&a, &kube_input(named, "a.example.org")),
+            ["IST0132 VirtualService apps/v"]
+        );
+        // A listener without a hostname takes every host.
+        let any = format!("{named}  - {{name: other, port: 8080, protocol: HTTP}}\n");
+        assert!(run(&a, &kube_input(&any, "a.example.org")).is_empty());
     }
 
     #[test]
