@@ -60,7 +60,10 @@ impl Protocol {
                 _ => name = app,
             }
         }
-        if name.len() >= 8 && name[..8].eq_ignore_ascii_case("grpc-web") {
+        if name
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("grpc-web"))
+        {
             return Protocol::GrpcWeb;
         }
         let prefix = name.split('-').next().unwrap_or(name);
@@ -145,5 +148,8 @@ mod tests {
             P::Http2
         );
         assert_eq!(P::of_service_port(80, "http", true, None), P::Udp);
+        // Names are user input: multi-byte characters must not split a slice.
+        assert_eq!(P::of_service_port(80, "grpc-wéb", false, None), P::Grpc);
+        assert_eq!(P::of_service_port(80, "ééééé", false, None), P::Unsupported);
     }
 }
