@@ -58,7 +58,7 @@ fn analyzers_survive_mutated_inputs() {
             let mut out = String::with_capacity(text.len());
             for line in &lines {
                 match line.split_once(": ") {
-                    Some((key, _)) if rng.next() % 6 == 0 => {
+                    Some((key, _)) if rng.next().is_multiple_of(6) => {
                         out.push_str(key);
                         out.push_str(": ");
                         out.push_str(SWAPS[(rng.next() % SWAPS.len() as u64) as usize]);
