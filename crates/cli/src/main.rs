@@ -24,6 +24,10 @@ enum Command {
     /// Run third-party conformance suites against verimesh.
     #[command(subcommand)]
     Conformance(cmd::conformance::Suite),
+    /// A small app for demos and tests: httpbin-like endpoints, TCP echo, bookinfo services.
+    // `--version` here is the app version it reports, as in bookinfo's manifests.
+    #[command(disable_version_flag = true)]
+    DemoApp(cmd::demo_app::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(&args),
         Command::Conformance(suite) => cmd::conformance::run(&suite),
+        Command::DemoApp(args) => cmd::demo_app::run(args),
     };
     match result {
         Ok(code) => code,
@@ -38,5 +43,15 @@ fn main() -> ExitCode {
             eprintln!("verimesh: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

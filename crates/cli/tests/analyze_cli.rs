@@ -121,6 +121,7 @@ fn every_subcommand_has_help() {
         vec!["analyze", "--help"],
         vec!["conformance", "--help"],
         vec!["conformance", "istio-analyzers", "--help"],
+        vec!["demo-app", "--help"],
     ] {
         let out = verimesh(&args, None);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

@@ -1,2 +1,3 @@
 pub mod analyze;
 pub mod conformance;
+pub mod demo_app;

@@ -1,0 +1,93 @@
+//! `verimesh demo-app`: a small app for demos, tests and benchmarks. It answers httpbin-like
+//! endpoints, can echo TCP, and can play one of the services of Istio's bookinfo sample, so
+//! that sample's traffic rules can be tried on verimesh without container images.
+
+mod bookinfo;
+mod client;
+mod httpbin;
+mod reply;
+mod server;
+mod tcp_echo;
+
+pub use server::{serve, Running};
+pub use tcp_echo::serve_tcp_echo;
+
+use std::net::SocketAddr;
+
+/// Which service the app plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// httpbin-like endpoints only.
+    Httpbin,
+    Productpage,
+    Details,
+    Reviews,
+    Ratings,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Httpbin => "httpbin",
+            Role::Productpage => "productpage",
+            Role::Details => "details",
+            Role::Reviews => "reviews",
+            Role::Ratings => "ratings",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "httpbin" => Role::Httpbin,
+            "productpage" => Role::Productpage,
+            "details" => Role::Details,
+            "reviews" => Role::Reviews,
+            "ratings" => Role::Ratings,
+            _ => {
+                return Err(format!(
+                    "unknown role {s:?}: expected httpbin, productpage, details, reviews or ratings"
+                ))
+            }
+        })
+    }
+}
+
+/// Where the bookinfo roles find the services they call (`host:port`, resolved at call time so
+/// the mesh's names work).
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    pub details: String,
+    pub reviews: String,
+    pub ratings: String,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Upstreams {
+            details: "details:9080".into(),
+            reviews: "reviews:9080".into(),
+            ratings: "ratings:9080".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub role: Role,
+    /// Reported in every answer, e.g. `v2`.
+    pub version: String,
+    pub http: SocketAddr,
+    pub upstreams: Upstreams,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
