@@ -91,7 +91,11 @@ fn namespace_for_display(r: &ResourceRef, default_ns: &str) -> Option<String> {
 }
 
 fn display_ref(r: &ResourceRef, default_ns: &str) -> String {
-    let name = if r.name.is_empty() { "(unnamed)" } else { r.name.as_str() };
+    let name = if r.name.is_empty() {
+        "(unnamed)"
+    } else {
+        r.name.as_str()
+    };
     match namespace_for_display(r, default_ns) {
         Some(ns) => format!("{} {}/{}", r.kind, ns, name),
         None => format!("{} {}", r.kind, name),

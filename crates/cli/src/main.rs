@@ -24,6 +24,9 @@ enum Command {
     /// Run third-party conformance suites against verimesh.
     #[command(subcommand)]
     Conformance(cmd::conformance::Suite),
+    /// Install (or remove) the rules that send a workload's TCP through its proxy; run inside
+    /// the workload's network namespace, as root.
+    Iptables(cmd::iptables::Args),
     /// A small app for demos and tests: httpbin-like endpoints, TCP echo, bookinfo services.
     // `--version` here is the app version it reports, as in bookinfo's manifests.
     #[command(disable_version_flag = true)]
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => cmd::analyze::run(&args),
         Command::Conformance(suite) => cmd::conformance::run(&suite),
         Command::DemoApp(args) => cmd::demo_app::run(args),
+        Command::Iptables(args) => cmd::iptables::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,3 @@
+//! The verimesh proxy: sidecar and gateway data plane.
+
+pub mod intercept;
