@@ -1,3 +1,4 @@
 //! The verimesh proxy: sidecar and gateway data plane.
 
+pub mod detect;
 pub mod intercept;
