@@ -1,0 +1,111 @@
+//! Envoy's response flags, which access logs carry so a failure says who failed and how: the
+//! letters users already know from Istio (UF, UH, NR, UT, UR, URX, DC, UAEX, …).
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseFlag {
+    /// No healthy upstream endpoint.
+    NoHealthyUpstream,
+    /// The upstream connection could not be made.
+    UpstreamConnectionFailure,
+    /// The upstream reset the connection.
+    UpstreamRemoteReset,
+    /// The upstream request timed out.
+    UpstreamRequestTimeout,
+    /// Retries were exhausted (with the last failure's flag as well).
+    UpstreamRetryLimitExceeded,
+    /// No route matched the request.
+    NoRouteFound,
+    /// The downstream closed the connection mid-request.
+    DownstreamConnectionTermination,
+    /// Denied by an external authorizer.
+    UnauthorizedExternalService,
+    /// Denied by authorization policy (RBAC).
+    RbacAccessDenied,
+    /// The upstream connection was terminated (an L4 failure after connecting).
+    UpstreamConnectionTermination,
+    /// Rejected because a circuit breaker (connection-pool limit) is open.
+    UpstreamOverflow,
+    /// Passed through to its original destination (no matching service).
+    NoClusterFound,
+    /// Invalid request headers (answered 400).
+    InvalidEnvoyRequestHeaders,
+    /// A fault injected by configuration (delay).
+    DelayInjected,
+    /// A fault injected by configuration (abort).
+    FaultInjected,
+}
+
+impl ResponseFlag {
+    pub fn letters(self) -> &'static str {
+        match self {
+            ResponseFlag::NoHealthyUpstream => "UH",
+            ResponseFlag::UpstreamConnectionFailure => "UF",
+            ResponseFlag::UpstreamRemoteReset => "UR",
+            ResponseFlag::UpstreamRequestTimeout => "UT",
+            ResponseFlag::UpstreamRetryLimitExceeded => "URX",
+            ResponseFlag::NoRouteFound => "NR",
+            ResponseFlag::DownstreamConnectionTermination => "DC",
+            ResponseFlag::UnauthorizedExternalService => "UAEX",
+            ResponseFlag::RbacAccessDenied => "RBAC",
+            ResponseFlag::UpstreamConnectionTermination => "UC",
+            ResponseFlag::UpstreamOverflow => "UO",
+            ResponseFlag::NoClusterFound => "NC",
+            ResponseFlag::InvalidEnvoyRequestHeaders => "IH",
+            ResponseFlag::DelayInjected => "DI",
+            ResponseFlag::FaultInjected => "FI",
+        }
+    }
+}
+
+/// The flags of one request or connection, printed as Envoy does: comma-separated, `-` when
+/// there are none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Flags(Vec<ResponseFlag>);
+
+impl Flags {
+    pub fn add(&mut self, f: ResponseFlag) {
+        if !self.0.contains(&f) {
+            self.0.push(f);
+        }
+    }
+
+    pub fn contains(&self, f: ResponseFlag) -> bool {
+        self.0.contains(&f)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("-");
+        }
+        for (i, flag) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(flag.letters())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_as_envoy_does() {
+        let mut f = Flags::default();
+        assert_eq!(f.to_string(), "-");
+        f.add(ResponseFlag::UpstreamConnectionFailure);
+        f.add(ResponseFlag::UpstreamRetryLimitExceeded);
+        f.add(ResponseFlag::UpstreamConnectionFailure);
+        assert_eq!(f.to_string(), "UF,URX");
+    }
+}
