@@ -1,0 +1,56 @@
+//! The proxy-facing configuration model.
+//!
+//! The control plane compiles Istio resources into this small, explicit model, scoped to one
+//! proxy; the proxy never reads Istio resources. It is plain data: serializable (a proxy can
+//! boot from a JSON file of it, which the data-plane tests use), versioned, and checked for
+//! internal consistency before a proxy accepts it (a bad one is refused and the last good one
+//! stays in force).
+
+mod cluster;
+mod route;
+mod service;
+mod validate;
+
+pub use cluster::{Cluster, ConnectionLimits, Endpoint, LbPolicy, Transport};
+pub use route::{
+    HeaderMatch, HeaderOps, HttpAction, HttpMatch, HttpRoute, Redirect, Retries, Rewrite,
+    StringMatch, TcpRoute, WeightedCluster,
+};
+pub use service::{Inbound, InboundPort, MtlsMode, Protocol, Service, ServicePort, Workload};
+pub use validate::ModelError;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything one proxy needs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Changes with every compilation that changes this proxy's config; reported in ACKs.
+    pub version: String,
+    pub workload: Workload,
+    pub inbound: Inbound,
+    /// Services this proxy may call, with their routes.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Upstream endpoint sets the routes refer to by name.
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
+    /// Connections to destinations that are no known service: passed through to their
+    /// original destination (Istio's ALLOW_ANY) or refused (REGISTRY_ONLY).
+    #[serde(default)]
+    pub allow_unknown_destinations: bool,
+}
+
+impl ProxyConfig {
+    /// Parses and checks a JSON config.
+    pub fn from_json(text: &str) -> Result<ProxyConfig, ModelError> {
+        let cfg: ProxyConfig =
+            serde_json::from_str(text).map_err(|e| ModelError::Parse(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,179 @@
+//! Internal consistency of a compiled config: every route names an existing cluster, weights
+//! are usable, names and ports are unique. A proxy refuses (NACKs) a config that fails.
+
+use crate::{HttpAction, ProxyConfig, WeightedCluster};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("not a valid proxy config: {0}")]
+    Parse(String),
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+fn invalid(path: String, message: impl Into<String>) -> ModelError {
+    ModelError::Invalid {
+        path,
+        message: message.into(),
+    }
+}
+
+impl ProxyConfig {
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let mut clusters = BTreeSet::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            if !clusters.insert(c.name.as_str()) {
+                return Err(invalid(
+                    format!("clusters[{i}].name"),
+                    format!("duplicate cluster {:?}", c.name),
+                ));
+            }
+        }
+        let check = |path: String, targets: &[WeightedCluster]| -> Result<(), ModelError> {
+            if targets.is_empty() {
+                return Err(invalid(path, "a route needs at least one cluster"));
+            }
+            if targets.iter().all(|t| t.weight == 0) {
+                return Err(invalid(path, "all weights are zero"));
+            }
+            for (k, t) in targets.iter().enumerate() {
+                if !clusters.contains(t.cluster.as_str()) {
+                    return Err(invalid(
+                        format!("{path}[{k}].cluster"),
+                        format!("unknown cluster {:?}", t.cluster),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let mut ports = BTreeSet::new();
+        for (i, p) in self.inbound.ports.iter().enumerate() {
+            if !ports.insert(p.port) {
+                return Err(invalid(
+                    format!("inbound.ports[{i}].port"),
+                    format!("port {} listed twice", p.port),
+                ));
+            }
+        }
+        let mut hostnames = BTreeSet::new();
+        for (i, s) in self.services.iter().enumerate() {
+            let at = format!("services[{i}]");
+            if !hostnames.insert(s.hostname.as_str()) {
+                return Err(invalid(
+                    format!("{at}.hostname"),
+                    format!("duplicate service {:?}", s.hostname),
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            for (j, p) in s.ports.iter().enumerate() {
+                let at = format!("{at}.ports[{j}]");
+                if !seen.insert(p.port) {
+                    return Err(invalid(
+                        format!("{at}.port"),
+                        format!("port {} listed twice", p.port),
+                    ));
+                }
+                if !clusters.contains(p.default_cluster.as_str()) {
+                    return Err(invalid(
+                        format!("{at}.defaultCluster"),
+                        format!("unknown cluster {:?}", p.default_cluster),
+                    ));
+                }
+                for (k, r) in p.http_routes.iter().enumerate() {
+                    if let HttpAction::Route { clusters: targets } = &r.action {
+                        check(format!("{at}.httpRoutes[{k}].action.clusters"), targets)?;
+                    }
+                }
+                for (k, r) in p.tcp_routes.iter().enumerate() {
+                    check(format!("{at}.tcpRoutes[{k}].clusters"), &r.clusters)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::*;
+
+    fn sample() -> ProxyConfig {
+        ProxyConfig {
+            version: "1".into(),
+            clusters: vec![Cluster {
+                name: "outbound|9080||reviews.default.svc.cluster.local".into(),
+                endpoints: vec![Endpoint {
+                    address: "198.18.0.5:9080".parse().unwrap(),
+                    identity: Some("spiffe://cluster.local/ns/default/sa/reviews".into()),
+                    labels: Default::default(),
+                    weight: 1,
+                }],
+                ..Default::default()
+            }],
+            services: vec![Service {
+                hostname: "reviews.default.svc.cluster.local".into(),
+                aliases: vec!["reviews".into()],
+                addresses: vec!["198.19.0.10".parse().unwrap()],
+                ports: vec![ServicePort {
+                    port: 9080,
+                    name: "http".into(),
+                    protocol: Protocol::Http,
+                    http_routes: vec![HttpRoute {
+                        name: "default/reviews[0]".into(),
+                        matches: vec![HttpMatch {
+                            uri: Some(StringMatch::Prefix("/reviews".into())),
+                            ..Default::default()
+                        }],
+                        action: HttpAction::Route {
+                            clusters: vec![WeightedCluster {
+                                cluster: "outbound|9080||reviews.default.svc.cluster.local".into(),
+                                weight: 100,
+                            }],
+                        },
+                        timeout_ms: Some(2000),
+                        retries: None,
+                        rewrite: None,
+                        request_headers: None,
+                        response_headers: None,
+                    }],
+                    tcp_routes: vec![],
+                    default_cluster: "outbound|9080||reviews.default.svc.cluster.local".into(),
+                }],
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json_and_validates() {
+        let cfg = sample();
+        let text = serde_json::to_string_pretty(&cfg).unwrap();
+        assert_eq!(ProxyConfig::from_json(&text).unwrap(), cfg);
+    }
+
+    #[test]
+    fn dangling_cluster_references_are_refused() {
+        let mut cfg = sample();
+        cfg.services[0].ports[0].default_cluster = "nope".into();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("services[0].ports[0].defaultCluster: unknown cluster"),
+            "{err}"
+        );
+        let mut cfg = sample();
+        if let HttpAction::Route { clusters } = &mut cfg.services[0].ports[0].http_routes[0].action
+        {
+            clusters[0].weight = 0;
+        }
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("all weights are zero"));
+        assert!(matches!(
+            ProxyConfig::from_json("{\"version\": 1}"),
+            Err(ModelError::Parse(_))
+        ));
+    }
+}
