@@ -95,18 +95,21 @@ impl Check {
 
     fn eval_header(&self, name: &str, a: &Attributes<'_>, strict: Strictness) -> bool {
         let Some(http) = a.http else { return false };
-        let one = |v: &str| {
-            let pos = self.values.as_ref().is_none_or(|m| str_values(m, v));
-            pos && self.not_values.as_ref().is_none_or(|m| !str_values(m, v))
-        };
+        let pos = |v: &str| self.values.as_ref().is_none_or(|m| str_values(m, v));
+        let neg = |v: &str| self.not_values.as_ref().is_some_and(|m| str_values(m, v));
+        // A field value `a, b` is also the list [a, b] to an application; each element is
+        // judged on its own as well as the whole value.
         let mut values = http.header_values(name).peekable();
         if values.peek().is_none() {
             // A missing header fails a value match and passes a notValues-only check.
             return self.values.is_none();
         }
         match strict {
-            Strictness::AllValues => values.all(one),
-            Strictness::AnyValue => values.any(one),
+            // ALLOW: every value matches as a whole, and neither it nor any element is
+            // excluded.
+            Strictness::AllValues => values.all(|v| pos(v) && !candidates(v).any(neg)),
+            // DENY and friends: any value or element that matches on its own fires.
+            Strictness::AnyValue => values.any(|v| candidates(v).any(|c| pos(c) && !neg(c))),
         }
     }
 
@@ -167,6 +170,12 @@ impl Check {
             _ => false,
         }
     }
+}
+
+/// A header value and, when it holds commas, each of its trimmed elements.
+fn candidates(v: &str) -> impl Iterator<Item = &str> {
+    let parts = v.contains(',').then(|| v.split(',').map(str::trim));
+    std::iter::once(v).chain(parts.into_iter().flatten())
 }
 
 fn str_values(vals: &Values, v: &str) -> bool {
