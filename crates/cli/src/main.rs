@@ -24,6 +24,9 @@ enum Command {
     /// Run third-party conformance suites against verimesh.
     #[command(subcommand)]
     Conformance(cmd::conformance::Suite),
+    /// Explain authorization decisions with the proxy's own decision engine.
+    #[command(subcommand)]
+    Authz(cmd::authz::Command),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => cmd::analyze::run(&args),
         Command::Conformance(suite) => cmd::conformance::run(&suite),
+        Command::Authz(c) => cmd::authz::run(&c),
     };
     match result {
         Ok(code) => code,
