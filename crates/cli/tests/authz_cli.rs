@@ -18,9 +18,8 @@ fn bookinfo() -> String {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 const PRODUCTPAGE: &str = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage";
@@ -29,21 +28,42 @@ const PRODUCTPAGE: &str = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-produc
 fn allowed_request_text() {
     let dir = bookinfo();
     let out = verimesh(&[
-        "authz", "check", "--config", &dir, "--to", "bookinfo/reviews-v1", "--port", "9080",
-        "--path", "/reviews/1?x=1", "--source-principal", PRODUCTPAGE,
+        "authz",
+        "check",
+        "--config",
+        &dir,
+        "--to",
+        "bookinfo/reviews-v1",
+        "--port",
+        "9080",
+        "--path",
+        "/reviews/1?x=1",
+        "--source-principal",
+        PRODUCTPAGE,
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.starts_with("ALLOW (200 OK)"), "{text}");
-    assert!(text.contains("decided by: ALLOW bookinfo/reviews rule 0"), "{text}");
+    assert!(
+        text.contains("decided by: ALLOW bookinfo/reviews rule 0"),
+        "{text}"
+    );
 }
 
 #[test]
 fn denied_request_json_explains() {
     let dir = bookinfo();
     let out = verimesh(&[
-        "authz", "check", "--config", &dir, "--to", "bookinfo/reviews-v1", "--path", "/reviews/1",
-        "--output", "json",
+        "authz",
+        "check",
+        "--config",
+        &dir,
+        "--to",
+        "bookinfo/reviews-v1",
+        "--path",
+        "/reviews/1",
+        "--output",
+        "json",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
@@ -53,7 +73,10 @@ fn denied_request_json_explains() {
     assert_eq!(v["rule"], serde_json::Value::Null);
     let reasons = v["reasons"].as_array().unwrap();
     assert!(
-        reasons.iter().any(|r| r.as_str().unwrap().contains("bookinfo/reviews rule 0: from[0].source.principals")),
+        reasons.iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .contains("bookinfo/reviews rule 0: from[0].source.principals")),
         "{reasons:?}"
     );
 }
@@ -129,12 +152,28 @@ fn check(dir: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
 #[test]
 fn statuses_400_401_403_and_raw_paths() {
     let dir = temp_config("statuses", CONFIG);
-    let (code, v) = check(&dir, &["--to", "shop/api", "--path", "/public/../admin?x#y"]);
+    let (code, v) = check(
+        &dir,
+        &["--to", "shop/api", "--path", "/public/../admin?x#y"],
+    );
     assert_eq!((code, v["status"].as_u64()), (Some(1), Some(403)));
     assert_eq!(v["policy"], "shop/deny-admin");
     assert_eq!(v["rule"], 0);
-    let (_, v) = check(&dir, &["--to", "shop/api", "--header", "X-Role: intruder ", "--header", "x-role: ok"]);
-    assert_eq!((v["status"].as_u64(), v["rule"].as_u64()), (Some(403), Some(1)));
+    let (_, v) = check(
+        &dir,
+        &[
+            "--to",
+            "shop/api",
+            "--header",
+            "X-Role: intruder ",
+            "--header",
+            "x-role: ok",
+        ],
+    );
+    assert_eq!(
+        (v["status"].as_u64(), v["rule"].as_u64()),
+        (Some(403), Some(1))
+    );
     let (_, v) = check(&dir, &["--to", "shop/api", "--method", "get"]);
     assert_eq!(v["status"], 400);
     assert!(v["reasons"][0].as_str().unwrap().contains("invalid method"));
@@ -148,11 +187,26 @@ fn statuses_400_401_403_and_raw_paths() {
 fn tcp_to_a_workload_entry() {
     let dir = temp_config("tcp", CONFIG);
     let api = "spiffe://cluster.local/ns/shop/sa/api";
-    let (code, v) = check(&dir, &["--to", "shop/vm", "--protocol", "tcp", "--port", "5432", "--source-principal", api]);
+    let (code, v) = check(
+        &dir,
+        &[
+            "--to",
+            "shop/vm",
+            "--protocol",
+            "tcp",
+            "--port",
+            "5432",
+            "--source-principal",
+            api,
+        ],
+    );
     assert_eq!(code, Some(0));
     assert_eq!(v["status"], serde_json::Value::Null);
     assert_eq!(v["policy"], "shop/db-from-api");
-    let (code, v) = check(&dir, &["--to", "shop/vm", "--protocol", "tcp", "--port", "5432"]);
+    let (code, v) = check(
+        &dir,
+        &["--to", "shop/vm", "--protocol", "tcp", "--port", "5432"],
+    );
     assert_eq!((code, v["decision"].as_str()), (Some(1), Some("DENY")));
 }
 
@@ -162,5 +216,6 @@ fn unknown_workload_is_an_input_error() {
     let d = dir.display().to_string();
     let out = verimesh(&["authz", "check", "--config", &d, "--to", "shop/nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no Deployment, Pod or WorkloadEntry shop/nope"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no Deployment, Pod or WorkloadEntry shop/nope"));
 }

@@ -3,7 +3,7 @@
 
 use crate::attrs::{Attributes, Connection};
 use crate::authz::{Decision, PolicySet, Selected};
-use crate::jwt::{AuthnResult, JwtError, JwtPolicy, Jwks};
+use crate::jwt::{AuthnResult, Jwks, JwtError, JwtPolicy};
 use crate::normalize::{HttpRequest, Normalizer, RawRequest, RequestError};
 use crate::scope::{PolicyScope, Workload};
 use std::collections::HashMap;
@@ -63,7 +63,12 @@ impl Engine {
             .into_iter()
             .filter_map(|r| {
                 let ra = r.as_request_authentication()?;
-                let scope = PolicyScope::new(r.namespace(), ra.selector.as_ref(), ra.target_ref.as_ref(), &ra.target_refs);
+                let scope = PolicyScope::new(
+                    r.namespace(),
+                    ra.selector.as_ref(),
+                    ra.target_ref.as_ref(),
+                    &ra.target_refs,
+                );
                 Some((scope, ra.jwt_rules.clone()))
             })
             .collect();
@@ -92,8 +97,45 @@ impl Engine {
         }
     }
 
-    /// Decides a request (`Some`) or a TCP connection (`None`) at `now` (Unix seconds).
-    pub fn decide(&self, wp: &WorkloadPolicies, conn: &Connection, raw: Option<&RawRequest>, now: u64) -> Outcome {
+    /// Decides a request (`Some`) or a TCP connection (`None`) at `now` (Unix seconds),
+    /// with the reasons other rules did not match.
+    pub fn decide(
+        &self,
+        wp: &WorkloadPolicies,
+        conn: &Connection,
+        raw: Option<&RawRequest>,
+        now: u64,
+    ) -> Outcome {
+        self.decide_with(wp, conn, raw, now, true)
+    }
+
+    /// The same outcome without the misses: the proxy's hot path.
+    pub fn decide_quiet(
+        &self,
+        wp: &WorkloadPolicies,
+        conn: &Connection,
+        raw: Option<&RawRequest>,
+        now: u64,
+    ) -> Outcome {
+        self.decide_with(wp, conn, raw, now, false)
+    }
+
+    fn evaluate(&self, sel: &Selected, a: &Attributes<'_>, explain: bool) -> Decision {
+        if explain {
+            self.policies.evaluate(sel, a)
+        } else {
+            self.policies.evaluate_quiet(sel, a)
+        }
+    }
+
+    fn decide_with(
+        &self,
+        wp: &WorkloadPolicies,
+        conn: &Connection,
+        raw: Option<&RawRequest>,
+        now: u64,
+        explain: bool,
+    ) -> Outcome {
         let mut out = Outcome {
             verdict: Verdict::Deny,
             status: None,
@@ -104,8 +146,20 @@ impl Engine {
             decision: None,
         };
         let Some(raw) = raw else {
-            let d = self.policies.evaluate(&wp.selected, &Attributes { conn, http: None, auth: None });
-            out.verdict = if d.allowed { Verdict::Allow } else { Verdict::Deny };
+            let d = self.evaluate(
+                &wp.selected,
+                &Attributes {
+                    conn,
+                    http: None,
+                    auth: None,
+                },
+                explain,
+            );
+            out.verdict = if d.allowed {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            };
             out.decision = Some(d);
             return out;
         };
@@ -135,8 +189,12 @@ impl Engine {
             http: Some(&req),
             auth: out.authn.auth.as_ref(),
         };
-        let d = self.policies.evaluate(&wp.selected, &attrs);
-        out.verdict = if d.allowed { Verdict::Allow } else { Verdict::Deny };
+        let d = self.evaluate(&wp.selected, &attrs, explain);
+        out.verdict = if d.allowed {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
         out.status = Some(if d.allowed { 200 } else { 403 });
         out.decision = Some(d);
         out.request = Some(req);

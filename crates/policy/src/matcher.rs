@@ -174,7 +174,10 @@ mod tests {
         assert!(!StrMatch::parse("*.com", false).matches("a.org"));
         assert!(StrMatch::parse("/api/*", false).matches("/api/x"));
         assert!(StrMatch::parse("a.b", false).matches("a.b"));
-        assert!(!StrMatch::parse("a.b", false).matches("axb"), "dots are literal");
+        assert!(
+            !StrMatch::parse("a.b", false).matches("axb"),
+            "dots are literal"
+        );
         assert!(StrMatch::parse("Foo.COM", true).matches("foo.com"));
     }
 

@@ -81,7 +81,9 @@ impl PolicyScope {
         if self.target_refs.is_empty() {
             return !w.waypoint && selected();
         }
-        self.target_refs.iter().any(|r| self.ref_matches(r, w, gateway, root_namespace))
+        self.target_refs
+            .iter()
+            .any(|r| self.ref_matches(r, w, gateway, root_namespace))
     }
 
     fn ref_matches(
@@ -91,7 +93,11 @@ impl PolicyScope {
         gateway: &str,
         root_namespace: &str,
     ) -> bool {
-        let group = if r.group == "core" { "" } else { r.group.as_str() };
+        let group = if r.group == "core" {
+            ""
+        } else {
+            r.group.as_str()
+        };
         let is = |g: &str, k: &str| group == g && r.kind == k;
         if w.waypoint {
             let service = is("", "Service");
@@ -113,7 +119,10 @@ impl PolicyScope {
         if w.namespace != self.namespace {
             return false;
         }
-        if r.namespace.as_deref().is_some_and(|ns| !ns.is_empty() && ns != w.namespace) {
+        if r.namespace
+            .as_deref()
+            .is_some_and(|ns| !ns.is_empty() && ns != w.namespace)
+        {
             return false;
         }
         is("gateway.networking.k8s.io", "Gateway") && r.name == gateway
@@ -127,14 +136,20 @@ mod tests {
     fn w(ns: &str, labels: &[(&str, &str)]) -> Workload {
         Workload {
             namespace: ns.into(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Workload::default()
         }
     }
 
     fn sel(labels: &[(&str, &str)]) -> WorkloadSelector {
         WorkloadSelector {
-            match_labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            match_labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -145,9 +160,13 @@ mod tests {
         assert!(!PolicyScope::new("bar", None, None, &[]).applies_to(&app, "istio-system"));
         assert!(PolicyScope::new("istio-system", None, None, &[]).applies_to(&app, "istio-system"));
         let s = sel(&[("app", "a")]);
-        assert!(PolicyScope::new("istio-system", Some(&s), None, &[]).applies_to(&app, "istio-system"));
-        assert!(!PolicyScope::new("foo", Some(&sel(&[("app", "b")])), None, &[])
-            .applies_to(&app, "istio-system"));
+        assert!(
+            PolicyScope::new("istio-system", Some(&s), None, &[]).applies_to(&app, "istio-system")
+        );
+        assert!(
+            !PolicyScope::new("foo", Some(&sel(&[("app", "b")])), None, &[])
+                .applies_to(&app, "istio-system")
+        );
     }
 
     #[test]
@@ -161,8 +180,13 @@ mod tests {
         let sidecar = w("foo", &[("app", "a")]);
         let gateway = w("foo", &[(GATEWAY_NAME_LABEL, "edge")]);
         let p = PolicyScope::new("foo", None, Some(&gw_ref), &[]);
-        assert!(!p.applies_to(&sidecar, "istio-system"), "targetRef never applies to sidecars");
+        assert!(
+            !p.applies_to(&sidecar, "istio-system"),
+            "targetRef never applies to sidecars"
+        );
         assert!(p.applies_to(&gateway, "istio-system"));
-        assert!(!PolicyScope::new("bar", None, Some(&gw_ref), &[]).applies_to(&gateway, "istio-system"));
+        assert!(
+            !PolicyScope::new("bar", None, Some(&gw_ref), &[]).applies_to(&gateway, "istio-system")
+        );
     }
 }

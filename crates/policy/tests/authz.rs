@@ -18,14 +18,21 @@ fn policy(name: &str, ns: &str, spec: &str) -> String {
 fn no_policy_allows_and_allow_policies_default_deny() {
     let e = engine("");
     assert!(allowed(&http(&e, &conn(None), &get("/"))));
-    let e = engine(&policy("allow-get", "foo", "  rules:\n  - to:\n    - operation: {methods: [GET]}"));
+    let e = engine(&policy(
+        "allow-get",
+        "foo",
+        "  rules:\n  - to:\n    - operation: {methods: [GET]}",
+    ));
     assert!(allowed(&http(&e, &conn(None), &get("/"))));
     let post = req("POST", "/", &[]);
     let o = http(&e, &conn(None), &post);
     assert_eq!(o.status, Some(403));
     assert_eq!(decided_by(&e, &o), "default");
     let reasons = e.policies.reasons(o.decision.as_ref().unwrap());
-    assert!(reasons[0].contains("foo/allow-get rule 0: to[0].operation.methods [GET] did not match"), "{reasons:?}");
+    assert!(
+        reasons[0].contains("foo/allow-get rule 0: to[0].operation.methods [GET] did not match"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -46,7 +53,10 @@ fn order_custom_deny_allow() {
         + &policy("ext", "foo", "  action: CUSTOM\n  provider: {name: ext}\n  rules:\n  - to:\n    - operation: {paths: [/ext/*]}");
     let e = engine_with(&yaml, &mesh);
     let o = http(&e, &conn(None), &get("/admin"));
-    assert_eq!((o.status, decided_by(&e, &o).as_str()), (Some(403), "foo/deny-admin rule 0"));
+    assert_eq!(
+        (o.status, decided_by(&e, &o).as_str()),
+        (Some(403), "foo/deny-admin rule 0")
+    );
     let o = http(&e, &conn(None), &get("/ext/x"));
     assert!(allowed(&o));
     let d = o.decision.unwrap();
@@ -58,12 +68,20 @@ fn order_custom_deny_allow() {
     let e = engine(&yaml);
     let o = http(&e, &conn(None), &get("/ext/x"));
     assert_eq!(o.status, Some(403));
-    assert!(e.policies.reasons(o.decision.as_ref().unwrap()).iter().any(|r| r.contains("extensionProviders")));
+    assert!(e
+        .policies
+        .reasons(o.decision.as_ref().unwrap())
+        .iter()
+        .any(|r| r.contains("extensionProviders")));
 }
 
 #[test]
 fn audit_does_not_change_the_outcome() {
-    let e = engine(&policy("audit", "foo", "  action: AUDIT\n  rules:\n  - to:\n    - operation: {paths: [/x]}"));
+    let e = engine(&policy(
+        "audit",
+        "foo",
+        "  action: AUDIT\n  rules:\n  - to:\n    - operation: {paths: [/x]}",
+    ));
     let o = http(&e, &conn(None), &get("/x"));
     assert!(allowed(&o));
     assert_eq!(o.decision.unwrap().audited.len(), 1);
@@ -79,20 +97,41 @@ fn scoping_root_namespace_selector_and_other_namespaces() {
     assert!(allowed(&http(&e, &conn(None), &get("/x"))));
     let mesh = mesh("rootNamespace: mesh-root\n");
     let e = engine_with(&yaml, &mesh);
-    assert!(allowed(&http(&e, &conn(None), &get("/root"))), "istio-system is not the root now");
+    assert!(
+        allowed(&http(&e, &conn(None), &get("/root"))),
+        "istio-system is not the root now"
+    );
 }
 
 #[test]
 fn source_fields() {
-    let spec = |src: &str| policy("p", "foo", &format!("  rules:\n  - from:\n    - source: {src}"));
+    let spec = |src: &str| {
+        policy(
+            "p",
+            "foo",
+            &format!("  rules:\n  - from:\n    - source: {src}"),
+        )
+    };
     let cases: &[(&str, Option<&str>, bool)] = &[
-        ("{principals: [cluster.local/ns/foo/sa/a]}", Some(SA_A), true),
+        (
+            "{principals: [cluster.local/ns/foo/sa/a]}",
+            Some(SA_A),
+            true,
+        ),
         ("{principals: [cluster.local/ns/foo/sa/a]}", None, false),
         ("{principals: ['*']}", Some(SA_A), true),
         ("{principals: ['*']}", None, false),
         ("{principals: ['*/sa/a']}", Some(SA_A), true),
-        ("{notPrincipals: [cluster.local/ns/evil/sa/x]}", Some(SA_EVIL), false),
-        ("{notPrincipals: [cluster.local/ns/evil/sa/x]}", Some(SA_A), true),
+        (
+            "{notPrincipals: [cluster.local/ns/evil/sa/x]}",
+            Some(SA_EVIL),
+            false,
+        ),
+        (
+            "{notPrincipals: [cluster.local/ns/evil/sa/x]}",
+            Some(SA_A),
+            true,
+        ),
         ("{namespaces: [foo]}", Some(SA_A), true),
         ("{namespaces: [f*]}", Some(SA_A), true),
         ("{namespaces: [foo]}", Some(SA_EVIL), false),
@@ -119,19 +158,44 @@ fn source_fields() {
 #[test]
 fn trust_domain_aliases() {
     let mesh = mesh("trustDomain: new.td\ntrustDomainAliases: [old.td]\n");
-    let e = engine_with(&policy("p", "foo", "  rules:\n  - from:\n    - source: {principals: [old.td/ns/foo/sa/a]}"), &mesh);
-    assert!(allowed(&http(&e, &conn(Some("spiffe://new.td/ns/foo/sa/a")), &get("/"))));
-    assert!(!allowed(&http(&e, &conn(Some("spiffe://third.td/ns/foo/sa/a")), &get("/"))));
+    let e = engine_with(
+        &policy(
+            "p",
+            "foo",
+            "  rules:\n  - from:\n    - source: {principals: [old.td/ns/foo/sa/a]}",
+        ),
+        &mesh,
+    );
+    assert!(allowed(&http(
+        &e,
+        &conn(Some("spiffe://new.td/ns/foo/sa/a")),
+        &get("/")
+    )));
+    assert!(!allowed(&http(
+        &e,
+        &conn(Some("spiffe://third.td/ns/foo/sa/a")),
+        &get("/")
+    )));
 }
 
 #[test]
 fn operation_fields_and_templates() {
-    let spec = |op: &str| policy("p", "foo", &format!("  rules:\n  - to:\n    - operation: {op}"));
+    let spec = |op: &str| {
+        policy(
+            "p",
+            "foo",
+            &format!("  rules:\n  - to:\n    - operation: {op}"),
+        )
+    };
     let h = |host: &str| req("GET", "/a/b", &[("host", host)]);
     let cases: &[(&str, fn() -> verimesh_policy::RawRequest, bool)] = &[
         ("{hosts: [svc.foo.svc.cluster.local]}", || get("/"), true),
         ("{hosts: ['*.foo.svc.cluster.local']}", || get("/"), true),
-        ("{notHosts: [svc.foo.svc.cluster.local]}", || get("/"), false),
+        (
+            "{notHosts: [svc.foo.svc.cluster.local]}",
+            || get("/"),
+            false,
+        ),
         ("{ports: ['8080']}", || get("/"), true),
         ("{notPorts: ['8080']}", || get("/"), false),
         ("{methods: [GET, HEAD]}", || get("/"), true),
@@ -157,8 +221,18 @@ fn operation_fields_and_templates() {
 
 #[test]
 fn conditions() {
-    let spec = |key: &str, vals: &str| policy("p", "foo", &format!("  rules:\n  - when:\n    - key: {key}\n      {vals}"));
-    let r = req("GET", "/", &[("host", "h"), ("x-role", "admin"), ("x-team", "core")]);
+    let spec = |key: &str, vals: &str| {
+        policy(
+            "p",
+            "foo",
+            &format!("  rules:\n  - when:\n    - key: {key}\n      {vals}"),
+        )
+    };
+    let r = req(
+        "GET",
+        "/",
+        &[("host", "h"), ("x-role", "admin"), ("x-team", "core")],
+    );
     let cases: &[(&str, &str, bool)] = &[
         ("request.headers[x-role]", "values: [admin]", true),
         ("request.headers[X-Role]", "values: [adm*]", true),
@@ -170,7 +244,11 @@ fn conditions() {
         ("remote.ip", "values: [10.0.0.0/8]", true),
         ("source.namespace", "values: [foo]", true),
         ("source.serviceAccount", "values: [foo/a]", true),
-        ("source.principal", "values: [cluster.local/ns/foo/sa/a]", true),
+        (
+            "source.principal",
+            "values: [cluster.local/ns/foo/sa/a]",
+            true,
+        ),
         ("source.trustDomain", "values: [cluster.local]", true),
         ("destination.ip", "values: [10.0.0.2]", true),
         ("destination.port", "values: ['8080']", true),
@@ -179,30 +257,64 @@ fn conditions() {
         ("request.auth.principal", "values: ['*']", false),
         ("request.auth.principal", "notValues: ['*']", true),
         ("request.auth.claims[groups]", "values: [admin]", false),
-        ("experimental.envoy.filters.network.mysql_proxy[db.table]", "values: ['[update]']", false),
+        (
+            "experimental.envoy.filters.network.mysql_proxy[db.table]",
+            "values: ['[update]']",
+            false,
+        ),
     ];
     for (key, vals, expect) in cases {
         let e = engine(&spec(key, vals));
-        assert_eq!(allowed(&http(&e, &conn(Some(SA_A)), &r)), *expect, "{key} {vals}");
+        assert_eq!(
+            allowed(&http(&e, &conn(Some(SA_A)), &r)),
+            *expect,
+            "{key} {vals}"
+        );
     }
 }
 
 #[test]
 fn tcp_traffic_and_http_only_fields() {
     // ALLOW rules with HTTP-only fields never match TCP.
-    let e = engine(&policy("p", "foo", "  rules:\n  - to:\n    - operation: {methods: [GET], ports: ['8080']}"));
+    let e = engine(&policy(
+        "p",
+        "foo",
+        "  rules:\n  - to:\n    - operation: {methods: [GET], ports: ['8080']}",
+    ));
     let o = tcp(&e, &conn(Some(SA_A)));
     assert!(!allowed(&o) && o.status.is_none());
     assert!(e.policies.reasons(o.decision.as_ref().unwrap())[0].contains("never matches TCP"));
-    let e = engine(&policy("p", "foo", "  rules:\n  - to:\n    - operation: {ports: ['8080']}"));
+    let e = engine(&policy(
+        "p",
+        "foo",
+        "  rules:\n  - to:\n    - operation: {ports: ['8080']}",
+    ));
     assert!(allowed(&tcp(&e, &conn(None))));
     // DENY rules drop their HTTP-only parts on TCP: this one denies all TCP to 8080.
-    let e = engine(&policy("d", "foo", "  action: DENY\n  rules:\n  - to:\n    - operation: {methods: [POST], ports: ['8080']}"));
+    let e = engine(&policy(
+        "d",
+        "foo",
+        "  action: DENY\n  rules:\n  - to:\n    - operation: {methods: [POST], ports: ['8080']}",
+    ));
     assert!(!allowed(&tcp(&e, &conn(None))));
-    assert!(allowed(&http(&e, &conn(None), &get("/"))), "HTTP GET is not denied");
-    let e = engine(&policy("d", "foo", "  action: DENY\n  rules:\n  - from:\n    - source: {notRequestPrincipals: ['*']}"));
-    assert!(!allowed(&tcp(&e, &conn(Some(SA_A)))), "TCP: the rule becomes match-all");
-    let e = engine(&policy("d", "foo", "  action: DENY\n  rules:\n  - to:\n    - operation: {ports: ['9090']}"));
+    assert!(
+        allowed(&http(&e, &conn(None), &get("/"))),
+        "HTTP GET is not denied"
+    );
+    let e = engine(&policy(
+        "d",
+        "foo",
+        "  action: DENY\n  rules:\n  - from:\n    - source: {notRequestPrincipals: ['*']}",
+    ));
+    assert!(
+        !allowed(&tcp(&e, &conn(Some(SA_A)))),
+        "TCP: the rule becomes match-all"
+    );
+    let e = engine(&policy(
+        "d",
+        "foo",
+        "  action: DENY\n  rules:\n  - to:\n    - operation: {ports: ['9090']}",
+    ));
     assert!(allowed(&tcp(&e, &conn(None))), "other port");
 }
 
@@ -215,9 +327,17 @@ fn dry_run_is_reported_not_enforced() {
     let d = o.decision.unwrap();
     assert_eq!(d.dry_runs.len(), 1);
     assert_eq!(d.dry_runs[0].matched, Some(0));
-    assert!(e.policies.reasons(&d).iter().any(|r| r.contains("dry-run foo/dry rule 0 matched")));
+    assert!(e
+        .policies
+        .reasons(&d)
+        .iter()
+        .any(|r| r.contains("dry-run foo/dry rule 0 matched")));
     // A dry-run ALLOW policy does not switch on default deny.
-    let e = engine(&yaml.replace("DENY", "ALLOW").replace("  - {}\n", "  - to:\n    - operation: {paths: [/x]}\n"));
+    let e = engine(
+        &yaml
+            .replace("DENY", "ALLOW")
+            .replace("  - {}\n", "  - to:\n    - operation: {paths: [/x]}\n"),
+    );
     assert!(allowed(&http(&e, &conn(None), &get("/y"))));
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::process::Command;
 use verimesh_config::security::JwtRule;
-use verimesh_policy::jwt::{HeaderOp, JwtError, JwtPolicy, Jwks};
+use verimesh_policy::jwt::{HeaderOp, Jwks, JwtError, JwtPolicy};
 use verimesh_policy::{Normalizer, Verdict};
 
 struct Minted {
@@ -21,7 +21,9 @@ struct Minted {
 
 impl Minted {
     fn token(&self, name: &str) -> &str {
-        self.tokens.get(name).unwrap_or_else(|| panic!("no token {name}"))
+        self.tokens
+            .get(name)
+            .unwrap_or_else(|| panic!("no token {name}"))
     }
 }
 
@@ -60,13 +62,22 @@ fn rule(m: &Minted) -> JwtRule {
     }
 }
 
-fn authn(policy: &JwtPolicy, m: &Minted, headers: &[(&str, &str)], target: &str) -> Result<verimesh_policy::jwt::AuthnResult, JwtError> {
+fn authn(
+    policy: &JwtPolicy,
+    m: &Minted,
+    headers: &[(&str, &str)],
+    target: &str,
+) -> Result<verimesh_policy::jwt::AuthnResult, JwtError> {
     let raw = req("GET", target, headers);
     let r = Normalizer::default().normalize(&raw).unwrap();
     policy.authenticate(&r, m.now)
 }
 
-fn bearer(policy: &JwtPolicy, m: &Minted, token: &str) -> Result<verimesh_policy::jwt::AuthnResult, JwtError> {
+fn bearer(
+    policy: &JwtPolicy,
+    m: &Minted,
+    token: &str,
+) -> Result<verimesh_policy::jwt::AuthnResult, JwtError> {
     let h = format!("Bearer {token}");
     authn(policy, m, &[("authorization", &h)], "/")
 }
@@ -75,13 +86,19 @@ fn bearer(policy: &JwtPolicy, m: &Minted, token: &str) -> Result<verimesh_policy
 fn every_algorithm_verifies() {
     let m = mint();
     let p = JwtPolicy::new([&rule(&m)], &HashMap::new());
-    for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"] {
+    for alg in [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ] {
         let a = bearer(&p, &m, m.token(alg)).unwrap_or_else(|e| panic!("{alg}: {e}"));
         let auth = a.auth.expect("authenticated");
         assert_eq!(auth.principal, format!("{}/alice", m.issuer), "{alg}");
         assert_eq!(auth.audiences, ["svc"]);
         assert_eq!(auth.presenter.as_deref(), Some("web-client"));
-        assert_eq!(auth.claims["scope"], serde_json::json!(["read", "write"]), "scope is split");
+        assert_eq!(
+            auth.claims["scope"],
+            serde_json::json!(["read", "write"]),
+            "scope is split"
+        );
     }
 }
 
@@ -93,13 +110,19 @@ fn every_failure_is_refused() {
         ("expired", |e| *e == JwtError::Expired),
         ("not_yet_valid", |e| *e == JwtError::NotYetValid),
         ("wrong_aud", |e| *e == JwtError::BadAudience),
-        ("unknown_issuer", |e| matches!(e, JwtError::UnknownIssuer(_))),
+        ("unknown_issuer", |e| {
+            matches!(e, JwtError::UnknownIssuer(_))
+        }),
         ("unknown_kid", |e| matches!(e, JwtError::UnknownKid(_))),
         ("wrong_key_same_kid", |e| *e == JwtError::BadSignature),
         ("tampered", |e| *e == JwtError::BadSignature),
         ("alg_none", |e| matches!(e, JwtError::Malformed(_))),
-        ("hs256_rsa_pubkey", |e| matches!(e, JwtError::AlgorithmNotAllowed(_))),
-        ("es256_with_p384_kid", |e| matches!(e, JwtError::AlgorithmNotAllowed(_))),
+        ("hs256_rsa_pubkey", |e| {
+            matches!(e, JwtError::AlgorithmNotAllowed(_))
+        }),
+        ("es256_with_p384_kid", |e| {
+            matches!(e, JwtError::AlgorithmNotAllowed(_))
+        }),
     ];
     for (name, expected) in cases {
         match bearer(&p, &m, m.token(name)) {
@@ -107,20 +130,32 @@ fn every_failure_is_refused() {
             Err(e) => assert!(expected(&e), "{name}: unexpected error {e:?}"),
         }
     }
-    assert!(matches!(bearer(&p, &m, "not.a.jwt"), Err(JwtError::Malformed(_))));
+    assert!(matches!(
+        bearer(&p, &m, "not.a.jwt"),
+        Err(JwtError::Malformed(_))
+    ));
 }
 
 #[test]
 fn skew_kid_and_audience_details() {
     let m = mint();
     let p = JwtPolicy::new([&rule(&m)], &HashMap::new());
-    for ok in ["expired_within_skew", "nbf_within_skew", "no_kid", "aud_list", "no_exp"] {
+    for ok in [
+        "expired_within_skew",
+        "nbf_within_skew",
+        "no_kid",
+        "aud_list",
+        "no_exp",
+    ] {
         assert!(bearer(&p, &m, m.token(ok)).is_ok(), "{ok} must verify");
     }
     let mut any_aud = rule(&m);
     any_aud.audiences.clear();
     let p = JwtPolicy::new([&any_aud], &HashMap::new());
-    assert!(bearer(&p, &m, m.token("wrong_aud")).is_ok(), "no audiences: any accepted");
+    assert!(
+        bearer(&p, &m, m.token("wrong_aud")).is_ok(),
+        "no audiences: any accepted"
+    );
 }
 
 #[test]
@@ -131,17 +166,29 @@ fn empty_or_missing_jwks_rejects_everything() {
     r.jwks_uri = Some("https://issuer.example/jwks".into());
     // Not fetched (fetch failed): nothing verifies.
     let p = JwtPolicy::new([&r], &HashMap::new());
-    assert!(matches!(bearer(&p, &m, m.token("RS256")), Err(JwtError::NoKeys(_))));
+    assert!(matches!(
+        bearer(&p, &m, m.token("RS256")),
+        Err(JwtError::NoKeys(_))
+    ));
     // An empty fetched set: the same.
-    let empty = HashMap::from([(r.jwks_uri.clone().unwrap(), Jwks::parse(r#"{"keys":[]}"#).unwrap())]);
+    let empty = HashMap::from([(
+        r.jwks_uri.clone().unwrap(),
+        Jwks::parse(r#"{"keys":[]}"#).unwrap(),
+    )]);
     let p = JwtPolicy::new([&r], &empty);
-    assert!(matches!(bearer(&p, &m, m.token("RS256")), Err(JwtError::NoKeys(_))));
+    assert!(matches!(
+        bearer(&p, &m, m.token("RS256")),
+        Err(JwtError::NoKeys(_))
+    ));
     // The fetched set in place: verifies.
     let fetched = HashMap::from([(r.jwks_uri.clone().unwrap(), Jwks::parse(&m.jwks).unwrap())]);
     let p = JwtPolicy::new([&r], &fetched);
     assert!(bearer(&p, &m, m.token("RS256")).is_ok());
     // Keys of another issuer: bad signature.
-    let other = HashMap::from([(r.jwks_uri.clone().unwrap(), Jwks::parse(&m.other_jwks).unwrap())]);
+    let other = HashMap::from([(
+        r.jwks_uri.clone().unwrap(),
+        Jwks::parse(&m.other_jwks).unwrap(),
+    )]);
     let p = JwtPolicy::new([&r], &other);
     assert!(bearer(&p, &m, m.token("no_kid")).is_err());
 }
@@ -160,25 +207,49 @@ fn locations_headers_params_cookies() {
     let m = mint();
     let tok = m.token("ES256");
     let mut r = rule(&m);
-    r.from_headers = vec![verimesh_config::security::JwtHeader { name: "X-Token".into(), prefix: Some("Tok ".into()) }];
+    r.from_headers = vec![verimesh_config::security::JwtHeader {
+        name: "X-Token".into(),
+        prefix: Some("Tok ".into()),
+    }];
     r.from_params = vec!["t".into()];
     r.from_cookies = vec!["session".into()];
     let p = JwtPolicy::new([&r], &HashMap::new());
     let h = format!("Tok {tok}");
-    assert!(authn(&p, &m, &[("x-token", &h)], "/").unwrap().auth.is_some());
-    assert!(authn(&p, &m, &[], &format!("/x?a=1&t={tok}")).unwrap().auth.is_some());
+    assert!(authn(&p, &m, &[("x-token", &h)], "/")
+        .unwrap()
+        .auth
+        .is_some());
+    assert!(authn(&p, &m, &[], &format!("/x?a=1&t={tok}"))
+        .unwrap()
+        .auth
+        .is_some());
     let c = format!("a=b; session={tok}");
-    assert!(authn(&p, &m, &[("cookie", &c)], "/").unwrap().auth.is_some());
+    assert!(authn(&p, &m, &[("cookie", &c)], "/")
+        .unwrap()
+        .auth
+        .is_some());
     // Explicit locations replace the defaults.
     let b = format!("Bearer {tok}");
-    assert!(authn(&p, &m, &[("authorization", &b)], "/").unwrap().auth.is_none());
+    assert!(authn(&p, &m, &[("authorization", &b)], "/")
+        .unwrap()
+        .auth
+        .is_none());
     // The default access_token parameter.
     let d = JwtPolicy::new([&rule(&m)], &HashMap::new());
-    assert!(authn(&d, &m, &[], &format!("/?access_token={tok}")).unwrap().auth.is_some());
+    assert!(authn(&d, &m, &[], &format!("/?access_token={tok}"))
+        .unwrap()
+        .auth
+        .is_some());
     // Two different tokens: refused.
     let two = format!("Bearer {}", m.token("RS256"));
     assert_eq!(
-        authn(&d, &m, &[("authorization", &two)], &format!("/?access_token={tok}")).unwrap_err(),
+        authn(
+            &d,
+            &m,
+            &[("authorization", &two)],
+            &format!("/?access_token={tok}")
+        )
+        .unwrap_err(),
         JwtError::MultipleTokens
     );
 }
@@ -190,9 +261,18 @@ fn outputs_and_forwarding() {
     let mut r = rule(&m);
     r.output_payload_to_header = Some("X-Jwt-Payload".into());
     r.output_claim_to_headers = vec![
-        verimesh_config::security::ClaimToHeader { header: "x-email".into(), claim: "email".into() },
-        verimesh_config::security::ClaimToHeader { header: "x-team".into(), claim: "org.team".into() },
-        verimesh_config::security::ClaimToHeader { header: "x-level".into(), claim: "level".into() },
+        verimesh_config::security::ClaimToHeader {
+            header: "x-email".into(),
+            claim: "email".into(),
+        },
+        verimesh_config::security::ClaimToHeader {
+            header: "x-team".into(),
+            claim: "org.team".into(),
+        },
+        verimesh_config::security::ClaimToHeader {
+            header: "x-level".into(),
+            claim: "level".into(),
+        },
     ];
     let p = JwtPolicy::new([&r], &HashMap::new());
     let ops = bearer(&p, &m, tok).unwrap().header_ops;
@@ -202,10 +282,16 @@ fn outputs_and_forwarding() {
     assert!(ops.contains(&HeaderOp::Set("x-email".into(), "alice@example.com".into())));
     assert!(ops.contains(&HeaderOp::Set("x-team".into(), "core".into())));
     assert!(ops.contains(&HeaderOp::Set("x-level".into(), "3".into())));
-    assert_eq!(p.output_headers(), ["x-email", "x-jwt-payload", "x-level", "x-team"]);
+    assert_eq!(
+        p.output_headers(),
+        ["x-email", "x-jwt-payload", "x-level", "x-team"]
+    );
     r.forward_original_token = Some(true);
     let p = JwtPolicy::new([&r], &HashMap::new());
-    assert!(!bearer(&p, &m, tok).unwrap().header_ops.contains(&HeaderOp::Remove("authorization".into())));
+    assert!(!bearer(&p, &m, tok)
+        .unwrap()
+        .header_ops
+        .contains(&HeaderOp::Remove("authorization".into())));
 }
 
 #[test]
@@ -247,17 +333,33 @@ spec:
     let c = conn(None);
     let with = |tok: &str| {
         let h = format!("Bearer {tok}");
-        let r = req("GET", "/", &[("authorization", &h), ("x-jwt-payload", "forged")]);
+        let r = req(
+            "GET",
+            "/",
+            &[("authorization", &h), ("x-jwt-payload", "forged")],
+        );
         let wp = e.for_workload(&workload("foo", &[]));
         e.decide(&wp, &c, Some(&r), m.now)
     };
     let ok = with(m.token("PS256"));
     assert_eq!((ok.verdict, ok.status), (Verdict::Allow, Some(200)));
     let req = ok.request.unwrap();
-    assert_eq!(req.header_values("x-jwt-payload").count(), 0, "forged output header stripped");
-    assert_eq!(with(m.token("other_user")).status, Some(403), "claims do not match");
+    assert_eq!(
+        req.header_values("x-jwt-payload").count(),
+        0,
+        "forged output header stripped"
+    );
+    assert_eq!(
+        with(m.token("other_user")).status,
+        Some(403),
+        "claims do not match"
+    );
     assert_eq!(with(m.token("expired")).status, Some(401));
     assert_eq!(with(m.token("unknown_issuer")).status, Some(401));
     let none = http(&e, &c, &get("/"));
-    assert_eq!(none.status, Some(403), "no token: authN passes, requestPrincipals denies");
+    assert_eq!(
+        none.status,
+        Some(403),
+        "no token: authN passes, requestPrincipals denies"
+    );
 }

@@ -121,7 +121,10 @@ fn raw_request(args: &CheckArgs) -> anyhow::Result<RawRequest> {
         let (k, v) = h
             .split_once(':')
             .with_context(|| format!("--header must be 'Name: value', got {h:?}"))?;
-        headers.push((k.trim().to_string(), v.strip_prefix(' ').unwrap_or(v).to_string()));
+        headers.push((
+            k.trim().to_string(),
+            v.strip_prefix(' ').unwrap_or(v).to_string(),
+        ));
     }
     if let Some(t) = &args.jwt {
         headers.push(("authorization".to_string(), format!("Bearer {t}")));
@@ -145,7 +148,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let (workload, dest_ip) = find_workload(&loaded.resources, &args.to)?;
     let peer = match &args.source_principal {
-        Some(p) => Some(Peer::parse(p).with_context(|| format!("invalid --source-principal {p:?}"))?),
+        Some(p) => {
+            Some(Peer::parse(p).with_context(|| format!("invalid --source-principal {p:?}"))?)
+        }
         None => None,
     };
     let conn = Connection {
@@ -158,7 +163,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine::build(&loaded.resources, &source.mesh, HashMap::new());
     let wp = engine.for_workload(&workload);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let raw = match args.protocol {
         Protocol::Http => Some(raw_request(args)?),
         Protocol::Tcp => None,
@@ -169,7 +176,11 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         Output::Json => println!("{}", serde_json::to_string_pretty(&report.json())?),
         Output::Text => print!("{}", report.text()),
     }
-    Ok(ExitCode::from(if outcome.verdict == Verdict::Allow { 0 } else { 1 }))
+    Ok(ExitCode::from(if outcome.verdict == Verdict::Allow {
+        0
+    } else {
+        1
+    }))
 }
 
 /// What is printed, in either format.
@@ -205,7 +216,9 @@ impl Report {
                 r.rule = rr.rule;
                 r.deciding = Some(engine.policies.describe(rr));
             } else if !d.allowed {
-                r.deciding = Some("no ALLOW policy matched (ALLOW policies apply, so the default is deny)".into());
+                r.deciding = Some(
+                    "no ALLOW policy matched (ALLOW policies apply, so the default is deny)".into(),
+                );
             } else {
                 r.deciding = Some("no ALLOW policy applies, so the default is allow".into());
             }
@@ -238,7 +251,10 @@ impl Report {
         } else {
             status
         };
-        let mut s = format!("{} ({status})\n", if self.allowed { "ALLOW" } else { "DENY" });
+        let mut s = format!(
+            "{} ({status})\n",
+            if self.allowed { "ALLOW" } else { "DENY" }
+        );
         if let Some(d) = &self.deciding {
             s.push_str(&format!("decided by: {d}\n"));
         }

@@ -142,7 +142,9 @@ impl Check {
             (Attr::DestinationIp, Values::Ip(s)) => {
                 a.conn.destination_ip.is_some_and(|ip| s.contains(ip))
             }
-            (Attr::DestinationPort, Values::Port(ports)) => ports.contains(&a.conn.destination_port),
+            (Attr::DestinationPort, Values::Port(ports)) => {
+                ports.contains(&a.conn.destination_port)
+            }
             (Attr::Sni, Values::Str(m)) => a.conn.sni.as_deref().is_some_and(|s| m.matches(s)),
             (Attr::Host, Values::Str(m)) => http.is_some_and(|h| m.matches(&h.host)),
             (Attr::Method, Values::Str(m)) => http.is_some_and(|h| m.matches(&h.method)),
@@ -161,12 +163,12 @@ impl Check {
             (Attr::Audiences, Values::Str(m)) => {
                 auth.is_some_and(|t| t.audiences.iter().any(|v| m.matches(v)))
             }
-            (Attr::Presenter, Values::Str(m)) => {
-                auth.and_then(|t| t.presenter.as_deref()).is_some_and(|v| m.matches(v))
-            }
-            (Attr::Claim(path), Values::Str(m)) => {
-                auth.and_then(|t| claim(&t.claims, path)).is_some_and(|v| claim_matches(v, m))
-            }
+            (Attr::Presenter, Values::Str(m)) => auth
+                .and_then(|t| t.presenter.as_deref())
+                .is_some_and(|v| m.matches(v)),
+            (Attr::Claim(path), Values::Str(m)) => auth
+                .and_then(|t| claim(&t.claims, path))
+                .is_some_and(|v| claim_matches(v, m)),
             _ => false,
         }
     }
@@ -195,7 +197,9 @@ pub(crate) fn claim<'v>(claims: &'v Value, path: &[String]) -> Option<&'v Value>
 fn claim_matches(v: &Value, m: &AnyOf) -> bool {
     match v {
         Value::String(s) => m.matches(s),
-        Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(|s| m.matches(s))),
+        Value::Array(items) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| m.matches(s))),
         _ => false,
     }
 }

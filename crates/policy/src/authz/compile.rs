@@ -35,12 +35,17 @@ pub(crate) fn compile_rule(rule: &Rule, cx: &RuleContext<'_>) -> CompiledRule {
     let mut errors = Vec::new();
     for (i, f) in rule.from.iter().enumerate() {
         let src = f.source.clone().unwrap_or_default();
-        out.from
-            .push(source_checks(&src, &format!("from[{i}].source"), cx, &mut errors));
+        out.from.push(source_checks(
+            &src,
+            &format!("from[{i}].source"),
+            cx,
+            &mut errors,
+        ));
     }
     for (i, t) in rule.to.iter().enumerate() {
         let op = t.operation.clone().unwrap_or_default();
-        out.to.push(operation_checks(&op, &format!("to[{i}].operation")));
+        out.to
+            .push(operation_checks(&op, &format!("to[{i}].operation")));
     }
     for (i, c) in rule.when.iter().enumerate() {
         let field = format!("when[{i}] {}", c.key);
@@ -95,7 +100,14 @@ fn source_checks(
     let mut out = Vec::new();
     let f = |name: &str| format!("{at}.{name}");
     let principals = |v: &[String]| Values::Str(AnyOf::parse(&with_aliases(v, cx), false));
-    push(&mut out, Attr::Principal, f("principals"), &s.principals, &s.not_principals, principals);
+    push(
+        &mut out,
+        Attr::Principal,
+        f("principals"),
+        &s.principals,
+        &s.not_principals,
+        principals,
+    );
     push(
         &mut out,
         Attr::RequestPrincipal,
@@ -104,7 +116,14 @@ fn source_checks(
         &s.not_request_principals,
         request_principals,
     );
-    push(&mut out, Attr::Namespace, f("namespaces"), &s.namespaces, &s.not_namespaces, strs(false));
+    push(
+        &mut out,
+        Attr::Namespace,
+        f("namespaces"),
+        &s.namespaces,
+        &s.not_namespaces,
+        strs(false),
+    );
     let sa = |v: &[String]| service_accounts(v, cx.namespace);
     push(
         &mut out,
@@ -115,14 +134,29 @@ fn source_checks(
         sa,
     );
     let td = |v: &[String]| trust_domains(v, cx);
-    push(&mut out, Attr::TrustDomain, f("trustDomains"), &s.trust_domains, &s.not_trust_domains, td);
+    push(
+        &mut out,
+        Attr::TrustDomain,
+        f("trustDomains"),
+        &s.trust_domains,
+        &s.not_trust_domains,
+        td,
+    );
     for (attr, name, vals, nots) in [
         (Attr::SourceIp, "ipBlocks", &s.ip_blocks, &s.not_ip_blocks),
-        (Attr::RemoteIp, "remoteIpBlocks", &s.remote_ip_blocks, &s.not_remote_ip_blocks),
+        (
+            Attr::RemoteIp,
+            "remoteIpBlocks",
+            &s.remote_ip_blocks,
+            &s.not_remote_ip_blocks,
+        ),
     ] {
         for v in vals.iter().chain(nots) {
             if IpSet::parse(std::slice::from_ref(v)).is_err() {
-                errors.push(format!("{}: {v:?} is not an address or CIDR block", f(name)));
+                errors.push(format!(
+                    "{}: {v:?} is not an address or CIDR block",
+                    f(name)
+                ));
             }
         }
         push(&mut out, attr, f(name), vals, nots, |v| {
@@ -135,12 +169,38 @@ fn source_checks(
 fn operation_checks(o: &Operation, at: &str) -> Vec<Check> {
     let mut out = Vec::new();
     let f = |name: &str| format!("{at}.{name}");
-    push(&mut out, Attr::Host, f("hosts"), &o.hosts, &o.not_hosts, strs(true));
-    push(&mut out, Attr::DestinationPort, f("ports"), &o.ports, &o.not_ports, ports);
-    push(&mut out, Attr::Method, f("methods"), &o.methods, &o.not_methods, strs(false));
-    push(&mut out, Attr::Path, f("paths"), &o.paths, &o.not_paths, |v| {
-        Values::Path(v.iter().map(|p| PathMatch::parse(p)).collect())
-    });
+    push(
+        &mut out,
+        Attr::Host,
+        f("hosts"),
+        &o.hosts,
+        &o.not_hosts,
+        strs(true),
+    );
+    push(
+        &mut out,
+        Attr::DestinationPort,
+        f("ports"),
+        &o.ports,
+        &o.not_ports,
+        ports,
+    );
+    push(
+        &mut out,
+        Attr::Method,
+        f("methods"),
+        &o.methods,
+        &o.not_methods,
+        strs(false),
+    );
+    push(
+        &mut out,
+        Attr::Path,
+        f("paths"),
+        &o.paths,
+        &o.not_paths,
+        |v| Values::Path(v.iter().map(|p| PathMatch::parse(p)).collect()),
+    );
     out
 }
 
@@ -156,21 +216,30 @@ fn condition(
     let mut out = Vec::new();
     let ips = |v: &[String]| Values::Ip(IpSet::parse(v).unwrap_or_default());
     let (attr, compile): (Attr, Box<dyn Fn(&[String]) -> Values>) = match kind {
-        K::RequestHeader(name) => (Attr::Header(name.to_ascii_lowercase()), Box::new(strs(false))),
+        K::RequestHeader(name) => (
+            Attr::Header(name.to_ascii_lowercase()),
+            Box::new(strs(false)),
+        ),
         K::SourceIp => (Attr::SourceIp, Box::new(ips)),
         K::RemoteIp => (Attr::RemoteIp, Box::new(ips)),
         K::DestinationIp => (Attr::DestinationIp, Box::new(ips)),
         K::SourceNamespace => (Attr::Namespace, Box::new(strs(false))),
         K::SourceServiceAccount => {
             let ns = cx.namespace.to_string();
-            (Attr::ServiceAccount, Box::new(move |v: &[String]| service_accounts(v, &ns)))
+            (
+                Attr::ServiceAccount,
+                Box::new(move |v: &[String]| service_accounts(v, &ns)),
+            )
         }
         K::SourcePrincipal => {
             let tds = cx.trust_domains.to_vec();
             (
                 Attr::Principal,
                 Box::new(move |v: &[String]| {
-                    let cx = RuleContext { namespace: "", trust_domains: &tds };
+                    let cx = RuleContext {
+                        namespace: "",
+                        trust_domains: &tds,
+                    };
                     Values::Str(AnyOf::parse(&with_aliases(v, &cx), false))
                 }),
             )
@@ -180,7 +249,13 @@ fn condition(
             (
                 Attr::TrustDomain,
                 Box::new(move |v: &[String]| {
-                    trust_domains(v, &RuleContext { namespace: "", trust_domains: &tds })
+                    trust_domains(
+                        v,
+                        &RuleContext {
+                            namespace: "",
+                            trust_domains: &tds,
+                        },
+                    )
                 }),
             )
         }
@@ -193,7 +268,11 @@ fn condition(
         K::Experimental(_) => (Attr::Unsupported, Box::new(strs(false))),
     };
     if matches!(attr, Attr::SourceIp | Attr::RemoteIp | Attr::DestinationIp) {
-        if let Some(bad) = values.iter().chain(not_values).find(|v| IpSet::parse(std::slice::from_ref(v)).is_err()) {
+        if let Some(bad) = values
+            .iter()
+            .chain(not_values)
+            .find(|v| IpSet::parse(std::slice::from_ref(v)).is_err())
+        {
             return Err(format!("{bad:?} is not an address or CIDR block"));
         }
     }
@@ -207,7 +286,10 @@ fn condition(
 /// `a][b` (the inside of `request.auth.claims[a][b]`) → `["a", "b"]`.
 fn claim_path(inner: &str) -> Result<Vec<String>, String> {
     let parts: Vec<String> = inner.split("][").map(str::to_string).collect();
-    if parts.iter().any(|p| p.is_empty() || p.contains('[') || p.contains(']')) {
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || p.contains('[') || p.contains(']'))
+    {
         return Err(format!("invalid claim path [{inner}]"));
     }
     Ok(parts)
@@ -292,9 +374,10 @@ fn request_principals(v: &[String]) -> Values {
                 if let Some(rest) = value.strip_suffix('*') {
                     return match split {
                         Some((iss, "*")) => (exact(iss), None),
-                        Some((iss, sub)) => {
-                            (exact(iss), Some(StrMatch::Prefix(sub[..sub.len() - 1].into())))
-                        }
+                        Some((iss, sub)) => (
+                            exact(iss),
+                            Some(StrMatch::Prefix(sub[..sub.len() - 1].into())),
+                        ),
                         None => (Some(StrMatch::Prefix(rest.into())), None),
                     };
                 }

@@ -30,9 +30,17 @@ pub enum MissWhy {
     /// The policy has no rules (an ALLOW policy without rules allows nothing).
     NoRules,
     /// No `from` entry matched; the first entry's failing check is `check`.
-    From { entry: u16, check: u16 },
-    To { entry: u16, check: u16 },
-    When { check: u16 },
+    From {
+        entry: u16,
+        check: u16,
+    },
+    To {
+        entry: u16,
+        check: u16,
+    },
+    When {
+        check: u16,
+    },
     /// An ALLOW rule using HTTP-only fields never matches TCP traffic.
     HttpOnlyOnTcp,
     /// The rule could not be compiled and, in an ALLOW policy, never matches.
@@ -72,36 +80,59 @@ pub struct Decision {
 }
 
 impl PolicySet {
-    /// Decides a request for a workload whose policies are `sel`.
+    /// Decides a request for a workload whose policies are `sel`, recording why each
+    /// rule considered did not match.
     pub fn evaluate(&self, sel: &Selected, a: &Attributes<'_>) -> Decision {
+        self.evaluate_with(sel, a, true)
+    }
+
+    /// The same decision without the misses (`Decision::misses` stays empty): the proxy's
+    /// hot path, which re-evaluates with [`PolicySet::evaluate`] only to explain a denial.
+    pub fn evaluate_quiet(&self, sel: &Selected, a: &Attributes<'_>) -> Decision {
+        self.evaluate_with(sel, a, false)
+    }
+
+    fn evaluate_with(&self, sel: &Selected, a: &Attributes<'_>, explain: bool) -> Decision {
         let mut d = Decision::default();
+
         for &i in &sel.custom {
             let p = &self.policies[i as usize];
-            if let Some(rule) = self.first_match(i, p, a, &mut d.misses) {
+            if let Some(rule) = self.first_match(i, p, a, explain.then_some(&mut d.misses)) {
                 if p.bad_provider.is_some() {
                     // Istio turns a CUSTOM policy with a bad provider into a DENY.
-                    d.deciding = Some(RuleRef { policy: i, rule: Some(rule) });
+                    d.deciding = Some(RuleRef {
+                        policy: i,
+                        rule: Some(rule),
+                    });
                     return d;
                 }
-                d.delegations.push(RuleRef { policy: i, rule: Some(rule) });
+                d.delegations.push(RuleRef {
+                    policy: i,
+                    rule: Some(rule),
+                });
             }
         }
         for &i in &sel.audit {
             let p = &self.policies[i as usize];
-            if let Some(rule) = self.first_match(i, p, a, &mut d.misses) {
-                d.audited.push(RuleRef { policy: i, rule: Some(rule) });
+            if let Some(rule) = self.first_match(i, p, a, explain.then_some(&mut d.misses)) {
+                d.audited.push(RuleRef {
+                    policy: i,
+                    rule: Some(rule),
+                });
             }
         }
         for &i in &sel.dry_run {
             let p = &self.policies[i as usize];
-            let mut ignored = Vec::new();
-            let matched = self.first_match(i, p, a, &mut ignored);
+            let matched = self.first_match(i, p, a, None);
             d.dry_runs.push(DryRun { policy: i, matched });
         }
         for &i in &sel.deny {
             let p = &self.policies[i as usize];
-            if let Some(rule) = self.first_match(i, p, a, &mut d.misses) {
-                d.deciding = Some(RuleRef { policy: i, rule: Some(rule) });
+            if let Some(rule) = self.first_match(i, p, a, explain.then_some(&mut d.misses)) {
+                d.deciding = Some(RuleRef {
+                    policy: i,
+                    rule: Some(rule),
+                });
                 return d;
             }
         }
@@ -111,9 +142,12 @@ impl PolicySet {
         }
         for &i in &sel.allow {
             let p = &self.policies[i as usize];
-            if let Some(rule) = self.first_match(i, p, a, &mut d.misses) {
+            if let Some(rule) = self.first_match(i, p, a, explain.then_some(&mut d.misses)) {
                 d.allowed = true;
-                d.deciding = Some(RuleRef { policy: i, rule: Some(rule) });
+                d.deciding = Some(RuleRef {
+                    policy: i,
+                    rule: Some(rule),
+                });
                 return d;
             }
         }
@@ -126,17 +160,31 @@ impl PolicySet {
         index: u32,
         p: &CompiledPolicy,
         a: &Attributes<'_>,
-        misses: &mut Vec<Miss>,
+        mut misses: Option<&mut Vec<Miss>>,
     ) -> Option<u32> {
         if p.rules.is_empty() {
-            misses.push(Miss { policy: index, rule: 0, why: MissWhy::NoRules });
+            if let Some(m) = misses {
+                m.push(Miss {
+                    policy: index,
+                    rule: 0,
+                    why: MissWhy::NoRules,
+                });
+            }
             return None;
         }
         let allow = p.effect == Effect::Allow;
         for (r, rule) in p.rules.iter().enumerate() {
             match rule_matches(rule, allow, a) {
                 Ok(()) => return Some(r as u32),
-                Err(why) => misses.push(Miss { policy: index, rule: r as u32, why }),
+                Err(why) => {
+                    if let Some(m) = misses.as_deref_mut() {
+                        m.push(Miss {
+                            policy: index,
+                            rule: r as u32,
+                            why,
+                        });
+                    }
+                }
             }
         }
         None
@@ -170,7 +218,9 @@ fn rule_matches(rule: &CompiledRule, allow: bool, a: &Attributes<'_>) -> Result<
         return Err(MissWhy::To { entry: 0, check });
     }
     if let Some(check) = first_fail(&rule.when) {
-        return Err(MissWhy::When { check: check as u16 });
+        return Err(MissWhy::When {
+            check: check as u16,
+        });
     }
     Ok(())
 }

@@ -35,10 +35,16 @@ impl PolicySet {
     pub fn reasons(&self, d: &Decision) -> Vec<String> {
         let mut out: Vec<String> = d.misses.iter().map(|m| self.miss(m)).collect();
         for r in &d.delegations {
-            out.push(format!("{} matched: the request is delegated to its provider", self.describe(r)));
+            out.push(format!(
+                "{} matched: the request is delegated to its provider",
+                self.describe(r)
+            ));
         }
         for r in &d.audited {
-            out.push(format!("{} matched: the request is audited", self.describe(r)));
+            out.push(format!(
+                "{} matched: the request is audited",
+                self.describe(r)
+            ));
         }
         for dr in &d.dry_runs {
             let id = self.policy_id(dr.policy);
@@ -48,8 +54,15 @@ impl PolicySet {
             });
         }
         if let Some(r) = &d.deciding {
-            if let Some(why) = self.policies.get(r.policy as usize).and_then(|p| p.bad_provider.clone()) {
-                out.push(format!("{}: {why}; it denies what it matches", self.policy_id(r.policy)));
+            if let Some(why) = self
+                .policies
+                .get(r.policy as usize)
+                .and_then(|p| p.bad_provider.clone())
+            {
+                out.push(format!(
+                    "{}: {why}; it denies what it matches",
+                    self.policy_id(r.policy)
+                ));
             }
         }
         out
@@ -74,13 +87,21 @@ impl PolicySet {
             MissWhy::From { entry, check: c } => {
                 let n = rule.map_or(0, |r| r.from.len());
                 let c = rule.and_then(|r| r.from.get(entry as usize)?.get(c as usize));
-                let more = if n > 1 { format!(" (nor did the other {} from entries)", n - 1) } else { String::new() };
+                let more = if n > 1 {
+                    format!(" (nor did the other {} from entries)", n - 1)
+                } else {
+                    String::new()
+                };
                 format!("{head}: {} did not match{more}", check(c))
             }
             MissWhy::To { entry, check: c } => {
                 let n = rule.map_or(0, |r| r.to.len());
                 let c = rule.and_then(|r| r.to.get(entry as usize)?.get(c as usize));
-                let more = if n > 1 { format!(" (nor did the other {} to entries)", n - 1) } else { String::new() };
+                let more = if n > 1 {
+                    format!(" (nor did the other {} to entries)", n - 1)
+                } else {
+                    String::new()
+                };
                 format!("{head}: {} did not match{more}", check(c))
             }
             MissWhy::When { check: c } => {
@@ -134,7 +155,8 @@ fn render_values(v: &Values) -> String {
         Values::RequestPrincipal(list) => list
             .iter()
             .map(|(iss, sub)| {
-                let r = |m: &Option<StrMatch>| m.as_ref().map_or_else(|| "*".to_string(), render_str);
+                let r =
+                    |m: &Option<StrMatch>| m.as_ref().map_or_else(|| "*".to_string(), render_str);
                 format!("{}/{}", r(iss), r(sub))
             })
             .collect(),

@@ -5,8 +5,8 @@ mod compile;
 mod eval;
 mod explain;
 
-pub use eval::{Decision, DryRun, Miss, MissWhy, RuleRef, Selected};
 pub(crate) use check::claim as claim_value;
+pub use eval::{Decision, DryRun, Miss, MissWhy, RuleRef, Selected};
 
 use crate::scope::{PolicyScope, Workload};
 use compile::{compile_rule, CompiledRule, RuleContext};
@@ -23,7 +23,9 @@ pub enum Effect {
     Deny,
     Audit,
     /// Delegate to the named extension provider (ext_authz).
-    Custom { provider: String },
+    Custom {
+        provider: String,
+    },
 }
 
 /// One AuthorizationPolicy, compiled.
@@ -70,12 +72,20 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 impl PolicySet {
     /// Compiles every AuthorizationPolicy among `resources`, in namespace/name order.
-    pub fn build<'a>(resources: impl IntoIterator<Item = &'a Resource>, mesh: &MeshConfig) -> PolicySet {
+    pub fn build<'a>(
+        resources: impl IntoIterator<Item = &'a Resource>,
+        mesh: &MeshConfig,
+    ) -> PolicySet {
         let mut items: Vec<(&str, &str, Option<&str>, &AuthorizationPolicy)> = resources
             .into_iter()
             .filter_map(|r| {
-                let dry = r.meta.annotations.get(DRY_RUN_ANNOTATION).map(String::as_str);
-                r.as_authorization_policy().map(|p| (r.namespace(), r.name(), dry, p))
+                let dry = r
+                    .meta
+                    .annotations
+                    .get(DRY_RUN_ANNOTATION)
+                    .map(String::as_str);
+                r.as_authorization_policy()
+                    .map(|p| (r.namespace(), r.name(), dry, p))
             })
             .collect();
         items.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -111,17 +121,21 @@ impl PolicySet {
             Action::Deny => Effect::Deny,
             Action::Audit => Effect::Audit,
             Action::Custom => {
-                let provider = p.provider.as_ref().map(|x| x.name.clone()).unwrap_or_default();
+                let provider = p
+                    .provider
+                    .as_ref()
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default();
                 match mesh.extension_provider(&provider) {
                     Some(ep) if ep.is_ext_authz() => {}
                     Some(_) => {
-                        bad_provider = Some(format!("provider {provider:?} is not an ext_authz provider"))
-                    }
-                    None => {
                         bad_provider = Some(format!(
-                            "provider {provider:?} is not among the mesh config's extensionProviders"
+                            "provider {provider:?} is not an ext_authz provider"
                         ))
                     }
+                    None => bad_provider = Some(format!(
+                        "provider {provider:?} is not among the mesh config's extensionProviders"
+                    )),
                 }
                 Effect::Custom { provider }
             }
@@ -132,7 +146,12 @@ impl PolicySet {
             effect,
             dry_run: dry_run.and_then(parse_bool).unwrap_or(false),
             bad_provider,
-            scope: PolicyScope::new(namespace, p.selector.as_ref(), p.target_ref.as_ref(), &p.target_refs),
+            scope: PolicyScope::new(
+                namespace,
+                p.selector.as_ref(),
+                p.target_ref.as_ref(),
+                &p.target_refs,
+            ),
             rules: p.rules.iter().map(|r| compile_rule(r, &cx)).collect(),
         });
     }

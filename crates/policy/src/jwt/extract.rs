@@ -9,7 +9,10 @@ use verimesh_config::security::JwtRule;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     /// Lower-case header name and the prefix before the token.
-    Header { name: String, prefix: String },
+    Header {
+        name: String,
+        prefix: String,
+    },
     Param(String),
     Cookie(String),
 }
@@ -69,7 +72,8 @@ pub fn extract(req: &HttpRequest, loc: &Location) -> Vec<String> {
 /// The value after `prefix`, compared ASCII case-insensitively (`bearer` and `Bearer`).
 fn strip_prefix_ci<'a>(v: &'a str, prefix: &str) -> Option<&'a str> {
     let head = v.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &v[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &v[prefix.len()..])
 }
 
 /// Decodes `%XX` escapes; malformed escapes stay as they are.
@@ -79,7 +83,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -101,18 +108,33 @@ mod tests {
             path: "/".into(),
             query: query.map(str::to_string),
             host: String::new(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
     #[test]
     fn finds_tokens() {
-        let h = Location::Header { name: "authorization".into(), prefix: "Bearer ".into() };
-        assert_eq!(extract(&req(None, &[("authorization", "bearer abc")]), &h), ["abc"]);
+        let h = Location::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        };
+        assert_eq!(
+            extract(&req(None, &[("authorization", "bearer abc")]), &h),
+            ["abc"]
+        );
         assert!(extract(&req(None, &[("authorization", "Basic abc")]), &h).is_empty());
         let p = Location::Param("access_token".into());
-        assert_eq!(extract(&req(Some("a=1&access_token=x%2Ey"), &[]), &p), ["x.y"]);
+        assert_eq!(
+            extract(&req(Some("a=1&access_token=x%2Ey"), &[]), &p),
+            ["x.y"]
+        );
         let c = Location::Cookie("session".into());
-        assert_eq!(extract(&req(None, &[("cookie", "a=1; session=tok; b=2")]), &c), ["tok"]);
+        assert_eq!(
+            extract(&req(None, &[("cookie", "a=1; session=tok; b=2")]), &c),
+            ["tok"]
+        );
     }
 }

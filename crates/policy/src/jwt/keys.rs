@@ -21,7 +21,10 @@ impl Family {
     fn allows(self, alg: Algorithm) -> bool {
         use Algorithm as A;
         match self {
-            Family::Rsa => matches!(alg, A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512),
+            Family::Rsa => matches!(
+                alg,
+                A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512
+            ),
             Family::P256 => alg == A::ES256,
             Family::P384 => alg == A::ES384,
             Family::Ed25519 => alg == A::EdDSA,
@@ -83,7 +86,11 @@ impl Jwks {
             Some(serde_json::Value::Array(keys)) => keys.clone(),
             Some(_) => return Err(JwtError::BadJwks("\"keys\" must be a list".into())),
             None if value.get("kty").is_some() => vec![value],
-            None => return Err(JwtError::BadJwks("expected an object with a \"keys\" list".into())),
+            None => {
+                return Err(JwtError::BadJwks(
+                    "expected an object with a \"keys\" list".into(),
+                ))
+            }
         };
         let mut out = Jwks::default();
         for (i, item) in items.into_iter().enumerate() {
@@ -125,7 +132,8 @@ fn key_from(item: serde_json::Value) -> Result<Key, String> {
     let alg = match &jwk.common.key_algorithm {
         None => None,
         Some(a) => {
-            let alg = Algorithm::from_str(&format!("{a:?}")).map_err(|_| format!("unsupported alg {a:?}"))?;
+            let alg = Algorithm::from_str(&format!("{a:?}"))
+                .map_err(|_| format!("unsupported alg {a:?}"))?;
             if !family.allows(alg) {
                 return Err(format!("alg {alg:?} does not fit the key type"));
             }

@@ -82,7 +82,10 @@ impl JwtPolicy {
     /// Compiles rules. Keys come from the rule's inline `jwks`, else from `fetched`
     /// (keyed by `jwksUri`); a rule with neither has an empty key set and refuses every
     /// token of its issuer.
-    pub fn new<'a>(rules: impl IntoIterator<Item = &'a JwtRule>, fetched: &HashMap<String, Jwks>) -> JwtPolicy {
+    pub fn new<'a>(
+        rules: impl IntoIterator<Item = &'a JwtRule>,
+        fetched: &HashMap<String, Jwks>,
+    ) -> JwtPolicy {
         let rules = rules
             .into_iter()
             .map(|r| {
@@ -105,7 +108,10 @@ impl JwtPolicy {
                     },
                     locations: locations(r),
                     forward: r.forward_original_token.unwrap_or(false),
-                    payload_header: r.output_payload_to_header.as_ref().map(|h| h.to_ascii_lowercase()),
+                    payload_header: r
+                        .output_payload_to_header
+                        .as_ref()
+                        .map(|h| h.to_ascii_lowercase()),
                     claim_headers: r
                         .output_claim_to_headers
                         .iter()
@@ -167,7 +173,12 @@ impl JwtPolicy {
             .iter()
             .map(|i| &self.rules[*i])
             .find(|r| r.verifier.issuer == iss)
-            .or_else(|| rule_ids.iter().map(|i| &self.rules[*i]).find(|r| r.verifier.issuer.is_empty()))
+            .or_else(|| {
+                rule_ids
+                    .iter()
+                    .map(|i| &self.rules[*i])
+                    .find(|r| r.verifier.issuer.is_empty())
+            })
             .ok_or(JwtError::UnknownIssuer(iss))?;
         let (auth, claims) = rule.verifier.verify(token, now)?;
         let mut ops = Vec::new();

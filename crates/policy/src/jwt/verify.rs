@@ -26,7 +26,10 @@ pub struct Verifier {
 /// `alg: none` and unknown algorithms do not parse; HMAC algorithms are refused outright.
 pub(super) fn token_algorithm(token: &str) -> Result<(Algorithm, Option<String>), JwtError> {
     let header = decode_header(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
-    if matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+    if matches!(
+        header.alg,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ) {
         return Err(JwtError::AlgorithmNotAllowed(format!("{:?}", header.alg)));
     }
     Ok((header.alg, header.kid))
@@ -36,7 +39,11 @@ pub(super) fn token_algorithm(token: &str) -> Result<(Algorithm, Option<String>)
 pub(super) fn peek_issuer(token: &str) -> Result<String, JwtError> {
     let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
         .map_err(|e| JwtError::Malformed(e.to_string()))?;
-    Ok(claims.get("iss").and_then(Value::as_str).unwrap_or_default().to_string())
+    Ok(claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string())
 }
 
 impl Verifier {
@@ -47,7 +54,12 @@ impl Verifier {
             return Err(JwtError::NoKeys(self.issuer.clone()));
         }
         let by_kid: Vec<_> = match &kid {
-            Some(kid) => self.jwks.keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect(),
+            Some(kid) => self
+                .jwks
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid))
+                .collect(),
             None => self.jwks.keys.iter().collect(),
         };
         if by_kid.is_empty() {
@@ -55,7 +67,9 @@ impl Verifier {
         }
         let candidates: Vec<_> = by_kid.into_iter().filter(|k| k.accepts(alg)).collect();
         if candidates.is_empty() {
-            return Err(JwtError::AlgorithmNotAllowed(format!("{alg:?} (no key of that type)")));
+            return Err(JwtError::AlgorithmNotAllowed(format!(
+                "{alg:?} (no key of that type)"
+            )));
         }
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
@@ -74,7 +88,10 @@ impl Verifier {
     }
 
     fn check_claims(&self, claims: &Value, now: u64) -> Result<(), JwtError> {
-        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !self.issuer.is_empty() && iss != self.issuer {
             return Err(JwtError::UnknownIssuer(iss.to_string()));
         }
@@ -120,7 +137,11 @@ impl Verifier {
                 .chain(self.space_delimited_claims.iter().cloned());
             for name in names {
                 if let Some(Value::String(s)) = map.get(&name) {
-                    let list = s.split(' ').filter(|p| !p.is_empty()).map(|p| Value::String(p.into())).collect();
+                    let list = s
+                        .split(' ')
+                        .filter(|p| !p.is_empty())
+                        .map(|p| Value::String(p.into()))
+                        .collect();
                     map.insert(name, Value::Array(list));
                 }
             }
@@ -140,7 +161,10 @@ impl Verifier {
 fn string_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }

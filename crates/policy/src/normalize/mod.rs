@@ -169,7 +169,10 @@ mod tests {
             .unwrap();
         assert_eq!(r.host, "example.com:8080");
         assert_eq!(r.path, "/x");
-        assert_eq!(r.header_values("x-role").collect::<Vec<_>>(), ["admin", "user"]);
+        assert_eq!(
+            r.header_values("x-role").collect::<Vec<_>>(),
+            ["admin", "user"]
+        );
         assert!(r.headers.iter().all(|(n, _)| !n.starts_with("x-envoy")
             && n != "x-forwarded-client-cert"
             && !n.starts_with("x-verimesh")));

@@ -57,9 +57,7 @@ pub fn normalize_target(raw: &str, mode: NormalizationType) -> Result<Target, Re
         NormalizationType::None => path.to_string(),
         NormalizationType::Default | NormalizationType::Base => base(path)?,
         NormalizationType::MergeSlashes => merge_slashes(&base(path)?),
-        NormalizationType::DecodeAndMergeSlashes => {
-            merge_slashes(&base(&decode_slashes(path)?)?)
-        }
+        NormalizationType::DecodeAndMergeSlashes => merge_slashes(&base(&decode_slashes(path)?)?),
     };
     Ok(Target { path, query })
 }
@@ -75,7 +73,10 @@ fn hex(b: u8) -> Option<u8> {
 
 /// Reads the escape at `i` (which holds `%`), or fails on a malformed one.
 fn escape_at(bytes: &[u8], i: usize) -> Result<u8, RequestError> {
-    match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+    match (
+        bytes.get(i + 1).and_then(|b| hex(*b)),
+        bytes.get(i + 2).and_then(|b| hex(*b)),
+    ) {
         (Some(h), Some(l)) => Ok(h * 16 + l),
         _ => Err(RequestError::BadPath(
             "malformed percent-encoding in the path".into(),
