@@ -84,8 +84,8 @@ fn denied_request_json_explains() {
 fn temp_config(name: &str, yaml: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("verimesh-authz-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("config.yaml"), yaml).unwrap();
+    std::fs::create_dir_all(&d).expect("write temp config");
+    std::fs::write(d.join("config.yaml"), yaml).expect("write temp config");
     d
 }
 

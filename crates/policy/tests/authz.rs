@@ -178,6 +178,8 @@ fn trust_domain_aliases() {
     )));
 }
 
+type MakeRequest = fn() -> verimesh_policy::RawRequest;
+
 #[test]
 fn operation_fields_and_templates() {
     let spec = |op: &str| {
@@ -188,7 +190,7 @@ fn operation_fields_and_templates() {
         )
     };
     let h = |host: &str| req("GET", "/a/b", &[("host", host)]);
-    let cases: &[(&str, fn() -> verimesh_policy::RawRequest, bool)] = &[
+    let cases: &[(&str, MakeRequest, bool)] = &[
         ("{hosts: [svc.foo.svc.cluster.local]}", || get("/"), true),
         ("{hosts: ['*.foo.svc.cluster.local']}", || get("/"), true),
         (

@@ -38,17 +38,17 @@ fn mint() -> Minted {
         "mint.py failed (scripts/setup.sh installs pyjwt and cryptography): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).expect("mint.py output");
     Minted {
-        now: v["now"].as_u64().unwrap(),
-        issuer: v["issuer"].as_str().unwrap().into(),
-        jwks: v["jwks"].as_str().unwrap().into(),
-        other_jwks: v["other_jwks"].as_str().unwrap().into(),
+        now: v["now"].as_u64().expect("mint.py output"),
+        issuer: v["issuer"].as_str().expect("mint.py output").into(),
+        jwks: v["jwks"].as_str().expect("mint.py output").into(),
+        other_jwks: v["other_jwks"].as_str().expect("mint.py output").into(),
         tokens: v["tokens"]
             .as_object()
-            .unwrap()
+            .expect("tokens object")
             .iter()
-            .map(|(k, t)| (k.clone(), t.as_str().unwrap().to_string()))
+            .map(|(k, t)| (k.clone(), t.as_str().expect("mint.py output").to_string()))
             .collect(),
     }
 }
@@ -69,7 +69,9 @@ fn authn(
     target: &str,
 ) -> Result<verimesh_policy::jwt::AuthnResult, JwtError> {
     let raw = req("GET", target, headers);
-    let r = Normalizer::default().normalize(&raw).unwrap();
+    let r = Normalizer::default()
+        .normalize(&raw)
+        .expect("a valid request");
     policy.authenticate(&r, m.now)
 }
 
@@ -102,11 +104,13 @@ fn every_algorithm_verifies() {
     }
 }
 
+type IsExpected = fn(&JwtError) -> bool;
+
 #[test]
 fn every_failure_is_refused() {
     let m = mint();
     let p = JwtPolicy::new([&rule(&m)], &HashMap::new());
-    let cases: &[(&str, fn(&JwtError) -> bool)] = &[
+    let cases: &[(&str, IsExpected)] = &[
         ("expired", |e| *e == JwtError::Expired),
         ("not_yet_valid", |e| *e == JwtError::NotYetValid),
         ("wrong_aud", |e| *e == JwtError::BadAudience),

@@ -204,6 +204,9 @@ fn operation_checks(o: &Operation, at: &str) -> Vec<Check> {
     out
 }
 
+/// Compiles one side of a condition's values.
+type Compile = Box<dyn Fn(&[String]) -> Values>;
+
 fn condition(
     key: &str,
     values: &[String],
@@ -215,7 +218,7 @@ fn condition(
     let kind = condition_key_kind(key)?;
     let mut out = Vec::new();
     let ips = |v: &[String]| Values::Ip(IpSet::parse(v).unwrap_or_default());
-    let (attr, compile): (Attr, Box<dyn Fn(&[String]) -> Values>) = match kind {
+    let (attr, compile): (Attr, Compile) = match kind {
         K::RequestHeader(name) => (
             Attr::Header(name.to_ascii_lowercase()),
             Box::new(strs(false)),
@@ -366,8 +369,11 @@ fn request_principals(v: &[String]) -> Values {
                 }
                 if let Some(rest) = value.strip_prefix('*') {
                     return match split {
-                        Some((iss, sub)) if iss == "*" => (None, exact(sub)),
-                        Some((iss, sub)) => (Some(StrMatch::Suffix(iss[1..].into())), exact(sub)),
+                        Some(("*", sub)) => (None, exact(sub)),
+                        Some((iss, sub)) => {
+                            let iss = iss.strip_prefix('*').unwrap_or(iss);
+                            (Some(StrMatch::Suffix(iss.into())), exact(sub))
+                        }
                         None => (None, Some(StrMatch::Suffix(rest.into()))),
                     };
                 }

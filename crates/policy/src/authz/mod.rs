@@ -133,9 +133,11 @@ impl PolicySet {
                             "provider {provider:?} is not an ext_authz provider"
                         ))
                     }
-                    None => bad_provider = Some(format!(
+                    None => {
+                        bad_provider = Some(format!(
                         "provider {provider:?} is not among the mesh config's extensionProviders"
-                    )),
+                    ))
+                    }
                 }
                 Effect::Custom { provider }
             }

@@ -45,9 +45,9 @@ pub fn workload(ns: &str, labels: &[(&str, &str)]) -> Workload {
 pub fn conn(principal: Option<&str>) -> Connection {
     Connection {
         peer: principal.and_then(Peer::parse),
-        source_ip: Some("10.0.0.1".parse().unwrap()),
+        source_ip: Some("10.0.0.1".parse().expect("literal address")),
         remote_ip: None,
-        destination_ip: Some("10.0.0.2".parse().unwrap()),
+        destination_ip: Some("10.0.0.2".parse().expect("literal address")),
         destination_port: 8080,
         sni: None,
     }
