@@ -26,3 +26,13 @@ if command -v rustup >/dev/null 2>&1; then
     rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
   done
 fi
+# The JWT tests mint real tokens with PyJWT (crates/policy/tests/jwt/mint.py).
+if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  echo "setup: installing pyjwt and cryptography"
+  python3 -m pip --version >/dev/null 2>&1 || {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
+  }
+  python3 -m pip install -q pyjwt cryptography 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages pyjwt cryptography
+fi

@@ -22,5 +22,8 @@ fi
 echo "== analyze benchmark (10,000 generated resources)"
 cargo run --quiet --release --locked -p verimesh-bench -- analyze-corpus --resources 10000
 
+echo "== authz benchmark (1,000 policies, time per decision)"
+cargo run --quiet --release --locked -p verimesh-bench -- authz --policies 1000 --requests 2000 --rounds 10
+
 echo "== cargo test"
 cargo test --workspace --locked

@@ -1,5 +1,6 @@
 //! verimesh benchmarks. Each prints what it measured; none fails on a number.
 
+mod authz;
 mod corpus;
 
 use clap::{Parser, Subcommand};
@@ -23,11 +24,26 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Generate AuthorizationPolicies, then time one decision per request.
+    Authz {
+        #[arg(long, default_value_t = 1_000)]
+        policies: usize,
+        /// Distinct requests, each decided once per round.
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::AnalyzeCorpus { resources, runs } => analyze_corpus(resources, runs.max(1)),
+        Command::Authz {
+            policies,
+            requests,
+            rounds,
+        } => authz::run(policies, requests.max(1), rounds.max(1)),
     }
 }
 

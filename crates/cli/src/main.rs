@@ -31,6 +31,9 @@ enum Command {
     // `--version` here is the app version it reports, as in bookinfo's manifests.
     #[command(disable_version_flag = true)]
     DemoApp(cmd::demo_app::Args),
+    /// Explain authorization decisions with the proxy's own decision engine.
+    #[command(subcommand)]
+    Authz(cmd::authz::Command),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Conformance(suite) => cmd::conformance::run(&suite),
         Command::DemoApp(args) => cmd::demo_app::run(args),
         Command::Iptables(args) => cmd::iptables::run(&args),
+        Command::Authz(c) => cmd::authz::run(&c),
     };
     match result {
         Ok(code) => code,
