@@ -61,7 +61,10 @@ impl CredentialSource for ClientTrust {
         own.and_then(|s| s.credentials())
     }
     fn trust_bundle(&self) -> Arc<TrustBundle> {
-        self.bundle.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.bundle
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

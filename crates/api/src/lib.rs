@@ -14,5 +14,3 @@ pub mod ca {
         include!("gen/verimesh.ca.v1.rs");
     }
 }
-
-

@@ -18,7 +18,9 @@ use std::time::Duration;
 use tokens::TokenStore;
 use verimesh_identity::ca::{Ca, CaError, LocalSigner, DEFAULT_MAX_WORKLOAD_TTL};
 use verimesh_identity::rotate::FetchError;
-use verimesh_identity::{CertificateWatcher, RotationOptions, SpiffeId, SpiffeMatcher, TrustDomain};
+use verimesh_identity::{
+    CertificateWatcher, RotationOptions, SpiffeId, SpiffeMatcher, TrustDomain,
+};
 
 /// The control plane's gRPC port (Istio's istiod uses the same).
 pub const DEFAULT_ADDR: &str = "127.0.0.1:15012";
@@ -92,8 +94,8 @@ pub async fn start_with_ca(
         identity: identity.clone(),
         ttl: Some(opts.workload_ttl),
     };
-    let watcher = CertificateWatcher::start(identity.clone(), signer, RotationOptions::default())
-        .await?;
+    let watcher =
+        CertificateWatcher::start(identity.clone(), signer, RotationOptions::default()).await?;
     let auth = Authenticators(vec![
         Box::new(ClientCertAuthenticator {
             trust_domain: opts.trust_domain.clone(),
@@ -112,10 +114,12 @@ pub async fn start_with_ca(
             addr: opts.listen,
             source,
         })?;
-    let local_addr = listener.local_addr().map_err(|source| ControlError::Listen {
-        addr: opts.listen,
-        source,
-    })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ControlError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
     let task = tokio::spawn(serve(
         listener,
         service,

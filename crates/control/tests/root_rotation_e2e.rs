@@ -16,11 +16,11 @@ use verimesh_identity::{SpiffeId, SpiffeMatcher, TrustBundle};
 
 /// A `cacerts` directory whose CA is `root` and whose trust bundle is `bundle`.
 fn cacerts(dir: &Path, root: &ca::RootFiles, bundle: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(ca::CA_CERT), &root.cert).unwrap();
-    std::fs::write(dir.join(ca::CA_KEY), &root.key).unwrap();
-    std::fs::write(dir.join(ca::CERT_CHAIN), &root.cert).unwrap();
-    std::fs::write(dir.join(ca::ROOT_CERT), bundle).unwrap();
+    std::fs::create_dir_all(dir).expect("test setup");
+    std::fs::write(dir.join(ca::CA_CERT), &root.cert).expect("test setup");
+    std::fs::write(dir.join(ca::CA_KEY), &root.key).expect("test setup");
+    std::fs::write(dir.join(ca::CERT_CHAIN), &root.cert).expect("test setup");
+    std::fs::write(dir.join(ca::ROOT_CERT), bundle).expect("test setup");
 }
 
 async fn round_trip(
@@ -30,19 +30,25 @@ async fn round_trip(
     client_id: &SpiffeId,
 ) -> Result<String, String> {
     let echo = echo_server(server, SpiffeMatcher::Exact(client_id.clone())).await;
-    let config = tls::client_config(client, SpiffeMatcher::Exact(server_id.clone()), &[]).unwrap();
-    let tcp = tokio::net::TcpStream::connect(echo.addr).await.map_err(|e| e.to_string())?;
-    let name = rustls_pki_types::ServerName::try_from("peer.invalid").unwrap();
+    let config = tls::client_config(client, SpiffeMatcher::Exact(server_id.clone()), &[])
+        .expect("test setup");
+    let tcp = tokio::net::TcpStream::connect(echo.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = rustls_pki_types::ServerName::try_from("peer.invalid").expect("test setup");
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(name, tcp)
         .await
         .map_err(|e| e.to_string())?;
     let (r, mut w) = tokio::io::split(tls);
     w.write_all(b"hello\n").await.map_err(|e| e.to_string())?;
-    let line = tokio::time::timeout(Duration::from_secs(5), BufReader::new(r).lines().next_line())
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
+    let line = tokio::time::timeout(
+        Duration::from_secs(5),
+        BufReader::new(r).lines().next_line(),
+    )
+    .await
+    .map_err(|_| "timed out".to_string())?
+    .map_err(|e| e.to_string())?;
     line.ok_or_else(|| "connection closed".to_string())
 }
 
@@ -58,9 +64,13 @@ async fn workloads_on_old_and_new_roots_interoperate_during_root_rotation() {
     let ttl = Duration::from_secs(3600);
 
     // Phase 1: the old CA signs, and already distributes both roots.
-    let old_cp = verimesh_control::start(opts(&dir, Some(dir.join("old")), ttl)).await.unwrap();
+    let old_cp = verimesh_control::start(opts(&dir, Some(dir.join("old")), ttl))
+        .await
+        .unwrap();
     // Phase 2: the new CA signs (both run at once here, on two ports, to keep the test short).
-    let new_cp = verimesh_control::start(opts(&dir, Some(dir.join("new")), ttl)).await.unwrap();
+    let new_cp = verimesh_control::start(opts(&dir, Some(dir.join("new")), ttl))
+        .await
+        .unwrap();
 
     let initial = TrustBundle::from_pem(&both_old_first).unwrap();
     let db_id = id("default", "db");
@@ -74,15 +84,26 @@ async fn workloads_on_old_and_new_roots_interoperate_during_root_rotation() {
     let web = workload(web_client, web_id.clone()).await;
 
     // db holds an old-root certificate, web a new-root one; both bundles hold both roots.
-    let signer_of = |w: &verimesh_identity::CertificateWatcher| w.current().unwrap().chain()[1].clone();
-    let root_der = |pem: &str| verimesh_identity::pem::certs(pem, "root").unwrap().remove(0);
+    let signer_of =
+        |w: &verimesh_identity::CertificateWatcher| w.current().unwrap().chain()[1].clone();
+    let root_der = |pem: &str| {
+        verimesh_identity::pem::certs(pem, "root")
+            .unwrap()
+            .remove(0)
+    };
     assert_eq!(signer_of(&db), root_der(&old.cert));
     assert_eq!(signer_of(&web), root_der(&new.cert));
     assert_eq!(db.source().trust_bundle().roots().len(), 2);
     assert_eq!(web.source().trust_bundle().roots().len(), 2);
 
-    assert_eq!(round_trip(db.source(), &db_id, web.source(), &web_id).await, Ok("echo hello".to_string()));
-    assert_eq!(round_trip(web.source(), &web_id, db.source(), &db_id).await, Ok("echo hello".to_string()));
+    assert_eq!(
+        round_trip(db.source(), &db_id, web.source(), &web_id).await,
+        Ok("echo hello".to_string())
+    );
+    assert_eq!(
+        round_trip(web.source(), &web_id, db.source(), &db_id).await,
+        Ok("echo hello".to_string())
+    );
 
     // Not vacuous: a db that trusted only the old root would refuse web's new-root certificate.
     let old_ca = verimesh_identity::Ca::load_cacerts(&dir.join("old"), td()).unwrap();
@@ -91,6 +112,12 @@ async fn workloads_on_old_and_new_roots_interoperate_during_root_rotation() {
         verimesh_identity::Credentials::from_pem(&issued.chain_pem(), &key).unwrap(),
         TrustBundle::from_pem(&old.cert).unwrap(),
     );
-    let result = round_trip(std::sync::Arc::new(db_old_only), &db_id, web.source(), &web_id).await;
+    let result = round_trip(
+        std::sync::Arc::new(db_old_only),
+        &db_id,
+        web.source(),
+        &web_id,
+    )
+    .await;
     assert!(result.is_err(), "{result:?}");
 }

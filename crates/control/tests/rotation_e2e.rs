@@ -16,14 +16,16 @@ use verimesh_identity::SpiffeMatcher;
 const TTL: Duration = Duration::from_secs(10);
 const RUN_FOR: Duration = Duration::from_secs(26);
 
-type Conn = tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio_rustls::client::TlsStream<TcpStream>>>>;
+type Conn =
+    tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio_rustls::client::TlsStream<TcpStream>>>>;
 
 async fn connect(
     connector: &tokio_rustls::TlsConnector,
     addr: std::net::SocketAddr,
 ) -> std::io::Result<(tokio_rustls::client::TlsStream<TcpStream>, String)> {
     let tcp = TcpStream::connect(addr).await?;
-    let name = rustls_pki_types::ServerName::try_from("db.mesh.invalid").map_err(std::io::Error::other)?;
+    let name =
+        rustls_pki_types::ServerName::try_from("db.mesh.invalid").map_err(std::io::Error::other)?;
     let tls = connector.connect(name, tcp).await?;
     let serial = tls
         .get_ref()
@@ -31,7 +33,8 @@ async fn connect(
         .peer_certificates()
         .and_then(|c| c.first())
         .map(|leaf| {
-            let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).expect("leaf parses");
+            let (_, cert) =
+                x509_parser::parse_x509_certificate(leaf.as_ref()).expect("leaf parses");
             cert.raw_serial_as_string()
         })
         .unwrap_or_default();
@@ -43,7 +46,9 @@ async fn request(
     w: &mut tokio::io::WriteHalf<tokio_rustls::client::TlsStream<TcpStream>>,
     n: usize,
 ) -> Result<(), String> {
-    w.write_all(format!("req {n}\n").as_bytes()).await.map_err(|e| e.to_string())?;
+    w.write_all(format!("req {n}\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_secs(2), lines.next_line()).await {
         Ok(Ok(Some(line))) if line == format!("echo req {n}") => Ok(()),
         other => Err(format!("request {n}: {other:?}")),
@@ -53,18 +58,33 @@ async fn request(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_survive_several_rotations_with_zero_failed_requests() {
     let dir = temp_dir("rotation-e2e");
-    let control = verimesh_control::start(opts(&dir, None, TTL)).await.expect("control plane");
+    let control = verimesh_control::start(opts(&dir, None, TTL))
+        .await
+        .expect("control plane");
     let bundle = bundle_of(&dir);
     let web_id = id("default", "web");
     let db_id = id("default", "db");
-    let web = workload(client_for(&control, &dir, bundle.clone(), "default", "web"), web_id.clone()).await;
-    let db = workload(client_for(&control, &dir, bundle.clone(), "default", "db"), db_id.clone()).await;
+    let web = workload(
+        client_for(&control, &dir, bundle.clone(), "default", "web"),
+        web_id.clone(),
+    )
+    .await;
+    let db = workload(
+        client_for(&control, &dir, bundle.clone(), "default", "db"),
+        db_id.clone(),
+    )
+    .await;
     let first_db = db.current().expect("db has a certificate");
     let first_web = web.current().expect("web has a certificate");
 
     let echo = echo_server(db.source(), SpiffeMatcher::Exact(web_id.clone())).await;
     // One client config for the whole run: rotation never rebuilds it.
-    let config = tls::client_config(web.source(), SpiffeMatcher::Exact(db_id.clone()), &[tls::ALPN_H2]).unwrap();
+    let config = tls::client_config(
+        web.source(),
+        SpiffeMatcher::Exact(db_id.clone()),
+        &[tls::ALPN_H2],
+    )
+    .unwrap();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
 
     let started = Instant::now();
@@ -112,7 +132,11 @@ async fn connections_survive_several_rotations_with_zero_failed_requests() {
         .expect("long-lived connection finishes")
         .expect("task");
 
-    assert!(failures.is_empty(), "{} failed requests: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failed requests: {failures:?}",
+        failures.len()
+    );
     let long_lived_requests = long_lived.expect("long-lived connection survived");
     assert!(long_lived_requests > 300, "{long_lived_requests}");
     assert!(new_conns > 150, "{new_conns}");
@@ -122,10 +146,16 @@ async fn connections_survive_several_rotations_with_zero_failed_requests() {
     let web_rotations = web.subscribe().borrow().generation - 1;
     assert!(db_rotations >= 3, "db rotated {db_rotations} times");
     assert!(web_rotations >= 3, "web rotated {web_rotations} times");
-    assert!(serials.len() >= 4, "new connections saw {} server certificates", serials.len());
+    assert!(
+        serials.len() >= 4,
+        "new connections saw {} server certificates",
+        serials.len()
+    );
     // The long-lived connection outlived the certificates it was opened with.
     assert!(SystemTime::now() > first_db.not_after() && SystemTime::now() > first_web.not_after());
-    assert!(echo.served.load(std::sync::atomic::Ordering::Relaxed) >= long_lived_requests + new_conns);
+    assert!(
+        echo.served.load(std::sync::atomic::Ordering::Relaxed) >= long_lived_requests + new_conns
+    );
     eprintln!(
         "{long_lived_requests} requests on one connection, {new_conns} new connections, \
          db rotated {db_rotations}x, web {web_rotations}x, {} server certificates seen, {:?}",

@@ -1,2 +1,5 @@
 pub mod analyze;
+pub mod ca;
 pub mod conformance;
+pub mod control;
+mod duration;

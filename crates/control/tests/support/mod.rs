@@ -81,7 +81,9 @@ pub fn fast_rotation() -> RotationOptions {
 /// Starts a workload's certificate watcher against the control plane; also presents the
 /// workload's own certificate on renewals.
 pub async fn workload(client: CaClient, ident: SpiffeId) -> CertificateWatcher {
-    let w = CertificateWatcher::start(ident, client.clone(), fast_rotation()).await.unwrap();
+    let w = CertificateWatcher::start(ident, client.clone(), fast_rotation())
+        .await
+        .unwrap();
     client.present_credentials(w.source());
     w
 }
@@ -100,7 +102,8 @@ impl Drop for Echo {
 }
 
 pub async fn echo_server(source: Arc<dyn CredentialSource>, clients: SpiffeMatcher) -> Echo {
-    let config = tls::server_config(source, ClientAuth::Required(clients), &[tls::ALPN_H2]).unwrap();
+    let config =
+        tls::server_config(source, ClientAuth::Required(clients), &[tls::ALPN_H2]).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -108,16 +111,23 @@ pub async fn echo_server(source: Arc<dyn CredentialSource>, clients: SpiffeMatch
     let counter = served.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             let acceptor = acceptor.clone();
             let counter = counter.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let (r, mut w) = tokio::io::split(tls);
                 let mut lines = BufReader::new(r).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     counter.fetch_add(1, Ordering::Relaxed);
-                    if w.write_all(format!("echo {line}\n").as_bytes()).await.is_err() {
+                    if w.write_all(format!("echo {line}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
