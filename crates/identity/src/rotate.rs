@@ -200,8 +200,12 @@ pub fn renewal_delay(not_after: SystemTime, opts: &RotationOptions) -> Duration 
         .unwrap_or(Duration::ZERO);
     let spread = (crate::random::unit_f64() * 2.0 - 1.0) * opts.jitter;
     let fraction = (opts.renew_fraction + spread).clamp(0.05, 0.95);
-    remaining.mul_f64(fraction)
+    // A floor, so a CA handing out near-expired certificates cannot make this spin.
+    remaining.mul_f64(fraction).max(MIN_RENEWAL_DELAY)
 }
+
+/// The shortest wait between renewals.
+const MIN_RENEWAL_DELAY: Duration = Duration::from_millis(100);
 
 async fn renew_loop<S: Signer>(
     identity: SpiffeId,

@@ -75,9 +75,9 @@ async fn renews_at_about_half_the_lifetime() {
         .unwrap()
         .unwrap();
     let renewed_after = started.elapsed();
-    // Jitter is ±10 % of the lifetime around 50 %: 1.6 s to 2.4 s of a 4 s certificate.
+    // 50 % ± 10 % of the remaining lifetime, which is 3 to 4 s (X.509 times are whole seconds).
     assert!(
-        renewed_after >= Duration::from_millis(1500)
+        renewed_after >= Duration::from_millis(1100)
             && renewed_after <= Duration::from_millis(3000),
         "{renewed_after:?}"
     );
@@ -147,4 +147,26 @@ async fn start_gives_up_after_its_timeout_when_the_ca_never_answers() {
     assert!(err.to_string().contains("connection refused"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(2));
     assert!(ca.requests.load(Ordering::SeqCst) >= 2);
+}
+
+#[test]
+fn renewal_is_spread_around_half_the_remaining_lifetime() {
+    let o = RotationOptions::default();
+    let not_after = std::time::SystemTime::now() + Duration::from_secs(1000);
+    let delays: Vec<Duration> = (0..200)
+        .map(|_| verimesh_identity::rotate::renewal_delay(not_after, &o))
+        .collect();
+    let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+    assert!(
+        *min >= Duration::from_secs(399) && *max <= Duration::from_secs(600),
+        "{min:?}..{max:?}"
+    );
+    // Jittered: not all the same, and spread over most of the window.
+    assert!(*max - *min > Duration::from_secs(100), "{min:?}..{max:?}");
+    // Already expired: retry soon, but never spin.
+    let past = std::time::SystemTime::now() - Duration::from_secs(5);
+    assert_eq!(
+        verimesh_identity::rotate::renewal_delay(past, &o),
+        Duration::from_millis(100)
+    );
 }
