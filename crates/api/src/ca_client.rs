@@ -164,6 +164,21 @@ impl CaClient {
     }
 }
 
+impl CaClient {
+    /// Gets `identity`'s first certificate and keeps it fresh; renewals authenticate with the
+    /// current certificate (mTLS) as well as the bootstrap token.
+    pub async fn watch(
+        self,
+        identity: verimesh_identity::SpiffeId,
+        opts: verimesh_identity::RotationOptions,
+    ) -> Result<verimesh_identity::CertificateWatcher, verimesh_identity::rotate::FetchError> {
+        let trust = self.trust.clone();
+        let watcher = verimesh_identity::CertificateWatcher::start(identity, self, opts).await?;
+        *trust.own.write().unwrap_or_else(|e| e.into_inner()) = Some(watcher.source());
+        Ok(watcher)
+    }
+}
+
 impl Signer for CaClient {
     async fn sign(&self, csr_pem: String) -> Result<Signed, SignError> {
         Ok(self.create_certificate(csr_pem).await?)

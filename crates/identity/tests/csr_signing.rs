@@ -166,3 +166,54 @@ fn a_csr_made_by_openssl_is_signed_and_its_key_fits() {
     let creds = Credentials::from_pem(&issued.chain_pem(), &key).unwrap();
     assert_eq!(creds.identity(), &id(WEB));
 }
+
+#[test]
+fn weak_or_unusual_keys_are_refused() {
+    let ca = ca();
+    let dir = temp_dir("csr-weak");
+    let subject_alt = format!("subjectAltName=URI:{WEB}");
+    for (newkey, accepted) in [
+        (&["-newkey", "rsa:1024"][..], false),
+        (&["-newkey", "rsa:2048"][..], true),
+        (
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp521r1"][..],
+            false,
+        ),
+        (
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+            true,
+        ),
+        (&["-newkey", "ed25519"][..], true),
+    ] {
+        let out = Command::new("openssl")
+            .arg("req")
+            .arg("-new")
+            .args(newkey)
+            .args([
+                "-nodes",
+                "-keyout",
+                "k.pem",
+                "-subj",
+                "/O=verimesh",
+                "-addext",
+                &subject_alt,
+                "-out",
+                "r.pem",
+            ])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csr = std::fs::read_to_string(dir.join("r.pem")).unwrap();
+        let result = ca.sign_csr(&csr, &id(WEB), None);
+        assert_eq!(result.is_ok(), accepted, "{newkey:?}: {result:?}");
+        if !accepted {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("key not accepted"), "{newkey:?}: {err}");
+        }
+    }
+}

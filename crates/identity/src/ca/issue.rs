@@ -50,6 +50,7 @@ impl Ca {
         caller: &SpiffeId,
         ttl: Option<Duration>,
     ) -> Result<IssuedCertificate, CaError> {
+        check_key(csr_pem)?;
         let csr = CertificateSigningRequestParams::from_pem(csr_pem)
             .map_err(|e| CaError::BadCsr(e.to_string()))?;
         let requested: Vec<String> = csr
@@ -149,6 +150,47 @@ fn workload_params(id: &SpiffeId, ttl: Duration) -> Result<CertificateParams, Ca
     params.not_after = now + ttl;
     params.serial_number = Some(random_serial()?);
     Ok(params)
+}
+
+/// Refuses CSRs for keys the mesh does not accept: only ECDSA P-256 and P-384, Ed25519, and
+/// RSA of 2048 to 8192 bits.
+fn check_key(csr_pem: &str) -> Result<(), CaError> {
+    use rustls_pki_types::pem::PemObject;
+    use x509_parser::prelude::FromDer;
+    const P256: &str = "1.2.840.10045.3.1.7";
+    const P384: &str = "1.3.132.0.34";
+    const ED25519: &str = "1.3.101.112";
+    let der = rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(csr_pem.as_bytes())
+        .map_err(|e| CaError::BadCsr(e.to_string()))?;
+    let (_, req) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(der.as_ref())
+            .map_err(|e| CaError::BadCsr(e.to_string()))?;
+    let spki = &req.certification_request_info.subject_pki;
+    if spki.algorithm.algorithm.to_id_string() == ED25519 {
+        return Ok(());
+    }
+    let weak = |what: String| Err(CaError::BadCsr(format!("key not accepted: {what}")));
+    match spki.parsed() {
+        Ok(x509_parser::public_key::PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .unwrap_or_default();
+            if curve == P256 || curve == P384 {
+                Ok(())
+            } else {
+                weak(format!("EC curve {curve:?} (use P-256 or P-384)"))
+            }
+        }
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => match rsa.key_size() {
+            2048..=8192 => Ok(()),
+            bits => weak(format!("RSA {bits} bits (use 2048 to 8192)")),
+        },
+        Ok(_) | Err(_) => weak("unsupported key type".to_string()),
+    }
 }
 
 /// A random positive 128-bit serial number.
