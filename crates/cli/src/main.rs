@@ -34,6 +34,22 @@ enum Command {
     /// Explain authorization decisions with the proxy's own decision engine.
     #[command(subcommand)]
     Authz(cmd::authz::Command),
+    /// The mesh CA: issue workload certificates, inspect certificates, make bootstrap tokens.
+    #[command(subcommand)]
+    Ca(cmd::ca::Command),
+    /// Run the control plane. For now it serves only the CA's certificate signing service
+    /// (gRPC over TLS); configuration distribution to proxies comes later.
+    Control(cmd::control::Args),
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn main() -> ExitCode {
@@ -44,6 +60,11 @@ fn main() -> ExitCode {
         Command::DemoApp(args) => cmd::demo_app::run(args),
         Command::Iptables(args) => cmd::iptables::run(&args),
         Command::Authz(c) => cmd::authz::run(&c),
+        Command::Ca(cmd) => cmd::ca::run(&cmd),
+        Command::Control(args) => {
+            init_logging();
+            cmd::control::run(&args)
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,16 @@
+//! The control plane ⇄ proxy API: protobuf definitions (in `proto/`), the code generated from
+//! them (checked in under `src/gen/`, kept current by the `generated` test), and the client
+//! side of the CA's signing service.
+#![forbid(unsafe_code)]
+
+pub mod ca_client;
+
+pub use ca_client::{CaClient, CaClientError};
+
+/// `verimesh.ca.v1`: the certificate signing service.
+pub mod ca {
+    pub mod v1 {
+        #![allow(clippy::all, clippy::unwrap_used, missing_docs)]
+        include!("gen/verimesh.ca.v1.rs");
+    }
+}

@@ -1,0 +1,38 @@
+//! The checked-in generated code is what the proto files produce today. Regenerating needs no
+//! `protoc`: protox compiles the protos in-process. To update the checked-in code after
+//! changing a proto, run `VERIMESH_REGENERATE=1 cargo test -p verimesh-api --test generated`.
+
+use std::path::Path;
+
+const PROTOS: &[&str] = &["verimesh/ca/v1/ca.proto"];
+const GENERATED: &[&str] = &["verimesh.ca.v1.rs"];
+
+#[test]
+fn generated_code_matches_the_protos() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fds = protox::compile(PROTOS, [root.join("proto")]).expect("protos compile");
+    let out = std::env::temp_dir().join(format!("verimesh-api-gen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("temp dir");
+    tonic_prost_build::configure()
+        .build_transport(false)
+        .emit_rerun_if_changed(false)
+        .out_dir(&out)
+        .compile_fds(fds)
+        .expect("code generation");
+    let regenerate = std::env::var_os("VERIMESH_REGENERATE").is_some();
+    for name in GENERATED {
+        let fresh = std::fs::read_to_string(out.join(name)).expect("generated file");
+        let checked_in = root.join("src/gen").join(name);
+        if regenerate {
+            std::fs::write(&checked_in, &fresh).expect("write generated code");
+            continue;
+        }
+        let old = std::fs::read_to_string(&checked_in).unwrap_or_default();
+        assert!(
+            old == fresh,
+            "{} is out of date with the protos; run VERIMESH_REGENERATE=1 cargo test -p verimesh-api --test generated",
+            checked_in.display()
+        );
+    }
+}
