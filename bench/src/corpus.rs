@@ -10,7 +10,7 @@ pub struct Written {
 }
 
 /// Resources written per service; `write` makes `resources / PER_SERVICE` services.
-const PER_SERVICE: usize = 8;
+const PER_SERVICE: usize = 9;
 
 fn service_yaml(ns: &str, i: usize) -> String {
     let name = format!("svc-{i}");
@@ -59,6 +59,31 @@ spec:
         ports:
         - containerPort: 8080
 ---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}-v2
+  namespace: {ns}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {name}
+      version: v2
+  template:
+    metadata:
+      labels:
+        app: {name}
+        version: v2
+    spec:
+      serviceAccountName: {name}
+      containers:
+      - name: app
+        image: example/{name}:2.0
+        command: ["verimesh", "demo-app"]
+        ports:
+        - containerPort: 8080
+---
 apiVersion: v1
 kind: ServiceAccount
 metadata:
@@ -84,14 +109,20 @@ spec:
     - destination:
         host: {name}
         subset: v2
+        port:
+          number: 8080
   - route:
     - destination:
         host: {name}
         subset: v1
+        port:
+          number: 8080
       weight: 90
     - destination:
         host: {name}
         subset: v2
+        port:
+          number: 8080
       weight: 10
     timeout: 5s
     retries:
