@@ -46,7 +46,7 @@ fn token_required(snap: &Snapshot<'_>, w: &Workload<'_>) -> bool {
         let Some(ap) = r.as_authorization_policy() else {
             continue;
         };
-        let applies = policy_workloads(snap, r, ap.selector.as_ref().map(|s| &s.match_labels))
+        let applies = policy_workloads(snap, r)
             .iter()
             .any(|x| std::ptr::eq(x.resource, w.resource));
         if !applies {
@@ -68,11 +68,7 @@ impl Analyzer for JwtNotRequired {
 
     fn analyze(&self, snap: &Snapshot<'_>, out: &mut Report) {
         for r in snap.of_kind(Kind::RequestAuthentication) {
-            let Some(ra) = r.as_request_authentication() else {
-                continue;
-            };
-            let workloads =
-                policy_workloads(snap, r, ra.selector.as_ref().map(|s| &s.match_labels));
+            let workloads = policy_workloads(snap, r);
             let open: Vec<&str> = workloads
                 .iter()
                 .filter(|w| !token_required(snap, w))
@@ -136,5 +132,12 @@ spec:
         assert!(with(allow).is_empty());
         let deny = "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: istio-system}\nspec:\n  action: DENY\n  rules: [{from: [{source: {notRequestPrincipals: ['*']}}]}]\n";
         assert!(with(deny).is_empty());
+    }
+
+    #[test]
+    fn policies_attached_by_target_ref_do_not_protect_sidecars() {
+        // Same attachment rules as the decision engine: a targetRef policy is for a gateway.
+        let gateway_only = "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: edge}\n  rules: [{from: [{source: {requestPrincipals: ['*']}}]}]\n";
+        assert_eq!(with(gateway_only), ["VM0006 RequestAuthentication a/jwt"]);
     }
 }

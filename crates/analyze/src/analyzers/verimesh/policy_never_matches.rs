@@ -139,7 +139,7 @@ fn check_against_workloads(
     if ap.action() != Action::Allow {
         return;
     }
-    let workloads = policy_workloads(snap, r, ap.selector.as_ref().map(|s| &s.match_labels));
+    let workloads = policy_workloads(snap, r);
     if workloads.is_empty() {
         return;
     }

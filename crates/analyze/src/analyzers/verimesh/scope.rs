@@ -3,26 +3,50 @@
 use crate::hosts::selector_matches;
 use crate::snapshot::Snapshot;
 use crate::workloads::Workload;
-use std::collections::BTreeMap;
 use verimesh_config::k8s::IntOrString;
 use verimesh_config::{Kind, Resource};
+use verimesh_policy::scope::PolicyScope;
 
-/// Workloads with a sidecar that a namespaced policy applies to: its namespace (every namespace
-/// when it is in the mesh root namespace), narrowed by its selector when it has one. Workloads
-/// without a sidecar enforce no policy at all.
+/// Workloads with a sidecar that a security policy (AuthorizationPolicy,
+/// RequestAuthentication) applies to, by the decision engine's own attachment rules
+/// (namespace, root namespace, selector, targetRefs), so the analyzer and the proxy agree.
+/// Workloads without a sidecar enforce no policy at all.
 pub fn policy_workloads<'s, 'a>(
     snap: &'s Snapshot<'a>,
     policy: &Resource,
-    selector: Option<&BTreeMap<String, String>>,
 ) -> Vec<&'s Workload<'a>> {
     let ns = snap.ns(policy);
-    let selected = |w: &&Workload<'a>| {
-        selector.is_none_or(|s| selector_matches(s, w.labels)) && snap.in_mesh(w)
-    };
-    if ns == snap.mesh.root_namespace() {
-        snap.workloads().iter().filter(selected).collect()
+    let scope = if let Some(ap) = policy.as_authorization_policy() {
+        PolicyScope::new(
+            ns,
+            ap.selector.as_ref(),
+            ap.target_ref.as_ref(),
+            &ap.target_refs,
+        )
+    } else if let Some(ra) = policy.as_request_authentication() {
+        PolicyScope::new(
+            ns,
+            ra.selector.as_ref(),
+            ra.target_ref.as_ref(),
+            &ra.target_refs,
+        )
     } else {
-        snap.workloads_in(ns).filter(selected).collect()
+        return Vec::new();
+    };
+    let root = snap.mesh.root_namespace();
+    let applies = |w: &&Workload<'a>| {
+        let target = verimesh_policy::Workload {
+            namespace: w.namespace.clone(),
+            labels: w.labels.clone(),
+            waypoint: false,
+            services: Vec::new(),
+        };
+        scope.applies_to(&target, root) && snap.in_mesh(w)
+    };
+    if ns == root {
+        snap.workloads().iter().filter(applies).collect()
+    } else {
+        snap.workloads_in(ns).filter(applies).collect()
     }
 }
 
