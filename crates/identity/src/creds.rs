@@ -2,7 +2,7 @@
 //! configs read them from on every handshake, so a rotated certificate is used by the next
 //! handshake without rebuilding any config or touching open connections.
 
-use crate::bundle::TrustBundle;
+use crate::bundle::{BundleError, TrustBundle};
 use crate::pem::{self, PemError};
 use crate::spiffe::SpiffeId;
 use crate::verify::{spiffe_id_of, LeafError};
@@ -23,6 +23,8 @@ pub enum CredsError {
     Leaf(#[from] LeafError),
     #[error("private key does not fit the certificate or is unsupported: {0}")]
     Key(rustls::Error),
+    #[error("trust bundle: {0}")]
+    Bundle(#[from] BundleError),
 }
 
 /// A certificate chain with its private key, ready for rustls, and what it says.
@@ -140,6 +142,17 @@ impl StaticCredentials {
             creds: None,
             bundle: Arc::new(bundle),
         }
+    }
+}
+
+impl StaticCredentials {
+    /// Loads the files `verimesh ca issue` writes (Istio's names): `cert-chain.pem` (leaf
+    /// first), `key.pem` and `root-cert.pem` in `dir`.
+    pub fn load_dir(dir: &std::path::Path) -> Result<Self, CredsError> {
+        let read = |name: &str| pem::read(&dir.join(name));
+        let creds = Credentials::from_pem(&read("cert-chain.pem")?, &read("key.pem")?)?;
+        let bundle = TrustBundle::from_pem(&read("root-cert.pem")?)?;
+        Ok(Self::new(creds, bundle))
     }
 }
 

@@ -1,0 +1,163 @@
+//! Starting the proxy: bind the outbound, inbound and admin listeners and run their accept
+//! loops. Each accepted connection gets its own task; a failure closes only that connection.
+
+use super::error::{ConnError, ProxyError};
+use super::mesh_tls::MeshTls;
+use super::state::State;
+use super::{inbound, outbound};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use verimesh_identity::CredentialSource;
+use verimesh_model::ProxyConfig;
+
+/// How the proxy learns where a connection was going.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginalDst {
+    /// SO_ORIGINAL_DST of a connection redirected by iptables (production).
+    Kernel,
+    /// Every connection is taken to have been addressed here (tests and debugging without
+    /// iptables).
+    Fixed(SocketAddr),
+}
+
+#[derive(Clone, Debug)]
+pub struct ProxyOptions {
+    pub outbound: SocketAddr,
+    pub inbound: SocketAddr,
+    pub admin: SocketAddr,
+    pub original_dst: OriginalDst,
+    /// How long inbound waits for a client's first bytes before taking it as plaintext.
+    pub detect_timeout: Duration,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        Self {
+            outbound: SocketAddr::from(([0, 0, 0, 0], 15001)),
+            inbound: SocketAddr::from(([0, 0, 0, 0], 15006)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 15000)),
+            original_dst: OriginalDst::Kernel,
+            detect_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A running proxy; dropping it stops the listeners (open connections finish on their own).
+pub struct Proxy {
+    pub outbound_addr: SocketAddr,
+    pub inbound_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ProxyError::Bind { addr, source })
+}
+
+/// Binds every listener (so a port in use fails here, not later) and starts serving.
+pub async fn start(
+    config: ProxyConfig,
+    source: Arc<dyn CredentialSource>,
+    opts: ProxyOptions,
+) -> Result<Proxy, ProxyError> {
+    let tls = Arc::new(MeshTls::new(source)?);
+    let outbound_l = bind(opts.outbound).await?;
+    let inbound_l = bind(opts.inbound).await?;
+    let admin_l = bind(opts.admin).await?;
+    let local = |l: &TcpListener, addr| {
+        l.local_addr()
+            .map_err(|source| ProxyError::Bind { addr, source })
+    };
+    let (outbound_addr, inbound_addr, admin_addr) = (
+        local(&outbound_l, opts.outbound)?,
+        local(&inbound_l, opts.inbound)?,
+        local(&admin_l, opts.admin)?,
+    );
+    let state = Arc::new(State::new(config));
+    let detect_timeout = opts.detect_timeout;
+    let orig = opts.original_dst;
+    let tasks = vec![
+        tokio::spawn(accept_loop("outbound", outbound_l, orig, {
+            let (state, tls) = (state.clone(), tls.clone());
+            move |s, dst| {
+                let (state, tls) = (state.clone(), tls.clone());
+                async move { outbound::handle(s, dst, &state, &tls).await }
+            }
+        })),
+        tokio::spawn(accept_loop("inbound", inbound_l, orig, {
+            let (state, tls) = (state.clone(), tls.clone());
+            move |s, dst| {
+                let (state, tls) = (state.clone(), tls.clone());
+                async move { inbound::handle(s, dst, &state, &tls, detect_timeout).await }
+            }
+        })),
+        tokio::spawn(crate::admin::serve(admin_l, state.config.clone())),
+    ];
+    Ok(Proxy {
+        outbound_addr,
+        inbound_addr,
+        admin_addr,
+        tasks,
+    })
+}
+
+fn destination(stream: &TcpStream, orig: OriginalDst) -> Result<SocketAddr, ConnError> {
+    let dst = match orig {
+        OriginalDst::Fixed(a) => return Ok(a),
+        OriginalDst::Kernel => {
+            crate::intercept::original_destination(stream).map_err(ConnError::OriginalDst)?
+        }
+    };
+    // Not redirected: the "original" destination is the listener itself.
+    if stream.local_addr().ok() == Some(dst) {
+        return Err(ConnError::Loop(dst));
+    }
+    Ok(dst)
+}
+
+async fn accept_loop<F, Fut>(side: &'static str, listener: TcpListener, orig: OriginalDst, f: F)
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = Result<(), ConnError>> + Send + 'static,
+{
+    loop {
+        let (stream, from) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                tracing::warn!(side, "accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let dst = match destination(&stream, orig) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::info!(side, %from, "closed: {e}");
+                continue;
+            }
+        };
+        let conn = f(stream, dst);
+        tokio::spawn(async move {
+            match conn.await {
+                Ok(()) => tracing::debug!(side, %from, %dst, "done"),
+                Err(e) => tracing::info!(side, %from, %dst, "closed: {e}"),
+            }
+        });
+    }
+}
