@@ -40,6 +40,9 @@ enum Command {
     /// Run the control plane. For now it serves only the CA's certificate signing service
     /// (gRPC over TLS); configuration distribution to proxies comes later.
     Control(cmd::control::Args),
+    /// Run the sidecar proxy from a local config file: opaque TCP over mesh mTLS, with the
+    /// workload's traffic captured by `verimesh iptables`.
+    Proxy(cmd::proxy::Args),
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
@@ -64,6 +67,10 @@ fn main() -> ExitCode {
         Command::Control(args) => {
             init_logging();
             cmd::control::run(&args)
+        }
+        Command::Proxy(args) => {
+            init_logging();
+            cmd::proxy::run(&args)
         }
     };
     match result {

@@ -6,3 +6,4 @@ pub mod control;
 pub mod demo_app;
 mod duration;
 pub mod iptables;
+pub mod proxy;
