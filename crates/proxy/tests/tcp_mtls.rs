@@ -243,3 +243,76 @@ async fn admin_serves_readiness_and_the_config() {
     .await
     .expect("bounded");
 }
+
+/// A TLS client straight from the identity crate, offering `alpn`; returns what comes back
+/// for one line (empty when the handshake or the connection is refused).
+async fn tls_exchange(
+    addr: SocketAddr,
+    source: Arc<dyn CredentialSource>,
+    alpn: &[u8],
+    line: &[u8],
+) -> Vec<u8> {
+    let matcher = verimesh_identity::SpiffeMatcher::Exact(SpiffeId::parse(ECHO_ID).expect("id"));
+    let config = verimesh_identity::tls::client_config(source, matcher, &[alpn]).expect("config");
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = rustls_pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+        let Ok(mut s) = connector.connect(name, tcp).await else {
+            return Vec::new();
+        };
+        if s.write_all(line).await.is_err() {
+            return Vec::new();
+        }
+        let mut got = vec![0u8; line.len()];
+        let mut n = 0;
+        while n < got.len() {
+            match s.read(&mut got[n..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        got.truncate(n);
+        got
+    })
+    .await
+    .expect("bounded exchange")
+}
+
+#[tokio::test]
+async fn inbound_terminates_mesh_tls_only_for_mesh_clients_with_certificates() {
+    let m = mesh();
+    let b = server_proxy(m.echo.clone(), MtlsMode::Strict).await;
+    let alpn = verimesh_proxy::tcp::MESH_ALPN;
+    assert_eq!(
+        tls_exchange(b.inbound_addr, m.client.clone(), alpn, b"direct\n").await,
+        b"direct\n"
+    );
+    // No client certificate: the handshake fails (STRICT requires one from the mesh).
+    let anonymous: Arc<dyn CredentialSource> = Arc::new(StaticCredentials::trust_only(
+        (*m.client.trust_bundle()).clone(),
+    ));
+    assert_eq!(
+        tls_exchange(b.inbound_addr, anonymous, alpn, b"anon\n").await,
+        b""
+    );
+    // TLS without the mesh ALPN is the application's own TLS, i.e. not mTLS: refused.
+    assert_eq!(
+        tls_exchange(b.inbound_addr, m.client.clone(), b"h2", b"app\n").await,
+        b""
+    );
+}
+
+#[tokio::test]
+async fn disable_passes_bytes_through_untouched() {
+    let m = mesh();
+    let b = server_proxy(m.echo.clone(), MtlsMode::Disable).await;
+    assert_eq!(exchange(b.inbound_addr, b"plain\n").await, b"plain\n");
+    // Mesh TLS is not terminated: the echo server answers the ClientHello with itself, which
+    // is no TLS server hello, so the handshake fails.
+    let alpn = verimesh_proxy::tcp::MESH_ALPN;
+    assert_eq!(
+        tls_exchange(b.inbound_addr, m.client.clone(), alpn, b"x\n").await,
+        b""
+    );
+}

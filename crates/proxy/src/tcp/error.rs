@@ -45,6 +45,8 @@ pub enum ConnError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS handshake on {0} timed out")]
+    HandshakeTimeout(SocketAddr),
     #[error("plaintext refused on port {0}: mTLS is STRICT")]
     PlaintextRefused(u16),
     #[error(transparent)]

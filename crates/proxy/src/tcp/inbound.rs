@@ -14,6 +14,8 @@ use tokio::time::Instant;
 use verimesh_model::MtlsMode;
 
 const APP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A peer that starts a handshake and stalls must not hold a task forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn handle(
     mut peer: TcpStream,
@@ -31,10 +33,9 @@ pub async fn handle(
         return copy(&mut peer, &mut app).await;
     }
     if is_mesh_tls(&peer, detect_timeout).await? {
-        let mut stream = tls
-            .acceptor()
-            .accept(peer)
+        let mut stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(peer))
             .await
+            .map_err(|_| ConnError::HandshakeTimeout(dst))?
             .map_err(|source| ConnError::Handshake { addr: dst, source })?;
         let peer_id = verimesh_identity::tls::peer_identity(stream.get_ref().1);
         tracing::debug!(port, peer = ?peer_id.map(|p| p.to_string()), "inbound mTLS");
