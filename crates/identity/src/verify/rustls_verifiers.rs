@@ -12,6 +12,34 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::sync::Arc;
 
+/// The one check both directions make: the peer's chain against the source's current trust
+/// bundle, for the given use, and its SPIFFE ID against the matcher.
+fn check(
+    source: &Arc<dyn CredentialSource>,
+    matcher: &SpiffeMatcher,
+    provider: &CryptoProvider,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    usage: Usage,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
+    let bundle = source.trust_bundle();
+    verify_peer(
+        end_entity,
+        intermediates,
+        &bundle,
+        usage,
+        matcher,
+        now,
+        &provider.signature_verification_algorithms,
+    )
+    .map_err(|e| {
+        tracing::debug!(error = %e, ?usage, "refused peer certificate");
+        rustls::Error::from(e)
+    })
+    .map(|_| ())
+}
+
 /// Verifies a server's certificate against the source's trust bundle and a SPIFFE matcher.
 /// The TLS server name is not used: mesh servers are identified by SPIFFE ID, not DNS name.
 #[derive(Debug)]
@@ -30,20 +58,15 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let bundle = self.source.trust_bundle();
-        verify_peer(
+        check(
+            &self.source,
+            &self.matcher,
+            &self.provider,
             end_entity,
             intermediates,
-            &bundle,
             Usage::Server,
-            &self.matcher,
             now,
-            &self.provider.signature_verification_algorithms,
-        )
-        .map_err(|e| {
-            tracing::debug!(error = %e, "refused server certificate");
-            rustls::Error::from(e)
-        })?;
+        )?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -109,20 +132,15 @@ impl ClientCertVerifier for SpiffeClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let bundle = self.source.trust_bundle();
-        verify_peer(
+        check(
+            &self.source,
+            &self.matcher,
+            &self.provider,
             end_entity,
             intermediates,
-            &bundle,
             Usage::Client,
-            &self.matcher,
             now,
-            &self.provider.signature_verification_algorithms,
-        )
-        .map_err(|e| {
-            tracing::debug!(error = %e, "refused client certificate");
-            rustls::Error::from(e)
-        })?;
+        )?;
         Ok(ClientCertVerified::assertion())
     }
 
