@@ -1,20 +1,21 @@
-//! The admin port (localhost only): `/ready`, `/healthz` and `/config_dump` (the config in
-//! force, as JSON), served with hyper.
+//! The admin port (localhost only): `/ready`, `/healthz`, `/config_dump` (the config in
+//! force, as JSON) and `/stats` (Prometheus text), served with hyper.
 
+use crate::server::Shared;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use verimesh_model::ProxyConfig;
 
 /// Serves until the task is aborted.
-pub async fn serve(listener: TcpListener, config: ProxyConfig) {
-    let config = Arc::new(config);
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -24,11 +25,11 @@ pub async fn serve(listener: TcpListener, config: ProxyConfig) {
                 continue;
             }
         };
-        let config = config.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
-                let config = config.clone();
-                async move { Ok::<_, Infallible>(respond(&req, &config)) }
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(respond(&req, &shared)) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc);
@@ -39,19 +40,42 @@ pub async fn serve(listener: TcpListener, config: ProxyConfig) {
     }
 }
 
-fn respond(req: &Request<Incoming>, config: &ProxyConfig) -> Response<Full<Bytes>> {
+fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
     if req.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
     }
     match req.uri().path() {
         "/ready" => text(StatusCode::OK, "LIVE\n"),
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/config_dump" => match serde_json::to_vec_pretty(config) {
+        "/stats" | "/stats/prometheus" => with_type(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            stats(shared).into_bytes(),
+        ),
+        "/config_dump" => match serde_json::to_vec_pretty(&shared.state.load().config) {
             Ok(body) => with_type(StatusCode::OK, "application/json", body),
             Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
         },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// Istio's metrics plus per-cluster counters of this proxy.
+fn stats(shared: &Shared) -> String {
+    let mut out = shared.telemetry.render_stats();
+    let state = shared.state.load();
+    let _ = writeln!(out, "# TYPE verimesh_upstream_rq_retry_total counter");
+    for c in &state.config.clusters {
+        if let Some(cs) = state.cluster(&c.name) {
+            let _ = writeln!(
+                out,
+                "verimesh_upstream_rq_retry_total{{cluster=\"{}\"}} {}",
+                c.name.replace('"', "\\\""),
+                cs.retries.load(Ordering::Relaxed)
+            );
+        }
+    }
+    out
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

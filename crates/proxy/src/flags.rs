@@ -78,6 +78,10 @@ impl Flags {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    pub fn iter(&self) -> impl Iterator<Item = ResponseFlag> + '_ {
+        self.0.iter().copied()
+    }
 }
 
 impl fmt::Display for Flags {

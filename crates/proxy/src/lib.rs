@@ -1,10 +1,28 @@
 //! The verimesh proxy: sidecar and gateway data plane.
 
 pub mod admin;
+mod body;
 pub mod detect;
+mod error;
 pub mod flags;
+mod http;
+mod inbound;
 pub mod intercept;
 pub mod lb;
-pub mod tcp;
+mod mesh_tls;
+mod outbound;
+mod rand;
+mod routes;
+mod server;
+mod sniff;
+mod state;
+mod tcp;
+pub mod telemetry;
+mod upstream;
 
-pub use tcp::{start, OriginalDst, Proxy, ProxyError, ProxyOptions};
+pub use error::{ConnError, ProxyError};
+pub use http::XFCC;
+pub use mesh_tls::{MESH_ALPN, MESH_ALPN_H2, MESH_ALPN_HTTP1};
+pub use server::{start, OriginalDst, Proxy, ProxyOptions, Shared};
+pub use state::StateError;
+pub use telemetry::LogTarget;

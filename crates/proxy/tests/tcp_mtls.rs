@@ -55,6 +55,7 @@ fn loopback(orig: SocketAddr) -> ProxyOptions {
         admin: any,
         original_dst: OriginalDst::Fixed(orig),
         detect_timeout: Duration::from_millis(200),
+        access_log: verimesh_proxy::LogTarget::Off,
     }
 }
 
@@ -283,7 +284,7 @@ async fn tls_exchange(
 async fn inbound_terminates_mesh_tls_only_for_mesh_clients_with_certificates() {
     let m = mesh();
     let b = server_proxy(m.echo.clone(), MtlsMode::Strict).await;
-    let alpn = verimesh_proxy::tcp::MESH_ALPN;
+    let alpn = verimesh_proxy::MESH_ALPN;
     assert_eq!(
         tls_exchange(b.inbound_addr, m.client.clone(), alpn, b"direct\n").await,
         b"direct\n"
@@ -310,7 +311,7 @@ async fn disable_passes_bytes_through_untouched() {
     assert_eq!(exchange(b.inbound_addr, b"plain\n").await, b"plain\n");
     // Mesh TLS is not terminated: the echo server answers the ClientHello with itself, which
     // is no TLS server hello, so the handshake fails.
-    let alpn = verimesh_proxy::tcp::MESH_ALPN;
+    let alpn = verimesh_proxy::MESH_ALPN;
     assert_eq!(
         tls_exchange(b.inbound_addr, m.client.clone(), alpn, b"x\n").await,
         b""

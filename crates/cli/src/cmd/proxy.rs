@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use verimesh_identity::StaticCredentials;
 use verimesh_model::ProxyConfig;
-use verimesh_proxy::{OriginalDst, ProxyOptions};
+use verimesh_proxy::{LogTarget, OriginalDst, ProxyOptions};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -26,9 +26,12 @@ pub struct Args {
     /// Port capturing inbound TCP to the workload.
     #[arg(long, default_value_t = 15006)]
     inbound_port: u16,
-    /// Admin port (localhost only): /ready, /healthz, /config_dump.
+    /// Admin port (localhost only): /ready, /healthz, /config_dump, /stats.
     #[arg(long, default_value_t = 15000)]
     admin_port: u16,
+    /// Where the JSON access log goes: `-` (stdout), a file path, or `off`.
+    #[arg(long, default_value = "-", value_name = "PATH|-|off")]
+    access_log: String,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -44,6 +47,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         inbound: SocketAddr::new(any, args.inbound_port),
         admin: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.admin_port),
         original_dst: OriginalDst::Kernel,
+        access_log: match args.access_log.as_str() {
+            "-" => LogTarget::Stdout,
+            "off" => LogTarget::Off,
+            path => LogTarget::File(PathBuf::from(path)),
+        },
         ..ProxyOptions::default()
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

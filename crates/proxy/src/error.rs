@@ -12,6 +12,10 @@ pub enum ProxyError {
     },
     #[error("no valid workload certificate")]
     NoCredentials,
+    #[error("invalid proxy config: {0}")]
+    Config(#[from] crate::state::StateError),
+    #[error("cannot open the access log: {0}")]
+    AccessLog(std::io::Error),
     #[error(transparent)]
     Tls(#[from] verimesh_identity::tls::ConfigError),
 }
@@ -31,15 +35,12 @@ pub enum ConnError {
     NoIdentity(String),
     #[error("endpoint identity {0:?} is not a SPIFFE ID")]
     BadIdentity(String),
-    #[error("transport of cluster {0:?} is not supported yet")]
-    Unsupported(String),
-    #[error("connect to {addr}: {source}")]
-    Connect {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("connect to {0} timed out")]
-    ConnectTimeout(SocketAddr),
+    #[error("cluster {0:?} is not in the config")]
+    NoCluster(String),
+    #[error("cluster {0:?} is at its connection limit")]
+    Overflow(String),
+    #[error("upstream: {0}")]
+    Upstream(String),
     #[error("TLS handshake with {addr}: {source}")]
     Handshake {
         addr: SocketAddr,
@@ -47,8 +48,12 @@ pub enum ConnError {
     },
     #[error("TLS handshake on {0} timed out")]
     HandshakeTimeout(SocketAddr),
+    #[error("mesh peer on {0} presented no identity")]
+    NoPeerIdentity(SocketAddr),
     #[error("plaintext refused on port {0}: mTLS is STRICT")]
     PlaintextRefused(u16),
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
     #[error(transparent)]
     Tls(#[from] verimesh_identity::tls::ConfigError),
     #[error(transparent)]

@@ -1,10 +1,15 @@
 //! Starting the proxy: bind the outbound, inbound and admin listeners and run their accept
 //! loops. Each accepted connection gets its own task; a failure closes only that connection.
+//! The config in force is an `ArcSwap`: connections read it without a lock, and
+//! `Proxy::update` swaps in a new one (refused as a whole if it does not compile).
 
-use super::error::{ConnError, ProxyError};
-use super::mesh_tls::MeshTls;
-use super::state::State;
-use super::{inbound, outbound};
+use crate::error::{ConnError, ProxyError};
+use crate::mesh_tls::MeshTls;
+use crate::state::{State, StateError};
+use crate::telemetry::{AccessLog, LogTarget, Telemetry};
+use crate::upstream::{Connector, Pools};
+use crate::{inbound, outbound};
+use arc_swap::ArcSwap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,8 +35,9 @@ pub struct ProxyOptions {
     pub inbound: SocketAddr,
     pub admin: SocketAddr,
     pub original_dst: OriginalDst,
-    /// How long inbound waits for a client's first bytes before taking it as plaintext.
+    /// How long the proxy waits for a client's first bytes before taking it as opaque TCP.
     pub detect_timeout: Duration,
+    pub access_log: LogTarget,
 }
 
 impl Default for ProxyOptions {
@@ -42,7 +48,28 @@ impl Default for ProxyOptions {
             admin: SocketAddr::from(([127, 0, 0, 1], 15000)),
             original_dst: OriginalDst::Kernel,
             detect_timeout: Duration::from_millis(200),
+            access_log: LogTarget::Stdout,
         }
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    pub state: ArcSwap<State>,
+    pub pools: Pools,
+    pub connector: Connector,
+    pub tls: Arc<MeshTls>,
+    pub telemetry: Arc<Telemetry>,
+    pub detect_timeout: Duration,
+}
+
+impl Shared {
+    /// Compiles and swaps in a new config; the old one stays when this one is refused.
+    pub fn update(&self, config: ProxyConfig) -> Result<(), StateError> {
+        let state = State::new(config, &self.pools)?;
+        self.state.store(Arc::new(state));
+        self.pools.retain_used();
+        Ok(())
     }
 }
 
@@ -51,7 +78,14 @@ pub struct Proxy {
     pub outbound_addr: SocketAddr,
     pub inbound_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    pub shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl Proxy {
+    pub fn update(&self, config: ProxyConfig) -> Result<(), StateError> {
+        self.shared.update(config)
+    }
 }
 
 impl Drop for Proxy {
@@ -75,6 +109,17 @@ pub async fn start(
     opts: ProxyOptions,
 ) -> Result<Proxy, ProxyError> {
     let tls = Arc::new(MeshTls::new(source)?);
+    let pools = Pools::default();
+    let state = State::new(config, &pools)?;
+    let log = AccessLog::start(&opts.access_log).map_err(ProxyError::AccessLog)?;
+    let shared = Arc::new(Shared {
+        state: ArcSwap::from_pointee(state),
+        pools,
+        connector: Connector { tls: tls.clone() },
+        tls,
+        telemetry: Arc::new(Telemetry::new(log)),
+        detect_timeout: opts.detect_timeout,
+    });
     let outbound_l = bind(opts.outbound).await?;
     let inbound_l = bind(opts.inbound).await?;
     let admin_l = bind(opts.admin).await?;
@@ -87,30 +132,23 @@ pub async fn start(
         local(&inbound_l, opts.inbound)?,
         local(&admin_l, opts.admin)?,
     );
-    let state = Arc::new(State::new(config));
-    let detect_timeout = opts.detect_timeout;
     let orig = opts.original_dst;
     let tasks = vec![
         tokio::spawn(accept_loop("outbound", outbound_l, orig, {
-            let (state, tls) = (state.clone(), tls.clone());
-            move |s, dst| {
-                let (state, tls) = (state.clone(), tls.clone());
-                async move { outbound::handle(s, dst, &state, &tls).await }
-            }
+            let shared = shared.clone();
+            move |s, from, dst| outbound::handle(shared.clone(), s, from, dst)
         })),
         tokio::spawn(accept_loop("inbound", inbound_l, orig, {
-            let (state, tls) = (state.clone(), tls.clone());
-            move |s, dst| {
-                let (state, tls) = (state.clone(), tls.clone());
-                async move { inbound::handle(s, dst, &state, &tls, detect_timeout).await }
-            }
+            let shared = shared.clone();
+            move |s, from, dst| inbound::handle(shared.clone(), s, from, dst)
         })),
-        tokio::spawn(crate::admin::serve(admin_l, state.config.clone())),
+        tokio::spawn(crate::admin::serve(admin_l, shared.clone())),
     ];
     Ok(Proxy {
         outbound_addr,
         inbound_addr,
         admin_addr,
+        shared,
         tasks,
     })
 }
@@ -131,7 +169,7 @@ fn destination(stream: &TcpStream, orig: OriginalDst) -> Result<SocketAddr, Conn
 
 async fn accept_loop<F, Fut>(side: &'static str, listener: TcpListener, orig: OriginalDst, f: F)
 where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
+    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut,
     Fut: Future<Output = Result<(), ConnError>> + Send + 'static,
 {
     loop {
@@ -152,7 +190,7 @@ where
                 continue;
             }
         };
-        let conn = f(stream, dst);
+        let conn = f(stream, from, dst);
         tokio::spawn(async move {
             match conn.await {
                 Ok(()) => tracing::debug!(side, %from, %dst, "done"),

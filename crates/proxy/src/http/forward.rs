@@ -1,0 +1,206 @@
+//! Sending one request to one upstream endpoint: the request put in the form the wire
+//! needs (HTTP/2 wants scheme and authority, HTTP/1.1 an origin-form target and a Host
+//! header), hop-by-hop headers removed, and HTTP/1.1 connections returned to their pool.
+//! Upgrades (WebSocket) get a connection of their own, spliced after the 101.
+
+use crate::body::{self, Body};
+use crate::upstream::{Connector, EndpointPool, UpstreamError};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Body as _;
+use hyper::body::Incoming;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The HTTP version to speak to a plain (non-mesh) upstream; mesh endpoints always get
+/// HTTP/2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    Http1,
+    Http2,
+}
+
+/// Headers that describe one connection, never forwarded (RFC 9110 section 7.6.1).
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+];
+
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Names listed in Connection are hop-by-hop too.
+    let listed: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let keep_te_trailers = headers
+        .get(header::TE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        });
+    for name in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(listed.iter().map(String::as_str))
+    {
+        headers.remove(name);
+    }
+    if keep_te_trailers {
+        // gRPC needs `te: trailers` end to end.
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// Whether the request asks to switch protocols (HTTP/1.1 Upgrade).
+pub fn is_upgrade(req: &Request<Body>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+fn origin_form(uri: &Uri) -> Uri {
+    uri.path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/")
+        .parse()
+        .unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+/// HTTP/1.1 form: origin-form target; Host from the authority when the request came over
+/// HTTP/2.
+fn to_h1(req: &mut Request<Body>, authority: &str) {
+    *req.uri_mut() = origin_form(req.uri());
+    *req.version_mut() = Version::HTTP_11;
+    if !req.headers().contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(authority) {
+            req.headers_mut().insert(header::HOST, v);
+        }
+    }
+}
+
+/// HTTP/2 form: absolute URI carrying the authority (`:authority`); no Host header.
+fn to_h2(req: &mut Request<Body>, authority: &str) {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let uri = Uri::builder()
+        .scheme("http")
+        .authority(authority)
+        .path_and_query(pq)
+        .build();
+    if let Ok(uri) = uri {
+        *req.uri_mut() = uri;
+    }
+    *req.version_mut() = Version::HTTP_2;
+    req.headers_mut().remove(header::HOST);
+    strip_hop_by_hop(req.headers_mut());
+}
+
+/// Sends `req` to `pool`'s endpoint. `authority` is the host the request is for.
+pub async fn send(
+    pool: &Arc<EndpointPool>,
+    connector: &Connector,
+    mut req: Request<Body>,
+    authority: &str,
+    wire: Wire,
+    connect_timeout: Duration,
+) -> Result<Response<Incoming>, UpstreamError> {
+    if pool.is_mesh() || wire == Wire::Http2 {
+        let mut sender = pool.h2(connector, connect_timeout).await?;
+        to_h2(&mut req, authority);
+        return sender
+            .send_request(req)
+            .await
+            .map_err(|e| UpstreamError::from_hyper(&e));
+    }
+    to_h1(&mut req, authority);
+    strip_hop_by_hop(req.headers_mut());
+    // A request without a body can be replayed on a fresh connection when a pooled one
+    // turns out to have been closed by the server in the meantime.
+    let replay = req.body().is_end_stream().then(|| {
+        let mut again = Request::new(body::empty());
+        *again.method_mut() = req.method().clone();
+        *again.uri_mut() = req.uri().clone();
+        *again.version_mut() = req.version();
+        *again.headers_mut() = req.headers().clone();
+        again
+    });
+    let (mut sender, reused) = pool.h1(connector, connect_timeout).await?;
+    match sender.send_request(req).await {
+        Ok(resp) => {
+            pool.recycle(sender);
+            Ok(resp)
+        }
+        Err(e) if reused && replay.is_some() && (e.is_closed() || e.is_incomplete_message()) => {
+            let Some(again) = replay else {
+                return Err(UpstreamError::from_hyper(&e));
+            };
+            let mut fresh = pool.h1_dedicated(connector, connect_timeout).await?;
+            let resp = fresh
+                .send_request(again)
+                .await
+                .map_err(|e| UpstreamError::from_hyper(&e))?;
+            pool.recycle(fresh);
+            Ok(resp)
+        }
+        Err(e) => Err(UpstreamError::from_hyper(&e)),
+    }
+}
+
+/// Sends an upgrade request on a connection of its own and, on 101, splices the two
+/// upgraded connections together.
+pub async fn send_upgrade(
+    pool: &Arc<EndpointPool>,
+    connector: &Connector,
+    mut req: Request<Body>,
+    downstream: hyper::upgrade::OnUpgrade,
+    authority: &str,
+    connect_timeout: Duration,
+) -> Result<Response<Incoming>, UpstreamError> {
+    to_h1(&mut req, authority);
+    let mut sender = pool.h1_dedicated(connector, connect_timeout).await?;
+    let mut resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| UpstreamError::from_hyper(&e))?;
+    if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        let upstream = hyper::upgrade::on(&mut resp);
+        tokio::spawn(async move {
+            let (down, up) = match tokio::try_join!(downstream, upstream) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::debug!("upgrade failed: {e}");
+                    return;
+                }
+            };
+            let mut down = hyper_util::rt::TokioIo::new(down);
+            let mut up = hyper_util::rt::TokioIo::new(up);
+            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+        });
+    }
+    Ok(resp)
+}
+
+pub fn incoming_response(resp: Response<Incoming>) -> Response<Body> {
+    resp.map(body::incoming)
+}

@@ -1,0 +1,145 @@
+//! Inbound HTTP: a request for the application, from another proxy over mesh mTLS (HTTP/2
+//! or, for upgrades, HTTP/1.1) or from a plaintext caller the port's mTLS mode admits.
+//! Mesh-internal headers a caller sent are removed; the verified caller's identity is given
+//! to the application in XFCC; the request goes to the application on the original port.
+
+use super::forward::{self, Wire};
+use super::headers;
+use super::request::{Direction, Exchange};
+use super::respond::Local;
+use crate::body::Body;
+use crate::server::Shared;
+use crate::upstream::EndpointPool;
+use http::header::HeaderValue;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use verimesh_model::Protocol;
+
+const APP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The verified mesh peer of an inbound connection.
+pub struct Peer {
+    pub identity: Arc<str>,
+    /// The XFCC value the application receives, computed once per connection.
+    pub xfcc: Option<HeaderValue>,
+}
+
+pub struct InboundConn {
+    pub remote: SocketAddr,
+    pub dst: SocketAddr,
+    pub peer: Option<Peer>,
+    /// The application's port, reached on the workload's app address.
+    pub app: Arc<EndpointPool>,
+    /// The caller speaks HTTP/2 (as proxies do; plaintext callers may too).
+    pub h2: bool,
+}
+
+/// The XFCC value for a verified peer: `By` is this workload's identity.
+pub fn xfcc_for(
+    state: &crate::state::State,
+    peer_cert_der: &[u8],
+    peer_id: &str,
+) -> Option<HeaderValue> {
+    headers::xfcc(&state.me.principal, peer_cert_der, peer_id)
+}
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<InboundConn>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let state = shared.state.load_full();
+    let mut ex = Exchange::begin(Direction::Inbound, &state, conn.remote, conn.dst, req);
+    let mut app_h2 = conn.h2;
+    if let Some(peer) = &conn.peer {
+        // Hints from the calling proxy, trusted because it proved a mesh identity.
+        app_h2 = ex.headers().get(headers::DOWNSTREAM_H2).is_some();
+        if let Some((w, n)) = headers::peer_of(ex.headers()) {
+            ex.record.labels.source_workload = Arc::from(w);
+            ex.record.labels.source_workload_namespace = Arc::from(n);
+        }
+        ex.record.labels.source_principal = peer.identity.clone();
+        ex.record.labels.connection_security_policy = "mutual_tls";
+        ex.record.entry.source_principal = Some(peer.identity.to_string());
+    }
+    if let Some(h) = ex.headers_mut() {
+        headers::strip_internal(h);
+        if let Some(v) = conn.peer.as_ref().and_then(|p| p.xfcc.clone()) {
+            h.insert(headers::XFCC, v);
+        }
+    }
+    ex.record.entry.destination_principal = Some(state.me.principal.to_string());
+    ex.record.entry.upstream_cluster = Some(format!("inbound|{}||", conn.dst.port()));
+    ex.record.entry.upstream_host = Some(conn.app.addr.to_string());
+    let target = match ex.normalized.take() {
+        Some(Ok(t)) => t,
+        Some(Err(local)) => {
+            let resp = ex.local(local, &state);
+            return ex.finish(resp, &shared.telemetry);
+        }
+        None => {
+            let resp = ex.local(Local::bad_request("unreadable request".into()), &state);
+            return ex.finish(resp, &shared.telemetry);
+        }
+    };
+    let mut req = ex.take_request();
+    let pq = match &target.query {
+        Some(q) => format!("{}?{q}", target.path),
+        None => target.path.clone(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(p) = pq.parse() {
+        parts.path_and_query = Some(p);
+    }
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    let wire = match state
+        .config
+        .inbound
+        .port(conn.dst.port())
+        .map(|p| p.protocol)
+    {
+        Some(Protocol::Http2 | Protocol::Grpc) => Wire::Http2,
+        Some(Protocol::Http) => Wire::Http1,
+        _ if app_h2 => Wire::Http2,
+        _ => Wire::Http1,
+    };
+    let authority = ex.authority.clone();
+    let sent = if forward::is_upgrade(&req) {
+        let downstream = hyper::upgrade::on(&mut req);
+        forward::send_upgrade(
+            &conn.app,
+            &shared.connector,
+            req,
+            downstream,
+            &authority,
+            APP_CONNECT_TIMEOUT,
+        )
+        .await
+    } else {
+        forward::send(
+            &conn.app,
+            &shared.connector,
+            req,
+            &authority,
+            wire,
+            APP_CONNECT_TIMEOUT,
+        )
+        .await
+    };
+    let mut resp = match sent {
+        Ok(resp) => forward::incoming_response(resp),
+        Err(e) => ex.local(Local::upstream(&e), &state),
+    };
+    if conn.peer.is_some() {
+        resp.headers_mut().remove(headers::PEER);
+        if let Some(v) = headers::peer_value(&state.me.workload, &state.me.namespace) {
+            resp.headers_mut().insert(headers::PEER, v);
+        }
+    }
+    ex.finish(resp, &shared.telemetry)
+}

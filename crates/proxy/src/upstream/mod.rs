@@ -1,0 +1,59 @@
+//! Connections to upstreams: endpoints of clusters (outbound) and the application
+//! (inbound). Per endpoint one pool: a shared HTTP/2 connection (always between proxies,
+//! where it carries requests from many application connections) and idle HTTP/1.1
+//! connections. Pools are keyed by address and transport and outlive config swaps, so a
+//! route change does not drop connections.
+
+mod connect;
+mod pool;
+
+pub use connect::{connect_tcp, Connector};
+pub use pool::{EndpointPool, Pools, UpstreamKind};
+
+use crate::flags::ResponseFlag;
+
+/// Why a request got no response from its upstream; each maps to Envoy's response flag.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("connection failure: {0}")]
+    Connect(String),
+    #[error("overflow")]
+    Overflow,
+    #[error("remote reset: {0}")]
+    Reset(String),
+    #[error("connection termination: {0}")]
+    Terminated(String),
+}
+
+impl UpstreamError {
+    pub fn flag(&self) -> ResponseFlag {
+        match self {
+            UpstreamError::Connect(_) => ResponseFlag::UpstreamConnectionFailure,
+            UpstreamError::Overflow => ResponseFlag::UpstreamOverflow,
+            UpstreamError::Reset(_) => ResponseFlag::UpstreamRemoteReset,
+            UpstreamError::Terminated(_) => ResponseFlag::UpstreamConnectionTermination,
+        }
+    }
+
+    /// Envoy's words for the reset reason in its 503 body.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UpstreamError::Connect(_) => "connection failure",
+            UpstreamError::Overflow => "overflow",
+            UpstreamError::Reset(_) => "remote reset",
+            UpstreamError::Terminated(_) => "connection termination",
+        }
+    }
+
+    pub(crate) fn from_hyper(e: &hyper::Error) -> Self {
+        let mut text = e.to_string();
+        if let Some(src) = std::error::Error::source(e) {
+            text = format!("{text}: {src}");
+        }
+        if e.is_closed() || e.is_incomplete_message() || e.is_canceled() {
+            UpstreamError::Terminated(text)
+        } else {
+            UpstreamError::Reset(text)
+        }
+    }
+}

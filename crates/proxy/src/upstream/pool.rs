@@ -1,0 +1,189 @@
+//! Per-endpoint connection pools. The HTTP/2 connection is read without a lock (an
+//! `ArcSwapOption`); only opening one takes an async mutex, so concurrent requests wait for
+//! a single handshake instead of racing to open many.
+
+use super::connect::{BoxIo, Connector};
+use super::UpstreamError;
+use crate::body::Body;
+use crate::mesh_tls::MeshProtocol;
+use arc_swap::ArcSwapOption;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Idle HTTP/1.1 connections kept per endpoint.
+const MAX_IDLE_HTTP1: usize = 64;
+
+/// How an endpoint is reached.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UpstreamKind {
+    Plain,
+    /// Mesh mTLS; the peer must prove one of these SPIFFE ids.
+    Mesh {
+        identities: Vec<String>,
+    },
+    Tls {
+        sni: String,
+        ca_certificates: Option<String>,
+    },
+}
+
+pub struct EndpointPool {
+    pub addr: SocketAddr,
+    pub kind: UpstreamKind,
+    h2: ArcSwapOption<http2::SendRequest<Body>>,
+    h2_opening: tokio::sync::Mutex<()>,
+    h1_idle: Mutex<Vec<http1::SendRequest<Body>>>,
+}
+
+impl EndpointPool {
+    fn new(addr: SocketAddr, kind: UpstreamKind) -> Self {
+        EndpointPool {
+            addr,
+            kind,
+            h2: ArcSwapOption::empty(),
+            h2_opening: tokio::sync::Mutex::new(()),
+            h1_idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn is_mesh(&self) -> bool {
+        matches!(self.kind, UpstreamKind::Mesh { .. })
+    }
+
+    fn live_h2(&self) -> Option<http2::SendRequest<Body>> {
+        self.h2
+            .load()
+            .as_ref()
+            .filter(|s| !s.is_closed())
+            .map(|s| (**s).clone())
+    }
+
+    /// The shared HTTP/2 connection, opened when there is none (or it closed).
+    pub async fn h2(
+        &self,
+        connector: &Connector,
+        timeout: Duration,
+    ) -> Result<http2::SendRequest<Body>, UpstreamError> {
+        if let Some(s) = self.live_h2() {
+            return Ok(s);
+        }
+        let _opening = self.h2_opening.lock().await;
+        if let Some(s) = self.live_h2() {
+            return Ok(s);
+        }
+        let io = connector
+            .open(self.addr, &self.kind, MeshProtocol::H2, timeout)
+            .await?;
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .initial_stream_window_size(1 << 20)
+            .initial_connection_window_size(4 << 20)
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| UpstreamError::Connect(format!("HTTP/2 handshake: {e}")))?;
+        let addr = self.addr;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%addr, "upstream HTTP/2 connection: {e}");
+            }
+        });
+        self.h2.store(Some(Arc::new(sender.clone())));
+        Ok(sender)
+    }
+
+    /// An idle HTTP/1.1 connection, or a new one; `true` when it was reused (a reused
+    /// connection may have been closed by the server just now, which callers may retry).
+    pub async fn h1(
+        &self,
+        connector: &Connector,
+        timeout: Duration,
+    ) -> Result<(http1::SendRequest<Body>, bool), UpstreamError> {
+        if let Some(s) = self.take_idle() {
+            return Ok((s, true));
+        }
+        let io = connector
+            .open(self.addr, &self.kind, MeshProtocol::Http1, timeout)
+            .await?;
+        Ok((open_h1(io, self.addr).await?, false))
+    }
+
+    /// A new HTTP/1.1 connection of its own (for an upgrade, which keeps it).
+    pub async fn h1_dedicated(
+        &self,
+        connector: &Connector,
+        timeout: Duration,
+    ) -> Result<http1::SendRequest<Body>, UpstreamError> {
+        let io = connector
+            .open(self.addr, &self.kind, MeshProtocol::Http1, timeout)
+            .await?;
+        open_h1(io, self.addr).await
+    }
+
+    fn take_idle(&self) -> Option<http1::SendRequest<Body>> {
+        let mut idle = self.h1_idle.lock().ok()?;
+        while let Some(s) = idle.pop() {
+            if s.is_ready() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Returns a connection once its response has been read in full; a connection that
+    /// closes instead is dropped.
+    pub fn recycle(self: &Arc<Self>, mut sender: http1::SendRequest<Body>) {
+        let pool = self.clone();
+        tokio::spawn(async move {
+            if sender.ready().await.is_err() {
+                return;
+            }
+            if let Ok(mut idle) = pool.h1_idle.lock() {
+                if idle.len() < MAX_IDLE_HTTP1 {
+                    idle.push(sender);
+                }
+            }
+        });
+    }
+}
+
+async fn open_h1(io: BoxIo, addr: SocketAddr) -> Result<http1::SendRequest<Body>, UpstreamError> {
+    let (sender, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| UpstreamError::Connect(format!("HTTP/1.1 handshake: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(%addr, "upstream HTTP/1.1 connection: {e}");
+        }
+    });
+    Ok(sender)
+}
+
+/// Every endpoint pool of the proxy, by address and transport.
+#[derive(Default)]
+pub struct Pools {
+    pools: Mutex<HashMap<(SocketAddr, UpstreamKind), Arc<EndpointPool>>>,
+}
+
+impl Pools {
+    pub fn get(&self, addr: SocketAddr, kind: UpstreamKind) -> Arc<EndpointPool> {
+        let Ok(mut pools) = self.pools.lock() else {
+            // A poisoned map only loses sharing, never correctness.
+            return Arc::new(EndpointPool::new(addr, kind));
+        };
+        pools
+            .entry((addr, kind.clone()))
+            .or_insert_with(|| Arc::new(EndpointPool::new(addr, kind)))
+            .clone()
+    }
+
+    /// Drops pools no config refers to any more (called after a swap).
+    pub fn retain_used(&self) {
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.retain(|_, p| Arc::strong_count(p) > 1);
+        }
+    }
+}
