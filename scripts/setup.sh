@@ -10,6 +10,9 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 # The identity tests check issued certificates with the real openssl binary.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The data-plane tests capture packets between namespaces and drive the mesh with curl.
+command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi

@@ -269,7 +269,6 @@ fn seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verimesh_config::mesh::NormalizationType;
     use verimesh_model::{Service, ServicePort};
 
     #[test]

@@ -36,6 +36,8 @@ pub fn sh(args: &[&str]) {
 pub struct Pair {
     pub a: String,
     pub b: String,
+    /// A's end of the veth pair (for packet captures).
+    pub veth_a: String,
 }
 
 pub const A_ADDR: &str = "198.18.0.1";
@@ -44,16 +46,20 @@ pub const B_ADDR: &str = "198.18.0.2";
 impl Pair {
     pub fn new(tag: &str) -> Pair {
         let id = std::process::id();
-        let pair = Pair {
+        let mut pair = Pair {
             a: format!("vm-{tag}-{id}-a"),
             b: format!("vm-{tag}-{id}-b"),
+            veth_a: String::new(),
         };
         for ns in [&pair.a, &pair.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
             sh(&["ip", "netns", "add", ns]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
-        let (va, vb) = (format!("va{id}"), format!("vb{id}"));
+        // Several pairs may exist at once in one test process; names stay under 15 bytes.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (va, vb) = (format!("va{id}x{n}"), format!("vb{id}x{n}"));
         sh(&[
             "ip", "link", "add", &va, "netns", &pair.a, "type", "veth", "peer", "name", &vb,
             "netns", &pair.b,
@@ -80,6 +86,7 @@ impl Pair {
         ]);
         sh(&["ip", "-n", &pair.a, "link", "set", &va, "up"]);
         sh(&["ip", "-n", &pair.b, "link", "set", &vb, "up"]);
+        pair.veth_a = va;
         pair
     }
 
