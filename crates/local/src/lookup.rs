@@ -1,0 +1,102 @@
+//! Finding a workload from outside the run (`verimesh exec`), by reading state files only:
+//! the run that created it may be another process.
+
+use crate::state::{run_dirs, State, WorkloadRecord};
+use crate::{sys, Error};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A workload found in some run's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadRef {
+    pub run: String,
+    pub state_dir: PathBuf,
+    pub workload: WorkloadRecord,
+}
+
+/// Finds `name` in the runs under `root` (a run's state dir, or a directory of them): a
+/// replica's name (`reviews-v1-0`) or namespace name, else a Deployment's name, which means
+/// its first ready replica by index.
+pub fn find_workload(root: &Path, name: &str) -> Result<WorkloadRef, Error> {
+    let mut runs = Vec::new();
+    for dir in run_dirs(root)? {
+        if let Some(state) = State::load(&dir)? {
+            runs.push((dir, state));
+        }
+    }
+    let found = |dir: &PathBuf, state: &State, w: &WorkloadRecord| WorkloadRef {
+        run: state.run.to_string(),
+        state_dir: dir.clone(),
+        workload: w.clone(),
+    };
+
+    let exact: Vec<WorkloadRef> = runs
+        .iter()
+        .flat_map(|(dir, state)| {
+            state
+                .workloads
+                .iter()
+                .filter(|w| w.name == name || w.netns == name)
+                .map(move |w| found(dir, state, w))
+        })
+        .collect();
+    if let Some(one) = single(name, exact)? {
+        return Ok(one);
+    }
+
+    let in_runs: Vec<&(PathBuf, State)> = runs
+        .iter()
+        .filter(|(_, s)| s.workloads.iter().any(|w| w.deployment == name))
+        .collect();
+    let Some((dir, state)) = in_runs.first().copied() else {
+        return Err(Error::NotFound {
+            name: name.to_string(),
+            root: root.to_path_buf(),
+        });
+    };
+    if in_runs.len() > 1 {
+        return Err(ambiguous(name, in_runs.iter().map(|(_, s)| s.run.to_string())));
+    }
+    let mut replicas: Vec<&WorkloadRecord> = state
+        .workloads
+        .iter()
+        .filter(|w| w.deployment == name)
+        .collect();
+    replicas.sort_by_key(|w| w.replica);
+    match replicas.iter().find(|w| w.ready) {
+        Some(w) => Ok(found(dir, state, w)),
+        None => Err(Error::NotReady {
+            name: name.to_string(),
+            replicas: replicas
+                .iter()
+                .map(|w| format!("{} (not ready)", w.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+fn ambiguous(name: &str, runs: impl Iterator<Item = String>) -> Error {
+    Error::Ambiguous {
+        name: name.to_string(),
+        runs: runs.collect::<Vec<_>>().join(", "),
+    }
+}
+
+fn single(name: &str, mut found: Vec<WorkloadRef>) -> Result<Option<WorkloadRef>, Error> {
+    if found.len() > 1 {
+        return Err(ambiguous(name, found.into_iter().map(|f| f.run)));
+    }
+    Ok(found.pop())
+}
+
+/// The command running `argv` in the workload's namespace through `ip netns exec`, so its
+/// hosts file (service names) applies. Stdio is inherited; the caller runs it.
+pub fn exec_command(w: &WorkloadRef, argv: &[String]) -> Result<Command, Error> {
+    if !sys::netns_exists(&w.workload.netns) {
+        return Err(Error::NamespaceGone(w.workload.netns.clone()));
+    }
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &w.workload.netns]).args(argv);
+    Ok(cmd)
+}
