@@ -68,11 +68,47 @@ pub fn options(tag: char, subnet: ipnet::Ipv4Net) -> RunOptions {
     opts
 }
 
-pub fn create(tag: char, subnet: ipnet::Ipv4Net) -> Run {
+/// A run whose state dir (with its logs) is removed after the run is torn down.
+pub struct TestRun {
+    run: Option<Run>,
+    dir: PathBuf,
+}
+
+impl TestRun {
+    pub fn teardown(mut self) -> Result<verimesh_local::Report, verimesh_local::Error> {
+        self.run.take().expect("run").teardown()
+    }
+}
+
+impl std::ops::Deref for TestRun {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        self.run.as_ref().expect("run")
+    }
+}
+
+impl std::ops::DerefMut for TestRun {
+    fn deref_mut(&mut self) -> &mut Run {
+        self.run.as_mut().expect("run")
+    }
+}
+
+impl Drop for TestRun {
+    fn drop(&mut self) {
+        drop(self.run.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn create(tag: char, subnet: ipnet::Ipv4Net) -> TestRun {
     let opts = options(tag, subnet);
+    let dir = opts.state_dir.clone();
     // A previous crashed attempt of this very test (same pid is unlikely, but cheap to handle).
-    let _ = verimesh_local::down(&opts.state_dir, Duration::from_millis(100));
-    Run::create(opts).expect("create run")
+    let _ = verimesh_local::down(&dir, Duration::from_millis(100));
+    TestRun {
+        run: Some(Run::create(opts).expect("create run")),
+        dir,
+    }
 }
 
 /// Runs `argv` in `netns` through `ip netns exec` (so its hosts file applies), with a
