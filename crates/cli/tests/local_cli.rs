@@ -95,18 +95,43 @@ fn exec_runs_in_the_first_ready_replica_with_names() {
 
     let out = verimesh(&["exec", "--state-dir", state, "web", "--", "true"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("no ready replica"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no ready replica"),
+        "{}",
+        text(&out.stderr)
+    );
 
     run.set_ready(&w1.name, true).expect("ready");
     let script = "ip -4 -o addr show eth0; getent hosts reviews";
-    let out = verimesh(&["exec", "--state-dir", state, "web", "--", "sh", "-c", script]);
+    let out = verimesh(&[
+        "exec",
+        "--state-dir",
+        state,
+        "web",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains(&format!("inet {}/", w1.address)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("inet {}/", w1.address)),
+        "{stdout}"
+    );
     assert!(stdout.contains(&format!("{vip} ")), "{stdout}");
 
     // A replica by name (ready or not), and the command's exit code comes back.
-    let out = verimesh(&["exec", "--state-dir", state, &w0.name, "--", "sh", "-c", "exit 7"]);
+    let out = verimesh(&[
+        "exec",
+        "--state-dir",
+        state,
+        &w0.name,
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
     assert_eq!(out.status.code(), Some(7));
 
     let out = verimesh(&["exec", "--state-dir", state, "nope", "--", "true"]);
@@ -122,7 +147,11 @@ fn child_builds_a_run() {
         return;
     };
     let parts: Vec<&str> = spec.split(',').collect();
-    let opts = options(parts[0], Path::new(parts[2]), parts[1].parse().expect("net"));
+    let opts = options(
+        parts[0],
+        Path::new(parts[2]),
+        parts[1].parse().expect("net"),
+    );
     let mut run = Run::create(opts).expect("create");
     for replica in 0..3 {
         let w = run
@@ -184,24 +213,53 @@ fn down_cleans_up_after_a_killed_run() {
     let out = verimesh(&["down", "--state-dir", state_arg, "--grace", "2s"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains(&format!("run {name}: stopped 6 processes; removed 3 namespaces")),
+        text(&out.stdout).contains(&format!(
+            "run {name}: stopped 6 processes; removed 3 namespaces"
+        )),
         "{}",
         text(&out.stdout)
     );
-    let netns = text(&Command::new("ip").args(["netns", "list"]).output().expect("ip").stdout);
-    let links = text(&Command::new("ip").args(["-o", "link"]).output().expect("ip").stdout);
-    let rules = text(&Command::new("iptables").args(["-w", "-S"]).output().expect("iptables").stdout);
+    let netns = text(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip")
+            .stdout,
+    );
+    let links = text(
+        &Command::new("ip")
+            .args(["-o", "link"])
+            .output()
+            .expect("ip")
+            .stdout,
+    );
+    let rules = text(
+        &Command::new("iptables")
+            .args(["-w", "-S"])
+            .output()
+            .expect("iptables")
+            .stdout,
+    );
     for w in &state.workloads {
         assert!(!netns.contains(&w.netns), "{netns}");
         assert!(!links.contains(&format!("{}@", w.host_veth)), "{links}");
     }
     let bridge = format!("vm-{name}:");
     assert!(!links.contains(&bridge), "{links}");
-    assert!(!rules.contains(&format!("verimesh run {name}\"")), "{rules}");
+    assert!(
+        !rules.contains(&format!("verimesh run {name}\"")),
+        "{rules}"
+    );
     for pid in pids {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let alive = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next());
-        assert!(matches!(alive, None | Some("Z")), "pid {pid} survived: {stat}");
+        let alive = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        assert!(
+            matches!(alive, None | Some("Z")),
+            "pid {pid} survived: {stat}"
+        );
     }
 
     let again = verimesh(&["down", "--state-dir", state_arg]);
@@ -216,7 +274,14 @@ fn down_and_exec_need_root() {
     }
     for args in [&["down"][..], &["exec", "web", "--", "true"][..]] {
         let out = Command::new("setpriv")
-            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", BIN])
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                BIN,
+            ])
             .args(args)
             .output()
             .expect("setpriv");

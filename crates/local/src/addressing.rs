@@ -34,12 +34,13 @@ impl Addressing {
                 reason: "too small: use a /28 or larger",
             });
         }
-        let mut halves = subnet
-            .subnets(subnet.prefix_len() + 1)
-            .map_err(|_| Error::InvalidSubnet {
-                subnet,
-                reason: "cannot be split",
-            })?;
+        let mut halves =
+            subnet
+                .subnets(subnet.prefix_len() + 1)
+                .map_err(|_| Error::InvalidSubnet {
+                    subnet,
+                    reason: "cannot be split",
+                })?;
         match (halves.next(), halves.next()) {
             (Some(workloads), Some(services)) => Ok(Addressing {
                 subnet,
@@ -158,7 +159,12 @@ mod tests {
         let a = Addressing::new(net("198.18.7.0/24")).expect("split");
         assert!(a.is_workload_address(Ipv4Addr::new(198, 18, 7, 2)));
         assert!(a.is_workload_address(Ipv4Addr::new(198, 18, 7, 126)));
-        for bad in [[198, 18, 7, 0], [198, 18, 7, 1], [198, 18, 7, 127], [198, 18, 7, 129]] {
+        for bad in [
+            [198, 18, 7, 0],
+            [198, 18, 7, 1],
+            [198, 18, 7, 127],
+            [198, 18, 7, 129],
+        ] {
             assert!(!a.is_workload_address(Ipv4Addr::from(bad)), "{bad:?}");
         }
         assert_eq!(a.workload_addresses().count(), 125);

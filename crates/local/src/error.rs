@@ -24,9 +24,7 @@ pub enum Error {
         subnet: ipnet::Ipv4Net,
         reason: &'static str,
     },
-    #[error(
-        "subnet {subnet} overlaps {existing} on interface {interface}; choose another subnet"
-    )]
+    #[error("subnet {subnet} overlaps {existing} on interface {interface}; choose another subnet")]
     SubnetInUse {
         subnet: ipnet::Ipv4Net,
         existing: String,

@@ -82,8 +82,10 @@ pub fn write_in_place(path: &Path, content: &str) -> Result<(), Error> {
         .open(path)
         .map_err(Error::io(path))?;
     file.seek(SeekFrom::Start(0)).map_err(Error::io(path))?;
-    file.write_all(content.as_bytes()).map_err(Error::io(path))?;
-    file.set_len(content.len() as u64).map_err(Error::io(path))?;
+    file.write_all(content.as_bytes())
+        .map_err(Error::io(path))?;
+    file.set_len(content.len() as u64)
+        .map_err(Error::io(path))?;
     Ok(())
 }
 
@@ -126,7 +128,10 @@ mod tests {
                 "reviews.default.svc.cluster.local"
             ]
         );
-        assert_eq!(service_names(&s, "other", "cluster.local")[0], "reviews.default");
+        assert_eq!(
+            service_names(&s, "other", "cluster.local")[0],
+            "reviews.default"
+        );
     }
 
     #[test]

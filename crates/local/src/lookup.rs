@@ -55,7 +55,10 @@ pub fn find_workload(root: &Path, name: &str) -> Result<WorkloadRef, Error> {
         });
     };
     if in_runs.len() > 1 {
-        return Err(ambiguous(name, in_runs.iter().map(|(_, s)| s.run.to_string())));
+        return Err(ambiguous(
+            name,
+            in_runs.iter().map(|(_, s)| s.run.to_string()),
+        ));
     }
     let mut replicas: Vec<&WorkloadRecord> = state
         .workloads

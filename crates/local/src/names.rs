@@ -134,7 +134,17 @@ mod tests {
     fn kubernetes_names() {
         assert!(check_name("workload", "reviews-v1-0").is_ok());
         assert!(check_name("workload", "a.b").is_ok());
-        for bad in ["", "-a", "a-", "A", "a/b", "a b", "a_b", "..", &"a".repeat(201)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a/b",
+            "a b",
+            "a_b",
+            "..",
+            &"a".repeat(201),
+        ] {
             assert!(check_name("workload", bad).is_err(), "{bad}");
         }
     }

@@ -48,7 +48,16 @@ pub(crate) fn bridge_netfilter_on() -> bool {
 
 pub(crate) fn bridge_forward_rule(bridge: &str, comment: &str) -> RuleRecord {
     let spec = [
-        "-i", bridge, "-o", bridge, "-m", "comment", "--comment", comment, "-j", "ACCEPT",
+        "-i",
+        bridge,
+        "-o",
+        bridge,
+        "-m",
+        "comment",
+        "--comment",
+        comment,
+        "-j",
+        "ACCEPT",
     ];
     RuleRecord {
         table: "filter".into(),

@@ -92,7 +92,9 @@ fn killed_run_is_cleaned_up_by_down() {
     child.wait().expect("reap");
     ready.expect("child built its run");
 
-    let state = State::load(&dir).expect("state").expect("state file left behind");
+    let state = State::load(&dir)
+        .expect("state")
+        .expect("state file left behind");
     assert_eq!(state.workloads.len(), 2);
     assert_eq!(state.processes.len(), 4);
     let needle = format!("vm-{name}");
@@ -123,7 +125,10 @@ fn killed_run_is_cleaned_up_by_down() {
     assert!(took < Duration::from_secs(5), "down took {took:?}");
 
     assert_eq!(leftovers(&needle), Vec::<String>::new());
-    assert_eq!(leftovers(&format!("verimesh run {name}")), Vec::<String>::new());
+    assert_eq!(
+        leftovers(&format!("verimesh run {name}")),
+        Vec::<String>::new()
+    );
     for pid in state.processes.iter().map(|p| p.pid).chain(in_netns) {
         assert!(!alive(pid), "pid {pid} survived");
     }
@@ -132,7 +137,10 @@ fn killed_run_is_cleaned_up_by_down() {
     }
     assert!(State::load(&dir).expect("read").is_none());
     // Twice is fine: nothing left to do.
-    assert_eq!(down(&dir, Duration::from_secs(1)).expect("again"), Vec::new());
+    assert_eq!(
+        down(&dir, Duration::from_secs(1)).expect("again"),
+        Vec::new()
+    );
 }
 
 fn bridge_netfilter() -> bool {

@@ -52,15 +52,25 @@ fn a_vip_needs_no_interface_only_the_redirect() {
     let a = run
         .add_workload(&WorkloadSpec::new("client", 0, "default"))
         .expect("a");
-    let vip = run
-        .addressing()
-        .service_addresses()
-        .next()
-        .expect("a VIP");
+    let vip = run.addressing().service_addresses().next().expect("a VIP");
     // What the sidecar's iptables does, reduced to one rule: the VIP's port to a local one.
     let rule = [
-        "iptables", "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", &vip.to_string(),
-        "--dport", "80", "-j", "REDIRECT", "--to-ports", "18080",
+        "iptables",
+        "-w",
+        "-t",
+        "nat",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "-d",
+        &vip.to_string(),
+        "--dport",
+        "80",
+        "-j",
+        "REDIRECT",
+        "--to-ports",
+        "18080",
     ];
     assert!(ns_exec(&a.netns, &rule).status.success());
     let server = echo_once(&a.netns, SocketAddr::from(([0, 0, 0, 0], 18080)));
@@ -69,7 +79,10 @@ fn a_vip_needs_no_interface_only_the_redirect() {
     server.join().expect("server");
     // Without the redirect the VIP is routed to the gateway, which does not forward: nothing
     // answers, and nothing leaks out of the host either.
-    let vip2 = SocketAddr::from((run.addressing().service_addresses().nth(1).expect("VIP"), 80));
+    let vip2 = SocketAddr::from((
+        run.addressing().service_addresses().nth(1).expect("VIP"),
+        80,
+    ));
     assert!(talk(&a.netns, vip2).is_err());
 }
 
@@ -80,8 +93,11 @@ fn service_names_resolve_and_updates_reach_running_processes() {
     }
     let mut run = create('c', subnet(2));
     let vips: Vec<Ipv4Addr> = run.addressing().service_addresses().take(3).collect();
-    run.set_services(&[svc("reviews", "default", vips[0]), svc("db", "data", vips[1])])
-        .expect("services");
+    run.set_services(&[
+        svc("reviews", "default", vips[0]),
+        svc("db", "data", vips[1]),
+    ])
+    .expect("services");
     let w = run
         .add_workload(&WorkloadSpec::new("productpage", 0, "default"))
         .expect("workload");
@@ -96,7 +112,10 @@ fn service_names_resolve_and_updates_reach_running_processes() {
         "reviews.default.svc",
         "reviews.default.svc.cluster.local",
     ] {
-        assert!(lookup(&w.netns, name).starts_with(&vips[0].to_string()), "{name}");
+        assert!(
+            lookup(&w.netns, name).starts_with(&vips[0].to_string()),
+            "{name}"
+        );
     }
     assert!(lookup(&w.netns, "db.data").starts_with(&vips[1].to_string()));
     // Short names are relative to the workload's own namespace.
@@ -116,7 +135,9 @@ fn service_names_resolve_and_updates_reach_running_processes() {
     let mut services = run.state().services.clone();
     services.push(svc("late", "default", vips[2]));
     run.set_services(&services).expect("update");
-    let status = poller.wait_timeout(Duration::from_secs(10)).expect("exited");
+    let status = poller
+        .wait_timeout(Duration::from_secs(10))
+        .expect("exited");
     assert!(status.success());
     let log = std::fs::read_to_string(poller.stdout_log()).expect("log");
     assert!(log.contains(&vips[2].to_string()), "{log}");

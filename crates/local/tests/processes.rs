@@ -22,7 +22,10 @@ fn runs_with_env_uid_and_logs_and_reports_exits() {
     let mut spec = ProcessSpec::new(
         "probe",
         "sh",
-        &["-c", "echo \"$GREETING $(id -u):$(id -g)\"; ip -4 -o addr show eth0; exit 3"],
+        &[
+            "-c",
+            "echo \"$GREETING $(id -u):$(id -g)\"; ip -4 -o addr show eth0; exit 3",
+        ],
     );
     spec.env.insert("GREETING".into(), "hello".into());
     spec.uid = Some(1337);
@@ -31,7 +34,10 @@ fn runs_with_env_uid_and_logs_and_reports_exits() {
     let event = exits
         .recv_timeout(Duration::from_secs(10))
         .expect("exit reported");
-    assert_eq!((event.workload.as_str(), event.name.as_str()), (w.name.as_str(), "probe"));
+    assert_eq!(
+        (event.workload.as_str(), event.name.as_str()),
+        (w.name.as_str(), "probe")
+    );
     assert_eq!(event.pid, probe.pid());
     assert_eq!(event.status.code(), Some(3));
     assert_eq!(probe.status().and_then(|s| s.code()), Some(3));
@@ -41,7 +47,10 @@ fn runs_with_env_uid_and_logs_and_reports_exits() {
     assert!(out.contains(&format!("inet {}/", w.address)), "{out}");
 
     let failing = run
-        .spawn(&w.name, &ProcessSpec::new("bad", "sh", &["-c", "echo oops >&2; exit 1"]))
+        .spawn(
+            &w.name,
+            &ProcessSpec::new("bad", "sh", &["-c", "echo oops >&2; exit 1"]),
+        )
         .expect("spawn");
     failing.wait_timeout(Duration::from_secs(10)).expect("exit");
     let err = std::fs::read_to_string(failing.stderr_log()).expect("stderr log");
