@@ -35,12 +35,10 @@ fn targets(state: &State) -> Vec<Target> {
         .collect();
     // Whatever else lives in the namespaces: children that left their group, `verimesh exec`
     // sessions, processes of a run that crashed before recording them.
-    for w in &state.workloads {
-        for pid in topology::netns_pids(&w.netns) {
-            if let Some(start) = start_time(pid) {
-                if !t.iter().any(|(p, ..)| *p == pid) {
-                    t.push((pid, start, false));
-                }
+    for pid in topology::netns_pids(state.workloads.iter().map(|w| w.netns.as_str())) {
+        if let Some(start) = start_time(pid) {
+            if !t.iter().any(|(p, ..)| *p == pid) {
+                t.push((pid, start, false));
             }
         }
     }
@@ -120,18 +118,32 @@ pub(crate) fn teardown_state(state: &State, dir: &Path, grace: Duration) -> Resu
             Err(e) => note(Err(e)),
         }
     }
+    // Namespaces first: with their processes gone the kernel destroys them, and their veth
+    // pairs, in one batch (10x faster than deleting each veth, which waits for RCU per
+    // device). Host ends still there after a moment (a namespace held open by something) are
+    // deleted explicitly.
+    let veths: Vec<&str> = state
+        .workloads
+        .iter()
+        .map(|w| w.host_veth.as_str())
+        .collect();
+    report.links += veths.iter().filter(|v| sys::link_exists(v)).count();
+    let netns: Vec<&str> = state.workloads.iter().map(|w| w.netns.as_str()).collect();
+    match topology::delete_netns(&netns) {
+        Ok(n) => report.namespaces += n,
+        Err(e) => note(Err(e)),
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while veths.iter().any(|v| sys::link_exists(v)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    note(topology::delete_links(&veths).map(drop));
     for w in &state.workloads {
-        // Deleting the host end removes the pair at once; a namespace's own removal is
-        // asynchronous in the kernel, so its links would linger for a moment.
-        report.links += usize::from(sys::link_exists(&w.host_veth));
-        note(topology::delete_link(&w.host_veth));
-        report.namespaces += usize::from(sys::netns_exists(&w.netns));
-        note(topology::delete_netns(&w.netns));
         note(hosts::remove_etc_dir(&w.etc_dir));
     }
     if let Some(bridge) = &state.bridge {
         report.links += usize::from(sys::link_exists(bridge));
-        note(topology::delete_link(bridge));
+        note(topology::delete_links(&[bridge.as_str()]).map(drop));
     }
     for s in state.sysctls.iter().rev() {
         // Restored only if nobody changed it since: their change wins over our memory.

@@ -12,6 +12,7 @@ use crate::sys::{self, ip, run_with_input};
 use crate::Error;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 /// Refuses a subnet that overlaps an address already on a root-namespace interface: two
 /// connected routes for one prefix would send traffic to whichever bridge came first.
@@ -131,26 +132,68 @@ pub(crate) fn create_workload(w: &WorkloadLinks<'_>) -> Result<(), Error> {
     run_with_input("ip", &["-n", netns, "-batch", "-"], Some(&inside)).map(drop)
 }
 
-/// Pids of the processes in network namespace `netns` (empty if it is gone).
-pub(crate) fn netns_pids(netns: &str) -> Vec<i32> {
-    if !sys::netns_exists(netns) {
+/// Pids of the processes in any of the network namespaces `netns`, found in one pass over
+/// /proc (`ip netns pids` per namespace would cost a process each).
+pub(crate) fn netns_pids<'a>(netns: impl IntoIterator<Item = &'a str>) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ids: Vec<(u64, u64)> = netns
+        .into_iter()
+        .filter_map(|n| std::fs::metadata(Path::new("/run/netns").join(n)).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    if ids.is_empty() {
         return Vec::new();
     }
-    ip(&["netns", "pids", netns])
-        .map(|out| out.lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default()
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/ns/net"))
+                .is_ok_and(|m| ids.contains(&(m.dev(), m.ino())))
+        })
+        .collect()
 }
 
-pub(crate) fn delete_netns(netns: &str) -> Result<(), Error> {
-    if !sys::netns_exists(netns) {
-        return Ok(());
+/// Runs `ip` commands for many objects in one process (`-force` goes on past errors), then
+/// reports the ones `still_there` says survived.
+fn batch_remove(
+    lines: &[String],
+    names: &[&str],
+    still_there: fn(&str) -> bool,
+) -> Result<usize, Error> {
+    let present: Vec<&str> = names.iter().copied().filter(|n| still_there(n)).collect();
+    if present.is_empty() {
+        return Ok(0);
     }
-    sys::remove(ip(&["netns", "del", netns]))
+    let batch: String = lines
+        .iter()
+        .zip(names)
+        .filter(|(_, n)| present.contains(n))
+        .map(|(l, _)| format!("{l}\n"))
+        .collect();
+    let result = run_with_input("ip", &["-force", "-batch", "-"], Some(&batch));
+    let left: Vec<&str> = present.iter().copied().filter(|n| still_there(n)).collect();
+    match (left.is_empty(), result) {
+        (true, _) => Ok(present.len()),
+        (false, Err(e)) => Err(e),
+        (false, Ok(_)) => Err(Error::Command {
+            command: "ip -batch".into(),
+            stderr: format!("still present: {}", left.join(", ")),
+        }),
+    }
 }
 
-pub(crate) fn delete_link(name: &str) -> Result<(), Error> {
-    if !sys::link_exists(name) {
-        return Ok(());
-    }
-    sys::remove(ip(&["link", "del", name]))
+/// Deletes links (a veth's host end takes its peer with it); returns how many existed.
+pub(crate) fn delete_links(names: &[&str]) -> Result<usize, Error> {
+    let lines: Vec<String> = names.iter().map(|n| format!("link del {n}")).collect();
+    batch_remove(&lines, names, sys::link_exists)
+}
+
+/// Deletes network namespaces; returns how many existed.
+pub(crate) fn delete_netns(names: &[&str]) -> Result<usize, Error> {
+    let lines: Vec<String> = names.iter().map(|n| format!("netns del {n}")).collect();
+    batch_remove(&lines, names, sys::netns_exists)
 }
