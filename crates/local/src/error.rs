@@ -30,7 +30,7 @@ pub enum Error {
         existing: String,
         interface: String,
     },
-    #[error("interface {0} already exists: is run of the same name still up? (`verimesh down`)")]
+    #[error("{0} already exists: is a run of the same name still up? (`verimesh down`)")]
     RunInUse(String),
     #[error("no free {0} address left in the subnet")]
     Exhausted(&'static str),

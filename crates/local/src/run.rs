@@ -189,12 +189,22 @@ impl Run {
             return Err(Error::Exhausted("interface name"));
         }
         let netns = self.opts.run.netns(&name);
+        let host_veth = self.opts.run.host_veth(index);
+        // Never adopt (and later delete) something that is not ours.
+        for (taken, what) in [
+            (sys::netns_exists(&netns), &netns),
+            (sys::link_exists(&host_veth), &host_veth),
+        ] {
+            if taken {
+                return Err(Error::RunInUse(what.clone()));
+            }
+        }
         let record = WorkloadRecord {
             name: name.clone(),
             deployment: spec.deployment.clone(),
             replica: spec.replica,
             namespace: spec.namespace.clone(),
-            host_veth: self.opts.run.host_veth(index),
+            host_veth,
             etc_dir: Path::new("/etc/netns").join(&netns),
             netns,
             address,
@@ -204,24 +214,36 @@ impl Run {
         self.state.workloads.push(record.clone());
         self.save()?;
 
-        topology::create_workload(&topology::WorkloadLinks {
-            netns: &record.netns,
-            host_veth: &record.host_veth,
-            bridge: &self.bridge(),
-            address,
-            prefix_len: self.addressing.workload_net().prefix_len(),
-            gateway: self.addressing.gateway(),
-        })?;
-        std::fs::create_dir_all(&record.etc_dir).map_err(Error::io(&record.etc_dir))?;
-        let resolv = hosts::render_resolv(&record.namespace, &self.opts.cluster_domain);
-        hosts::write_in_place(&record.etc_dir.join("resolv.conf"), &resolv)?;
-        self.write_hosts(&record)?;
+        if let Err(e) = self.build_workload(&record) {
+            // Undo the half-made workload so the run stays consistent and the name reusable.
+            let _ = topology::delete_netns(&[record.netns.as_str()]);
+            let _ = topology::delete_links(&[record.host_veth.as_str()]);
+            let _ = hosts::remove_etc_dir(&record.etc_dir);
+            self.state.workloads.retain(|w| w.name != record.name);
+            self.save()?;
+            return Err(e);
+        }
         Ok(WorkloadNet {
             name,
             netns: record.netns,
             address,
             gateway: self.addressing.gateway(),
         })
+    }
+
+    fn build_workload(&self, record: &WorkloadRecord) -> Result<(), Error> {
+        topology::create_workload(&topology::WorkloadLinks {
+            netns: &record.netns,
+            host_veth: &record.host_veth,
+            bridge: &self.bridge(),
+            address: record.address,
+            prefix_len: self.addressing.workload_net().prefix_len(),
+            gateway: self.addressing.gateway(),
+        })?;
+        std::fs::create_dir_all(&record.etc_dir).map_err(Error::io(&record.etc_dir))?;
+        let resolv = hosts::render_resolv(&record.namespace, &self.opts.cluster_domain);
+        hosts::write_in_place(&record.etc_dir.join("resolv.conf"), &resolv)?;
+        self.write_hosts(record)
     }
 
     fn write_hosts(&self, w: &WorkloadRecord) -> Result<(), Error> {

@@ -130,7 +130,7 @@ impl State {
         create_private_dir(dir)?;
         let path = dir.join(STATE_FILE);
         let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
-        let text = serde_json::to_vec_pretty(self).map_err(|source| Error::State {
+        let text = serde_json::to_vec(self).map_err(|source| Error::State {
             path: path.clone(),
             source,
         })?;

@@ -185,3 +185,45 @@ fn two_runs_coexist_and_tear_down_independently() {
     two.teardown().expect("teardown two");
     assert!(leftovers(&format!("vm-{}", run_name('e'))).is_empty());
 }
+
+#[test]
+fn refuses_clashes_and_bad_input_and_keeps_others_resources() {
+    if !available() {
+        return;
+    }
+    let mut run = create('j', subnet(4));
+    // Someone else's namespace with the name a workload would get: refused, and left alone.
+    let foreign = run.name().netns("clash-0");
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "add", &foreign])
+        .status()
+        .expect("ip")
+        .success());
+    let clash = run.add_workload(&WorkloadSpec::new("clash", 0, "default"));
+    assert!(
+        matches!(clash, Err(verimesh_local::Error::RunInUse(_))),
+        "{clash:?}"
+    );
+    assert!(std::path::Path::new("/run/netns").join(&foreign).exists());
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &foreign])
+        .status();
+
+    let gw = run.addressing().gateway();
+    let mut spec = WorkloadSpec::new("web", 0, "default");
+    spec.address = Some(gw);
+    assert!(run.add_workload(&spec).is_err());
+    spec.address = Some(Ipv4Addr::new(10, 0, 0, 1));
+    assert!(run.add_workload(&spec).is_err());
+    spec.address = None;
+    let w = run.add_workload(&spec).expect("web-0");
+    assert!(run.add_workload(&spec).is_err(), "duplicate");
+    let mut again = WorkloadSpec::new("web", 1, "default");
+    again.address = Some(w.address);
+    assert!(run.add_workload(&again).is_err(), "address taken");
+    assert!(run
+        .add_workload(&WorkloadSpec::new("Bad_Name", 0, "default"))
+        .is_err());
+    assert_eq!(run.state().workloads.len(), 1);
+    assert!(run.set_ready("nope-0", true).is_err());
+}
