@@ -103,3 +103,67 @@ pub fn exec_command(w: &WorkloadRef, argv: &[String]) -> Result<Command, Error> 
     cmd.args(["netns", "exec", &w.workload.netns]).args(argv);
     Ok(cmd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::RunName;
+    use std::net::Ipv4Addr;
+
+    fn workload(deployment: &str, replica: u32, ready: bool) -> WorkloadRecord {
+        let name = format!("{deployment}-{replica}");
+        WorkloadRecord {
+            netns: format!("vm-r-{name}"),
+            etc_dir: PathBuf::from("/nonexistent"),
+            host_veth: format!("vm-r-{replica}"),
+            name,
+            deployment: deployment.into(),
+            replica,
+            namespace: "default".into(),
+            address: Ipv4Addr::new(198, 18, 0, 2),
+            ready,
+        }
+    }
+
+    fn write_run(root: &Path, run: &str, workloads: Vec<WorkloadRecord>) {
+        let mut state = State::new(RunName::new(run).expect("name"), crate::DEFAULT_SUBNET);
+        state.workloads = workloads;
+        state.save(&root.join(run)).expect("save");
+    }
+
+    #[test]
+    fn finds_replicas_and_first_ready_by_index() {
+        let root = std::env::temp_dir().join(format!("vm-lookup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        write_run(
+            &root,
+            "one",
+            vec![
+                workload("web", 2, true),
+                workload("web", 1, true),
+                workload("web", 0, false),
+                workload("db", 0, false),
+            ],
+        );
+        write_run(
+            &root,
+            "two",
+            vec![workload("api", 0, true), workload("web", 9, true)],
+        );
+
+        let by_name = |name| find_workload(&root.join("one"), name);
+        assert_eq!(by_name("web").expect("web").workload.name, "web-1");
+        assert_eq!(by_name("web-0").expect("replica").workload.name, "web-0");
+        assert_eq!(by_name("vm-r-db-0").expect("netns").workload.name, "db-0");
+        assert!(matches!(by_name("db"), Err(Error::NotReady { .. })));
+        assert!(matches!(by_name("api"), Err(Error::NotFound { .. })));
+
+        assert_eq!(find_workload(&root, "api").expect("api").run, "two");
+        assert!(matches!(
+            find_workload(&root, "web"),
+            Err(Error::Ambiguous { .. })
+        ));
+        assert_eq!(find_workload(&root, "web-9").expect("web-9").run, "two");
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+}
