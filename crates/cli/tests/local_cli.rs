@@ -193,21 +193,30 @@ fn down_cleans_up_after_a_killed_run() {
     child.wait().expect("reap");
     ready.expect("child built its run");
     let state = State::load(&dir).expect("state").expect("left behind");
-    let pids: Vec<i32> = state
-        .workloads
-        .iter()
-        .flat_map(|w| {
-            let out = Command::new("ip")
-                .args(["netns", "pids", &w.netns])
-                .output()
-                .expect("pids");
-            text(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect::<Vec<i32>>()
-        })
-        .collect();
-    assert_eq!(pids.len(), 6);
+    let netns_pids = || -> Vec<i32> {
+        state
+            .workloads
+            .iter()
+            .flat_map(|w| {
+                let out = Command::new("ip")
+                    .args(["netns", "pids", &w.netns])
+                    .output()
+                    .expect("pids");
+                text(&out.stdout)
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect()
+    };
+    // The shells fork their background `sleep` on their own time: wait for all six.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut pids = netns_pids();
+    while pids.len() < 6 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        pids = netns_pids();
+    }
+    assert_eq!(pids.len(), 6, "{pids:?}");
 
     let state_arg = dir.to_str().expect("utf-8 path");
     let out = verimesh(&["down", "--state-dir", state_arg, "--grace", "2s"]);

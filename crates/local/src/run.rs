@@ -301,7 +301,9 @@ impl Run {
     }
 
     /// Starts `spec` in `workload`'s namespace, supervised: its exit is reported on
-    /// [`Run::take_exit_events`]'s channel, and teardown stops it.
+    /// [`Run::take_exit_events`]'s channel, and teardown stops it. A program that cannot be
+    /// executed shows up as an exit (`ip netns exec` exits 255) with the reason in its stderr
+    /// log, not as an error here.
     pub fn spawn(&mut self, workload: &str, spec: &ProcessSpec) -> Result<ProcessHandle, Error> {
         check_name("process name", &spec.name)?;
         let netns = self.record(workload)?.netns.clone();

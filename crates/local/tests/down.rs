@@ -99,20 +99,28 @@ fn killed_run_is_cleaned_up_by_down() {
     assert_eq!(state.processes.len(), 4);
     let needle = format!("vm-{name}");
     assert!(!leftovers(&needle).is_empty(), "the run's resources exist");
-    let in_netns: Vec<i32> = state
-        .workloads
-        .iter()
-        .flat_map(|w| {
-            let out = Command::new("ip")
-                .args(["netns", "pids", &w.netns])
-                .output()
-                .expect("ip netns pids");
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect::<Vec<i32>>()
-        })
-        .collect();
+    let netns_pids = || -> Vec<i32> {
+        state
+            .workloads
+            .iter()
+            .flat_map(|w| {
+                let out = Command::new("ip")
+                    .args(["netns", "pids", &w.netns])
+                    .output()
+                    .expect("ip netns pids");
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect()
+    };
+    // The shells fork their children on their own time: wait for all of them.
+    let mut in_netns = netns_pids();
+    wait_until(Duration::from_secs(5), || {
+        in_netns = netns_pids();
+        in_netns.len() >= 8
+    });
     // Two recorded processes, the forker's child and the setsid grandchild, per workload.
     assert_eq!(in_netns.len(), 8, "{in_netns:?}");
 
