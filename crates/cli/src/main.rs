@@ -43,6 +43,12 @@ enum Command {
     /// Run the sidecar proxy from a local config file: opaque TCP over mesh mTLS, with the
     /// workload's traffic captured by `verimesh iptables`.
     Proxy(cmd::proxy::Args),
+    /// Tear down a local mesh (namespaces, links, rules, processes, files) from its state,
+    /// also after a crashed or killed `verimesh up`. Needs root.
+    Down(cmd::down::Args),
+    /// Run a command inside a local mesh workload's network namespace, where service names
+    /// resolve: `verimesh exec reviews -- curl http://ratings:9080/`. Needs root.
+    Exec(cmd::exec::Args),
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
             init_logging();
             cmd::proxy::run(&args)
         }
+        Command::Down(args) => cmd::down::run(&args),
+        Command::Exec(args) => cmd::exec::run(&args),
     };
     match result {
         Ok(code) => code,

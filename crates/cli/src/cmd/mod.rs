@@ -4,6 +4,8 @@ pub mod ca;
 pub mod conformance;
 pub mod control;
 pub mod demo_app;
+pub mod down;
 mod duration;
+pub mod exec;
 pub mod iptables;
 pub mod proxy;
