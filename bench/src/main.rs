@@ -2,6 +2,8 @@
 
 mod authz;
 mod corpus;
+mod http_load;
+mod proxy_chain;
 
 use clap::{Parser, Subcommand};
 use std::time::Instant;
@@ -34,6 +36,25 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         rounds: usize,
     },
+    /// Compare client → verimesh → mTLS → verimesh → upstream with the same chain built from
+    /// nginx, and with the direct path, in one run.
+    ProxyChain {
+        /// The verimesh binary (a release build).
+        #[arg(long, default_value = "target/release/verimesh")]
+        verimesh: std::path::PathBuf,
+        /// Seconds of saturation per chain.
+        #[arg(long, default_value_t = 5)]
+        saturation_secs: u64,
+        /// Concurrent connections at saturation.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Requests per second in the fixed-rate phase (over 4 connections, 1 KiB bodies).
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Seconds of the fixed-rate phase per chain.
+        #[arg(long, default_value_t = 10)]
+        fixed_secs: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +65,19 @@ fn main() -> anyhow::Result<()> {
             requests,
             rounds,
         } => authz::run(policies, requests.max(1), rounds.max(1)),
+        Command::ProxyChain {
+            verimesh,
+            saturation_secs,
+            connections,
+            rate,
+            fixed_secs,
+        } => proxy_chain::run_all(&proxy_chain::Options {
+            verimesh,
+            saturation: std::time::Duration::from_secs(saturation_secs.max(1)),
+            connections: connections.max(1),
+            rate: rate.max(1),
+            fixed: std::time::Duration::from_secs(fixed_secs.max(1)),
+        }),
     }
 }
 

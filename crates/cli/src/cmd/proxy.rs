@@ -29,6 +29,10 @@ pub struct Args {
     /// Admin port (localhost only): /ready, /healthz, /config_dump, /stats.
     #[arg(long, default_value_t = 15000)]
     admin_port: u16,
+    /// Take every connection as addressed to ADDR instead of reading SO_ORIGINAL_DST: for
+    /// benchmarks and debugging on loopback without iptables.
+    #[arg(long, value_name = "ADDR")]
+    original_dst: Option<SocketAddr>,
     /// Where the JSON access log goes: `-` (stdout), a file path, or `off`.
     #[arg(long, default_value = "-", value_name = "PATH|-|off")]
     access_log: String,
@@ -46,7 +50,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         outbound: SocketAddr::new(any, args.outbound_port),
         inbound: SocketAddr::new(any, args.inbound_port),
         admin: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.admin_port),
-        original_dst: OriginalDst::Kernel,
+        original_dst: args
+            .original_dst
+            .map_or(OriginalDst::Kernel, OriginalDst::Fixed),
         access_log: match args.access_log.as_str() {
             "-" => LogTarget::Stdout,
             "off" => LogTarget::Off,

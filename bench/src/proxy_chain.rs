@@ -1,0 +1,359 @@
+//! The data-plane benchmark: one upstream, reached three ways in the same run —
+//! directly; through two verimesh proxies (client → A → mTLS, HTTP/2 → B → upstream); and
+//! through two nginx (A originates TLS 1.3 with a client certificate, B verifies it), with
+//! keep-alive everywhere and access logs off on both chains. Per chain: requests/s at
+//! saturation, CPU-seconds per 1,000 requests per proxy, RSS per proxy, and latency
+//! percentiles at a fixed rate with a 1 KiB body.
+
+use crate::http_load::{self, Latencies};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub verimesh: PathBuf,
+    pub saturation: Duration,
+    pub connections: usize,
+    pub rate: u64,
+    pub fixed: Duration,
+}
+
+/// Child processes, killed on drop.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+fn wait_listening(port: u16) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("nothing listens on {addr}")
+}
+
+/// CPU time (user + system) of a process and its direct children, in seconds.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    let ticks: f64 = pids
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+        })
+        .sum();
+    ticks / 100.0
+}
+
+fn rss_mb(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .sum::<f64>()
+        / 1024.0
+}
+
+/// A process and its children (nginx's workers).
+fn family(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let ppid = std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if ppid == Some(pid) {
+                all.push(p);
+            }
+        }
+    }
+    all
+}
+
+struct Chain {
+    name: &'static str,
+    entry: u16,
+    /// Per proxy, the processes whose CPU and memory count.
+    proxies: Vec<Vec<u32>>,
+}
+
+struct Result_ {
+    rps: f64,
+    errors: u64,
+    cpu_per_1k: Vec<f64>,
+    rss: Vec<f64>,
+    lat: Latencies,
+}
+
+pub fn run_all(opts: &Options) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let dir = std::env::temp_dir().join(format!("verimesh-bench-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let upstream = rt.block_on(http_load::upstream())?;
+    let mut procs = Procs(Vec::new());
+    let verimesh = verimesh_chain(opts, &dir, upstream, &mut procs)?;
+    let nginx = nginx_chain(&dir, upstream, &mut procs)?;
+    let direct = Chain {
+        name: "direct",
+        entry: upstream.port(),
+        proxies: vec![],
+    };
+    println!(
+        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} s",
+        opts.saturation.as_secs(),
+        opts.connections,
+        opts.rate,
+        opts.fixed.as_secs()
+    );
+    let mut results = Vec::new();
+    for chain in [&direct, &nginx, &verimesh] {
+        let r = measure(&rt, chain, opts)?;
+        println!(
+            "{:<9} {:>8.0} req/s  errors {:>3}  CPU-s/1k req per proxy {:<16}  RSS MB {:<14}  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  ({} requests at fixed rate, {} errors)",
+            chain.name,
+            r.rps,
+            r.errors,
+            fmt_list(&r.cpu_per_1k, 4),
+            fmt_list(&r.rss, 1),
+            r.lat.percentile(0.50),
+            r.lat.percentile(0.90),
+            r.lat.percentile(0.99),
+            r.lat.micros.len(),
+            r.lat.errors,
+        );
+        results.push(r);
+    }
+    if let [d, n, v] = results.as_slice() {
+        println!(
+            "added p99 over direct: nginx {:+.3} ms, verimesh {:+.3} ms; CPU per request verimesh/nginx: {:.2}",
+            n.lat.percentile(0.99) - d.lat.percentile(0.99),
+            v.lat.percentile(0.99) - d.lat.percentile(0.99),
+            v.cpu_per_1k.iter().sum::<f64>() / n.cpu_per_1k.iter().sum::<f64>().max(1e-9),
+        );
+    }
+    drop(procs);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn fmt_list(v: &[f64], digits: usize) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.iter()
+        .map(|x| format!("{x:.digits$}"))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyhow::Result<Result_> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
+    let host = "web.bench.svc.cluster.local";
+    // Warm up connections and caches.
+    rt.block_on(http_load::saturate(addr, host, opts.connections, Duration::from_secs(1), 1_000_000))?;
+    let before: Vec<f64> = chain.proxies.iter().map(|p| cpu_seconds(p)).collect();
+    let sat = rt.block_on(http_load::saturate(
+        addr,
+        host,
+        opts.connections,
+        opts.saturation,
+        50_000_000,
+    ))?;
+    let after: Vec<f64> = chain.proxies.iter().map(|p| cpu_seconds(p)).collect();
+    let cpu_per_1k = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b) / sat.requests.max(1) as f64 * 1000.0)
+        .collect();
+    let rss = chain.proxies.iter().map(|p| rss_mb(p)).collect();
+    let lat = rt.block_on(http_load::fixed_rate(addr, host, opts.rate, 4, 1024, opts.fixed))?;
+    Ok(Result_ {
+        rps: sat.requests as f64 / sat.elapsed.as_secs_f64(),
+        errors: sat.errors,
+        cpu_per_1k,
+        rss,
+        lat,
+    })
+}
+
+fn verimesh_chain(
+    opts: &Options,
+    dir: &Path,
+    upstream: SocketAddr,
+    procs: &mut Procs,
+) -> anyhow::Result<Chain> {
+    let ids = [
+        ("a", "spiffe://cluster.local/ns/bench/sa/client"),
+        ("b", "spiffe://cluster.local/ns/bench/sa/web"),
+    ];
+    for (name, id) in ids {
+        run(Command::new(&opts.verimesh)
+            .args(["ca", "issue", "--state-dir"])
+            .arg(dir.join("ca"))
+            .args(["--spiffe-id", id, "--out"])
+            .arg(dir.join(name)))?;
+    }
+    let ports: Vec<u16> = (0..6).map(|_| free_port()).collect::<Result<_, _>>()?;
+    let (a_out, a_in, a_admin, b_out, b_in, b_admin) =
+        (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]);
+    let workload = |ns: &str, sa: &str| {
+        serde_json::json!({ "name": sa, "namespace": ns, "serviceAccount": sa,
+            "identity": format!("spiffe://cluster.local/ns/{ns}/sa/{sa}") })
+    };
+    let a = serde_json::json!({
+        "version": "1",
+        "workload": workload("bench", "client"),
+        "services": [{
+            "hostname": "web.bench.svc.cluster.local",
+            "addresses": ["198.18.0.10"],
+            "ports": [{ "port": 8080, "protocol": "http", "defaultCluster": "web" }],
+        }],
+        "clusters": [{
+            "name": "web",
+            "transport": { "type": "meshMtls" },
+            "endpoints": [{ "address": format!("127.0.0.1:{b_in}"), "identity": ids[1].1 }],
+        }],
+    });
+    let b = serde_json::json!({
+        "version": "1",
+        "workload": workload("bench", "web"),
+        "inbound": { "appAddress": "127.0.0.1", "mtls": "STRICT",
+                     "ports": [{ "port": upstream.port(), "protocol": "http" }] },
+    });
+    std::fs::write(dir.join("a.json"), serde_json::to_vec(&a)?)?;
+    std::fs::write(dir.join("b.json"), serde_json::to_vec(&b)?)?;
+    let mut pids = Vec::new();
+    for (name, out, inb, admin, orig) in [
+        ("b", b_out, b_in, b_admin, upstream.to_string()),
+        ("a", a_out, a_in, a_admin, "198.18.0.10:8080".to_string()),
+    ] {
+        let child = Command::new(&opts.verimesh)
+            .arg("proxy")
+            .arg("--config")
+            .arg(dir.join(format!("{name}.json")))
+            .arg("--certs")
+            .arg(dir.join(name))
+            .args(["--outbound-port", &out.to_string(), "--inbound-port", &inb.to_string()])
+            .args(["--admin-port", &admin.to_string(), "--original-dst", &orig])
+            .args(["--access-log", "off"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting verimesh proxy")?;
+        pids.push(vec![child.id()]);
+        procs.0.push(child);
+        wait_listening(admin)?;
+    }
+    pids.reverse();
+    Ok(Chain {
+        name: "verimesh",
+        entry: a_out,
+        proxies: pids,
+    })
+}
+
+fn openssl(args: &[&str], dir: &Path) -> anyhow::Result<()> {
+    run(Command::new("openssl").args(args).current_dir(dir))
+}
+
+fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::Result<Chain> {
+    let pki = dir.join("nginx-pki");
+    std::fs::create_dir_all(&pki)?;
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench-ca"]].concat(), &pki)?;
+    for (name, san) in [("server", "DNS:localhost"), ("client", "URI:spiffe://cluster.local/ns/bench/sa/client")] {
+        openssl(&[&["req"][..], &ec, &["-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")]].concat(), &pki)?;
+        std::fs::write(pki.join(format!("{name}.ext")), format!("subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n"))?;
+        openssl(&["x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &format!("{name}.pem"), "-extfile", &format!("{name}.ext")], &pki)?;
+    }
+    let (a_port, b_port) = (free_port()?, free_port()?);
+    let p = pki.display();
+    let common = |name: &str| {
+        format!(
+            "worker_processes auto;\ndaemon off;\nerror_log {d}/nginx-{name}.err error;\npid {d}/nginx-{name}.pid;\n\
+             events {{ worker_connections 4096; }}\nhttp {{\n access_log off;\n keepalive_requests 1000000;\n\
+             client_body_temp_path {d}/tmp-{name}-body; proxy_temp_path {d}/tmp-{name}-proxy;\n\
+             fastcgi_temp_path {d}/tmp-{name}-f; uwsgi_temp_path {d}/tmp-{name}-u; scgi_temp_path {d}/tmp-{name}-s;\n",
+            d = dir.display()
+        )
+    };
+    let a = format!(
+        "{}upstream b {{ server 127.0.0.1:{b_port}; keepalive 64; keepalive_requests 1000000; }}\n\
+         server {{ listen 127.0.0.1:{a_port}; location / {{ proxy_pass https://b; proxy_http_version 1.1;\n\
+         proxy_set_header Connection \"\"; proxy_ssl_protocols TLSv1.3; proxy_ssl_certificate {p}/client.pem;\n\
+         proxy_ssl_certificate_key {p}/client.key; proxy_ssl_trusted_certificate {p}/ca.pem; proxy_ssl_verify on;\n\
+         proxy_ssl_name localhost; proxy_ssl_session_reuse on; }} }}\n}}\n",
+        common("a")
+    );
+    let b = format!(
+        "{}upstream app {{ server {upstream}; keepalive 64; keepalive_requests 1000000; }}\n\
+         server {{ listen 127.0.0.1:{b_port} ssl; ssl_protocols TLSv1.3; ssl_certificate {p}/server.pem;\n\
+         ssl_certificate_key {p}/server.key; ssl_client_certificate {p}/ca.pem; ssl_verify_client on;\n\
+         location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n}}\n",
+        common("b")
+    );
+    let mut pids = Vec::new();
+    for (name, conf, port) in [("b", b, b_port), ("a", a, a_port)] {
+        let path = dir.join(format!("nginx-{name}.conf"));
+        std::fs::write(&path, conf)?;
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting nginx (scripts/setup.sh installs it)")?;
+        let pid = child.id();
+        procs.0.push(child);
+        wait_listening(port)
+            .with_context(|| std::fs::read_to_string(dir.join(format!("nginx-{name}.err"))).unwrap_or_default())?;
+        pids.push(pid);
+    }
+    Ok(Chain {
+        name: "nginx",
+        entry: a_port,
+        proxies: vec![family(pids[1]), family(pids[0])],
+    })
+}
