@@ -25,5 +25,9 @@ cargo run --quiet --release --locked -p verimesh-bench -- analyze-corpus --resou
 echo "== authz benchmark (1,000 policies, time per decision)"
 cargo run --quiet --release --locked -p verimesh-bench -- authz --policies 1000 --requests 2000 --rounds 10
 
+echo "== data-plane benchmark (verimesh vs nginx vs direct, same run)"
+cargo build --quiet --release --locked -p verimesh
+cargo run --quiet --release --locked -p verimesh-bench -- proxy-chain --saturation-secs 3 --fixed-secs 5
+
 echo "== cargo test"
 cargo test --workspace --locked

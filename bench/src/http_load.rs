@@ -18,12 +18,14 @@ pub async fn upstream() -> anyhow::Result<SocketAddr> {
         while let Ok((s, _)) = l.accept().await {
             let _ = s.set_nodelay(true);
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-                    let _ = req.into_body().collect().await;
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                        Bytes::from_static(b"ok\n"),
-                    )))
-                });
+                let svc = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::from_static(b"ok\n"),
+                        )))
+                    },
+                );
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(s), svc)
                     .await;
@@ -163,9 +165,17 @@ pub async fn fixed_rate(
             };
             for k in 0..count {
                 let due = start + offset + interval.mul_f64(k as f64);
-                tokio::time::sleep_until(due.into()).await;
+                // On schedule: measure from when the timer fired (tokio's timer has
+                // millisecond granularity, which is not the proxy's latency). Behind
+                // schedule: measure from when the request was due.
+                let from = if Instant::now() < due {
+                    tokio::time::sleep_until(due.into()).await;
+                    Instant::now()
+                } else {
+                    due
+                };
                 match one(&mut sender, &host, &body).await {
-                    Ok(()) => lat.push(due.elapsed().as_micros() as u64),
+                    Ok(()) => lat.push(from.elapsed().as_micros() as u64),
                     Err(_) => {
                         errors += 1;
                         if let Ok(s) = connect(addr).await {

@@ -33,7 +33,9 @@ impl Drop for Procs {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
@@ -98,7 +100,14 @@ fn family(pid: u32) -> Vec<u32> {
             };
             let ppid = std::fs::read_to_string(format!("/proc/{p}/stat"))
                 .ok()
-                .and_then(|s| s.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok());
+                .and_then(|s| {
+                    s.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse::<u32>()
+                        .ok()
+                });
             if ppid == Some(pid) {
                 all.push(p);
             }
@@ -190,7 +199,13 @@ fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyho
     let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
     let host = "web.bench.svc.cluster.local";
     // Warm up connections and caches.
-    rt.block_on(http_load::saturate(addr, host, opts.connections, Duration::from_secs(1), 1_000_000))?;
+    rt.block_on(http_load::saturate(
+        addr,
+        host,
+        opts.connections,
+        Duration::from_secs(1),
+        1_000_000,
+    ))?;
     let before: Vec<f64> = chain.proxies.iter().map(|p| cpu_seconds(p)).collect();
     let sat = rt.block_on(http_load::saturate(
         addr,
@@ -206,7 +221,9 @@ fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyho
         .map(|(b, a)| (a - b) / sat.requests.max(1) as f64 * 1000.0)
         .collect();
     let rss = chain.proxies.iter().map(|p| rss_mb(p)).collect();
-    let lat = rt.block_on(http_load::fixed_rate(addr, host, opts.rate, 4, 1024, opts.fixed))?;
+    let lat = rt.block_on(http_load::fixed_rate(
+        addr, host, opts.rate, 4, 1024, opts.fixed,
+    ))?;
     Ok(Result_ {
         rps: sat.requests as f64 / sat.elapsed.as_secs_f64(),
         errors: sat.errors,
@@ -243,6 +260,7 @@ fn verimesh_chain(
     let a = serde_json::json!({
         "version": "1",
         "workload": workload("bench", "client"),
+        "inbound": { "appAddress": "127.0.0.1", "mtls": "STRICT" },
         "services": [{
             "hostname": "web.bench.svc.cluster.local",
             "addresses": ["198.18.0.10"],
@@ -273,16 +291,25 @@ fn verimesh_chain(
             .arg(dir.join(format!("{name}.json")))
             .arg("--certs")
             .arg(dir.join(name))
-            .args(["--outbound-port", &out.to_string(), "--inbound-port", &inb.to_string()])
+            .args([
+                "--outbound-port",
+                &out.to_string(),
+                "--inbound-port",
+                &inb.to_string(),
+            ])
             .args(["--admin-port", &admin.to_string(), "--original-dst", &orig])
             .args(["--access-log", "off"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(
+                dir.join(format!("proxy-{name}.err")),
+            )?)
             .spawn()
             .context("starting verimesh proxy")?;
         pids.push(vec![child.id()]);
         procs.0.push(child);
-        wait_listening(admin)?;
+        wait_listening(admin).with_context(|| {
+            std::fs::read_to_string(dir.join(format!("proxy-{name}.err"))).unwrap_or_default()
+        })?;
     }
     pids.reverse();
     Ok(Chain {
@@ -299,12 +326,75 @@ fn openssl(args: &[&str], dir: &Path) -> anyhow::Result<()> {
 fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::Result<Chain> {
     let pki = dir.join("nginx-pki");
     std::fs::create_dir_all(&pki)?;
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    openssl(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench-ca"]].concat(), &pki)?;
-    for (name, san) in [("server", "DNS:localhost"), ("client", "URI:spiffe://cluster.local/ns/bench/sa/client")] {
-        openssl(&[&["req"][..], &ec, &["-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")]].concat(), &pki)?;
-        std::fs::write(pki.join(format!("{name}.ext")), format!("subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n"))?;
-        openssl(&["x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &format!("{name}.pem"), "-extfile", &format!("{name}.ext")], &pki)?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=bench-ca",
+            ],
+        ]
+        .concat(),
+        &pki,
+    )?;
+    for (name, san) in [
+        ("server", "DNS:localhost"),
+        ("client", "URI:spiffe://cluster.local/ns/bench/sa/client"),
+    ] {
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.csr"),
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
+            ]
+            .concat(),
+            &pki,
+        )?;
+        std::fs::write(
+            pki.join(format!("{name}.ext")),
+            format!("subjectAltName={san}\nextendedKeyUsage=serverAuth,clientAuth\n"),
+        )?;
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &format!("{name}.pem"),
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+            &pki,
+        )?;
     }
     let (a_port, b_port) = (free_port()?, free_port()?);
     let p = pki.display();
@@ -347,8 +437,9 @@ fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::R
             .context("starting nginx (scripts/setup.sh installs it)")?;
         let pid = child.id();
         procs.0.push(child);
-        wait_listening(port)
-            .with_context(|| std::fs::read_to_string(dir.join(format!("nginx-{name}.err"))).unwrap_or_default())?;
+        wait_listening(port).with_context(|| {
+            std::fs::read_to_string(dir.join(format!("nginx-{name}.err"))).unwrap_or_default()
+        })?;
         pids.push(pid);
     }
     Ok(Chain {

@@ -70,6 +70,8 @@ pub struct Me {
     pub workload: Arc<str>,
     pub namespace: Arc<str>,
     pub principal: Arc<str>,
+    /// `x-verimesh-peer` as this proxy sends it to other proxies.
+    pub peer_header: Option<http::HeaderValue>,
 }
 
 pub struct State {
@@ -151,6 +153,7 @@ impl State {
             workload: or_unknown(&w.name),
             namespace: or_unknown(&w.namespace),
             principal: or_unknown(&w.identity),
+            peer_header: crate::http::peer_value(&w.name, &w.namespace),
         };
         Ok(Self {
             me,

@@ -52,7 +52,14 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let state = shared.state.load_full();
-    let mut ex = Exchange::begin(Direction::Inbound, &state, conn.remote, conn.dst, req);
+    let mut ex = Exchange::begin(
+        Direction::Inbound,
+        &state,
+        conn.remote,
+        conn.dst,
+        req,
+        shared.telemetry.log.enabled(),
+    );
     let mut app_h2 = conn.h2;
     if let Some(peer) = &conn.peer {
         // Hints from the calling proxy, trusted because it proved a mesh identity.
@@ -63,7 +70,7 @@ pub async fn handle(
         }
         ex.record.labels.source_principal = peer.identity.clone();
         ex.record.labels.connection_security_policy = "mutual_tls";
-        ex.record.entry.source_principal = Some(peer.identity.to_string());
+        ex.log(|e| e.source_principal = Some(peer.identity.to_string()));
     }
     if let Some(h) = ex.headers_mut() {
         headers::strip_internal(h);
@@ -71,9 +78,9 @@ pub async fn handle(
             h.insert(headers::XFCC, v);
         }
     }
-    ex.record.entry.destination_principal = Some(state.me.principal.to_string());
-    ex.record.entry.upstream_cluster = Some(format!("inbound|{}||", conn.dst.port()));
-    ex.record.entry.upstream_host = Some(conn.app.addr.to_string());
+    ex.log(|e| e.destination_principal = Some(state.me.principal.to_string()));
+    ex.log(|e| e.upstream_cluster = Some(format!("inbound|{}||", conn.dst.port())));
+    ex.log(|e| e.upstream_host = Some(conn.app.addr.to_string()));
     let target = match ex.normalized.take() {
         Some(Ok(t)) => t,
         Some(Err(local)) => {
@@ -137,8 +144,8 @@ pub async fn handle(
     };
     if conn.peer.is_some() {
         resp.headers_mut().remove(headers::PEER);
-        if let Some(v) = headers::peer_value(&state.me.workload, &state.me.namespace) {
-            resp.headers_mut().insert(headers::PEER, v);
+        if let Some(v) = &state.me.peer_header {
+            resp.headers_mut().insert(headers::PEER, v.clone());
         }
     }
     ex.finish(resp, &shared.telemetry)

@@ -9,7 +9,7 @@ mod request;
 mod respond;
 mod retry;
 
-pub use headers::XFCC;
+pub use headers::{peer_value, XFCC};
 
 use crate::body::Body;
 use http::{Request, Response};
@@ -28,7 +28,9 @@ where
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     let svc = hyper::service::service_fn(move |req| {
-        let fut = handler(req);
+        // Boxed so that hyper spawning the request (HTTP/2 streams are tasks) moves a
+        // pointer, not the whole state machine.
+        let fut = Box::pin(handler(req));
         async move { Ok::<_, Infallible>(fut.await) }
     });
     let io = TokioIo::new(io);

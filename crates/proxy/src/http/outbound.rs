@@ -35,7 +35,14 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let state = shared.state.load_full();
-    let mut ex = Exchange::begin(Direction::Outbound, &state, conn.remote, conn.dst, req);
+    let mut ex = Exchange::begin(
+        Direction::Outbound,
+        &state,
+        conn.remote,
+        conn.dst,
+        req,
+        shared.telemetry.log.enabled(),
+    );
     let resp = match ex.normalized.take() {
         Some(Ok(target)) => route(&shared, &state, &conn, &mut ex, target).await,
         Some(Err(local)) => ex.local(local, &state),
@@ -62,13 +69,13 @@ async fn route(
         return passthrough(shared, state, conn, ex, &target).await;
     };
     ex.record.labels.destination_service = service.hostname.clone();
-    ex.record.entry.destination_service = Some(service.hostname.to_string());
+    ex.log(|e| e.destination_service = Some(service.hostname.to_string()));
     let (route, prefix) = match pick_route(port, ex, &target) {
         Ok(r) => r,
         Err(local) => return ex.local(local, state),
     };
     if let Some(r) = route {
-        ex.record.entry.route_name = Some(r.name.to_string());
+        ex.log(|e| e.route_name = Some(r.name.to_string()));
     }
     let destination = match route.map(|r| &r.action) {
         None => port.default.clone(),
@@ -88,7 +95,7 @@ async fn route(
         ClusterRef::Found(c) => c,
         ClusterRef::Missing(name) => return ex.local(Local::no_cluster(&name), state),
     };
-    ex.record.entry.upstream_cluster = Some(cluster.name.to_string());
+    ex.log(|e| e.upstream_cluster = Some(cluster.name.to_string()));
     let mut req = ex.take_request();
     let path = rewritten_path(route, prefix.as_deref(), &target);
     set_path(&mut req, &path, target.query.as_deref());
@@ -104,7 +111,7 @@ async fn route(
         route.and_then(|r| r.request_headers.as_ref()),
         req.headers_mut(),
     );
-    if let Some(v) = &state_peer(state) {
+    if let Some(v) = &state.me.peer_header {
         req.headers_mut().insert(headers::PEER, v.clone());
     }
     if conn.h2 {
@@ -138,11 +145,6 @@ async fn route(
         resp.headers_mut(),
     );
     resp
-}
-
-fn state_peer(state: &State) -> Option<HeaderValue> {
-    let w = &state.config.workload;
-    headers::peer_value(&w.name, &w.namespace)
 }
 
 /// The first route that matches; no configured routes means the port's default cluster.
@@ -244,17 +246,17 @@ async fn passthrough(
     target: &verimesh_policy::normalize::Target,
 ) -> Response<Body> {
     if !state.config.allow_unknown_destinations {
-        ex.record.entry.upstream_cluster = Some("BlackHoleCluster".into());
-        ex.record.entry.route_name = Some("block_all".into());
+        ex.log(|e| e.upstream_cluster = Some("BlackHoleCluster".into()));
+        ex.log(|e| e.route_name = Some("block_all".into()));
         return ex.local(Local::new(StatusCode::BAD_GATEWAY, None, ""), state);
     }
-    ex.record.entry.upstream_cluster = Some("PassthroughCluster".into());
+    ex.log(|e| e.upstream_cluster = Some("PassthroughCluster".into()));
     let pool = shared.pools.get(conn.dst, UpstreamKind::Plain);
     let mut req = ex.take_request();
     set_path(&mut req, &target.path, target.query.as_deref());
     let wire = if conn.h2 { Wire::Http2 } else { Wire::Http1 };
     let authority = ex.authority.clone();
-    ex.record.entry.upstream_host = Some(conn.dst.to_string());
+    ex.log(|e| e.upstream_host = Some(conn.dst.to_string()));
     let sent = forward::send(
         &pool,
         &shared.connector,

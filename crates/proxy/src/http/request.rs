@@ -34,6 +34,9 @@ pub struct Exchange {
     pub normalized: Option<Result<Target, Local>>,
     request: Option<Request<Body>>,
     pub record: Box<InFlight>,
+    /// Whether the access log is on: when off, its entry is left empty (no per-request
+    /// formatting or allocation for it).
+    logging: bool,
 }
 
 fn unknown() -> Arc<str> {
@@ -47,6 +50,7 @@ impl Exchange {
         remote: SocketAddr,
         dst: SocketAddr,
         req: Request<Incoming>,
+        logging: bool,
     ) -> Exchange {
         let (mut parts, incoming) = req.into_parts();
         let authority = parts
@@ -98,13 +102,15 @@ impl Exchange {
             ),
         };
         let request_bytes = Arc::new(AtomicU64::new(0));
-        let record = Box::new(InFlight {
-            entry: Entry {
+        let entry = if !logging {
+            Entry {
+                direction: direction_name(direction),
+                ..Entry::default()
+            }
+        } else {
+            Entry {
                 start_time: crate::telemetry::access_log::timestamp(SystemTime::now()),
-                direction: match direction {
-                    Direction::Outbound => "outbound",
-                    Direction::Inbound => "inbound",
-                },
+                direction: direction_name(direction),
                 method: Some(parts.method.to_string()),
                 path: Some(raw_target.to_string()),
                 protocol: version_name(parts.version),
@@ -118,7 +124,10 @@ impl Exchange {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
                 ..Entry::default()
-            },
+            }
+        };
+        let record = Box::new(InFlight {
+            entry,
             labels: Labels {
                 reporter,
                 source_workload: source.0,
@@ -144,6 +153,14 @@ impl Exchange {
             normalized,
             request: Some(Request::from_parts(parts, body)),
             record,
+            logging,
+        }
+    }
+
+    /// Fills access-log fields, only when the log is on.
+    pub fn log(&mut self, fill: impl FnOnce(&mut Entry)) {
+        if self.logging {
+            fill(&mut self.record.entry);
         }
     }
 
@@ -172,7 +189,7 @@ impl Exchange {
             self.record.flags.add(f);
         }
         if let Some(d) = &local.detail {
-            self.record.entry.upstream_transport_failure_reason = Some(d.clone());
+            self.log(|e| e.upstream_transport_failure_reason = Some(d.clone()));
         }
         local.into_response()
     }
@@ -182,12 +199,12 @@ impl Exchange {
         for f in attempted.flags.iter() {
             self.record.flags.add(f);
         }
-        self.record.entry.upstream_request_attempt_count = Some(attempted.retries + 1);
+        self.log(|e| e.upstream_request_attempt_count = Some(attempted.retries + 1));
         if let Some((addr, identity)) = &attempted.endpoint {
-            self.record.entry.upstream_host = Some(addr.to_string());
+            self.log(|e| e.upstream_host = Some(addr.to_string()));
             if let Some(id) = identity {
                 self.record.labels.destination_principal = Arc::from(id.as_str());
-                self.record.entry.destination_principal = Some(id.clone());
+                self.log(|e| e.destination_principal = Some(id.clone()));
             }
         }
         match attempted.response {
@@ -208,6 +225,13 @@ impl Exchange {
         self.record.entry.response_code = resp.status().as_u16();
         let record = self.record;
         resp.map(|b| Metered::new(b, record, telemetry.clone()).boxed())
+    }
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Outbound => "outbound",
+        Direction::Inbound => "inbound",
     }
 }
 
@@ -243,7 +267,7 @@ pub async fn upgrade_to_cluster(
     else {
         return ex.local(Local::no_healthy_upstream(), &state);
     };
-    ex.record.entry.upstream_host = Some(ep.endpoint.address.to_string());
+    ex.log(|e| e.upstream_host = Some(ep.endpoint.address.to_string()));
     let downstream = hyper::upgrade::on(&mut req);
     let timeout = Duration::from_millis(cluster.cluster.connect_timeout_ms);
     match forward::send_upgrade(
