@@ -1,0 +1,417 @@
+//! The resources the compiler reads, indexed once per snapshot: services (Kubernetes Services
+//! and ServiceEntry hosts) with their ports, protocols, exports and addresses; DestinationRules,
+//! VirtualServices, Sidecars and PeerAuthentications with their scopes resolved. Everything a
+//! proxy compilation looks up is here, so per-proxy work never scans the raw resources.
+
+use crate::placement::Placement;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use verimesh_analyze::hosts::to_fqdn;
+use verimesh_analyze::Snapshot;
+use verimesh_config::k8s::{self, IntOrString};
+use verimesh_config::mesh::MeshConfig;
+use verimesh_config::networking::{
+    DestinationRule, Location, Resolution, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
+};
+use verimesh_config::protocol::Protocol as IstioProtocol;
+use verimesh_config::security::PeerAuthentication;
+use verimesh_config::{Kind, Resource};
+use verimesh_model::Protocol;
+
+/// The namespaces a resource is visible in (exportTo resolved).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Export {
+    pub all: bool,
+    pub namespaces: BTreeSet<String>,
+}
+
+impl Export {
+    /// `list` as written (empty: `default`, then everywhere); `.` is the resource's own
+    /// namespace, `~` nowhere.
+    pub(crate) fn new(list: &[String], own_ns: &str, default: &[String]) -> Export {
+        let list = if list.is_empty() { default } else { list };
+        if list.is_empty() {
+            return Export {
+                all: true,
+                namespaces: BTreeSet::new(),
+            };
+        }
+        let mut e = Export::default();
+        for item in list {
+            match item.trim() {
+                "*" => e.all = true,
+                "." => {
+                    e.namespaces.insert(own_ns.to_string());
+                }
+                "~" | "" => {}
+                ns => {
+                    e.namespaces.insert(ns.to_string());
+                }
+            }
+        }
+        e
+    }
+
+    pub(crate) fn visible_in(&self, ns: &str) -> bool {
+        self.all || self.namespaces.contains(ns)
+    }
+}
+
+/// Where a service port forwards to on an endpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Target {
+    Number(u16),
+    Name(String),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct PortDef {
+    pub number: u16,
+    pub name: String,
+    pub protocol: Protocol,
+    pub target: Target,
+}
+
+pub(crate) enum ServiceKind<'a> {
+    Kubernetes {
+        selector: &'a BTreeMap<String, String>,
+        /// ExternalName services resolve to this name by DNS.
+        external_name: Option<&'a str>,
+    },
+    Entry(&'a ServiceEntry),
+}
+
+pub(crate) struct ServiceDef<'a> {
+    pub hostname: String,
+    pub namespace: String,
+    /// The resource's name (Service name, or ServiceEntry name).
+    pub name: String,
+    pub kind: ServiceKind<'a>,
+    pub ports: Vec<PortDef>,
+    pub export: Export,
+    pub addresses: Vec<IpAddr>,
+}
+
+impl ServiceDef<'_> {
+    pub(crate) fn port(&self, number: u16) -> Option<&PortDef> {
+        self.ports.iter().find(|p| p.number == number)
+    }
+
+    pub(crate) fn mesh_external(&self) -> bool {
+        match self.kind {
+            ServiceKind::Entry(se) => se.location.unwrap_or_default() == Location::MeshExternal,
+            ServiceKind::Kubernetes { .. } => false,
+        }
+    }
+
+    pub(crate) fn resolution(&self) -> Resolution {
+        match self.kind {
+            ServiceKind::Entry(se) => se.resolution.unwrap_or_default(),
+            ServiceKind::Kubernetes {
+                external_name: Some(_),
+                ..
+            } => Resolution::Dns,
+            ServiceKind::Kubernetes { .. } => Resolution::Static,
+        }
+    }
+}
+
+/// A resource with the namespace it is in and its place in input order (Istio orders by
+/// creation time; a snapshot's input order stands for it).
+pub(crate) struct Scoped<'a, T> {
+    pub namespace: String,
+    pub name: String,
+    pub spec: &'a T,
+    pub export: Export,
+}
+
+pub(crate) struct Index<'a> {
+    pub mesh: MeshConfig,
+    pub root_ns: String,
+    pub services: Vec<ServiceDef<'a>>,
+    pub by_host: HashMap<String, Vec<usize>>,
+    pub destination_rules: Vec<Scoped<'a, DestinationRule>>,
+    /// DestinationRules by the FQDN (or wildcard) host they name.
+    pub drs_by_host: HashMap<String, Vec<usize>>,
+    pub virtual_services: Vec<Scoped<'a, VirtualService>>,
+    /// Each VirtualService's hosts as FQDNs (short names are relative to its namespace).
+    pub vs_hosts: Vec<Vec<String>>,
+    pub sidecars: Vec<Scoped<'a, Sidecar>>,
+    pub peer_authentications: Vec<Scoped<'a, PeerAuthentication>>,
+    pub workload_entries: Vec<Scoped<'a, WorkloadEntry>>,
+    /// Container ports by (namespace, Deployment name), for named target ports.
+    pub deployment_ports: HashMap<(String, String), Vec<(String, u16)>>,
+}
+
+const EXPORT_TO_ANNOTATION: &str = "networking.istio.io/exportTo";
+
+pub(crate) fn model_protocol(p: IstioProtocol) -> Option<Protocol> {
+    Some(match p {
+        IstioProtocol::Http | IstioProtocol::HttpProxy => Protocol::Http,
+        IstioProtocol::Http2 => Protocol::Http2,
+        IstioProtocol::Grpc | IstioProtocol::GrpcWeb => Protocol::Grpc,
+        IstioProtocol::Https | IstioProtocol::Tls => Protocol::Tls,
+        IstioProtocol::Tcp | IstioProtocol::Mongo | IstioProtocol::Redis | IstioProtocol::Mysql => {
+            Protocol::Tcp
+        }
+        IstioProtocol::Unsupported => Protocol::Auto,
+        // The mesh proxies TCP only.
+        IstioProtocol::Udp => return None,
+    })
+}
+
+fn port16(n: impl TryInto<u16>) -> Option<u16> {
+    n.try_into().ok().filter(|p: &u16| *p > 0)
+}
+
+fn kubernetes_ports(svc: &k8s::Service) -> Vec<PortDef> {
+    let mut out = Vec::new();
+    for p in &svc.spec.ports {
+        let Some(number) = port16(p.port) else {
+            continue;
+        };
+        let name = p.name.clone().unwrap_or_default();
+        let udp = matches!(
+            p.protocol,
+            Some(k8s::Protocol::Udp) | Some(k8s::Protocol::Sctp)
+        );
+        let istio = IstioProtocol::of_service_port(p.port, &name, udp, p.app_protocol.as_deref());
+        let Some(protocol) = model_protocol(istio) else {
+            continue;
+        };
+        let target = match &p.target_port {
+            None => Target::Number(number),
+            Some(IntOrString::Int(n)) => Target::Number(port16(*n).unwrap_or(number)),
+            Some(IntOrString::String(s)) => match s.parse::<u16>() {
+                Ok(n) if n > 0 => Target::Number(n),
+                _ => Target::Name(s.clone()),
+            },
+        };
+        out.push(PortDef {
+            number,
+            name,
+            protocol,
+            target,
+        });
+    }
+    out
+}
+
+fn entry_ports(se: &ServiceEntry) -> Vec<PortDef> {
+    se.ports
+        .iter()
+        .filter_map(|p| {
+            let number = port16(p.number)?;
+            let istio = p
+                .protocol
+                .as_deref()
+                .map_or(IstioProtocol::Unsupported, IstioProtocol::parse);
+            Some(PortDef {
+                number,
+                name: p.name.clone(),
+                protocol: model_protocol(istio)?,
+                target: Target::Number(p.target_port.and_then(port16).unwrap_or(number)),
+            })
+        })
+        .collect()
+}
+
+/// An address of a ServiceEntry: an IP, or a CIDR of exactly one address.
+fn single_address(s: &str) -> Option<IpAddr> {
+    match s.split_once('/') {
+        None => s.parse().ok(),
+        Some((ip, len)) => {
+            let ip: IpAddr = ip.parse().ok()?;
+            let full = if ip.is_ipv4() { "32" } else { "128" };
+            (len == full).then_some(ip)
+        }
+    }
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn build(snap: &Snapshot<'a>, placement: &Placement) -> Index<'a> {
+        let mesh = snap.mesh.clone();
+        let root_ns = mesh.root_namespace().to_string();
+        let mut ix = Index {
+            root_ns,
+            services: Vec::new(),
+            by_host: HashMap::new(),
+            destination_rules: Vec::new(),
+            drs_by_host: HashMap::new(),
+            virtual_services: Vec::new(),
+            vs_hosts: Vec::new(),
+            sidecars: Vec::new(),
+            peer_authentications: Vec::new(),
+            workload_entries: Vec::new(),
+            deployment_ports: HashMap::new(),
+            mesh,
+        };
+        let scoped = |r: &'a Resource| (snap.ns(r).to_string(), r.name().to_string());
+        for r in snap.of_kind(Kind::Service) {
+            if let Some(svc) = r.as_service() {
+                ix.add_kubernetes_service(r, svc, snap.ns(r), placement);
+            }
+        }
+        for r in snap.of_kind(Kind::ServiceEntry) {
+            if let Some(se) = r.as_service_entry() {
+                ix.add_service_entry(r, se, snap.ns(r), placement);
+            }
+        }
+        for r in snap.of_kind(Kind::DestinationRule) {
+            if let Some(dr) = r.as_destination_rule() {
+                let (namespace, name) = scoped(r);
+                let export = Export::new(
+                    &dr.export_to,
+                    &namespace,
+                    &ix.mesh.default_destination_rule_export_to,
+                );
+                let host = to_fqdn(&namespace, &dr.host);
+                ix.drs_by_host
+                    .entry(host)
+                    .or_default()
+                    .push(ix.destination_rules.len());
+                ix.destination_rules.push(Scoped {
+                    namespace,
+                    name,
+                    spec: dr,
+                    export,
+                });
+            }
+        }
+        for r in snap.of_kind(Kind::VirtualService) {
+            if let Some(vs) = r.as_virtual_service() {
+                let (namespace, name) = scoped(r);
+                let export = Export::new(
+                    &vs.export_to,
+                    &namespace,
+                    &ix.mesh.default_virtual_service_export_to,
+                );
+                ix.vs_hosts
+                    .push(vs.hosts.iter().map(|h| to_fqdn(&namespace, h)).collect());
+                ix.virtual_services.push(Scoped {
+                    namespace,
+                    name,
+                    spec: vs,
+                    export,
+                });
+            }
+        }
+        for r in snap.of_kind(Kind::Sidecar) {
+            if let Some(sc) = r.as_sidecar() {
+                let (namespace, name) = scoped(r);
+                ix.sidecars.push(Scoped {
+                    namespace,
+                    name,
+                    spec: sc,
+                    export: Export::default(),
+                });
+            }
+        }
+        for r in snap.of_kind(Kind::PeerAuthentication) {
+            if let Some(pa) = r.as_peer_authentication() {
+                let (namespace, name) = scoped(r);
+                ix.peer_authentications.push(Scoped {
+                    namespace,
+                    name,
+                    spec: pa,
+                    export: Export::default(),
+                });
+            }
+        }
+        for r in snap.of_kind(Kind::WorkloadEntry) {
+            if let Some(we) = r.as_workload_entry() {
+                let (namespace, name) = scoped(r);
+                ix.workload_entries.push(Scoped {
+                    namespace,
+                    name,
+                    spec: we,
+                    export: Export::default(),
+                });
+            }
+        }
+        for r in snap.of_kind(Kind::Deployment) {
+            if let Some(d) = r.as_deployment() {
+                let ports = d
+                    .spec
+                    .template
+                    .spec
+                    .containers
+                    .iter()
+                    .flat_map(|c| &c.ports)
+                    .filter_map(|p| Some((p.name.clone()?, port16(p.container_port)?)))
+                    .collect();
+                ix.deployment_ports.insert(scoped(r), ports);
+            }
+        }
+        ix
+    }
+
+    fn push_service(&mut self, def: ServiceDef<'a>) {
+        self.by_host
+            .entry(def.hostname.clone())
+            .or_default()
+            .push(self.services.len());
+        self.services.push(def);
+    }
+
+    fn add_kubernetes_service(
+        &mut self,
+        r: &'a Resource,
+        svc: &'a k8s::Service,
+        ns: &str,
+        placement: &Placement,
+    ) {
+        let list: Vec<String> = r
+            .meta
+            .annotations
+            .get(EXPORT_TO_ANNOTATION)
+            .map(|a| a.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default();
+        let export = Export::new(&list, ns, &self.mesh.default_service_export_to);
+        self.push_service(ServiceDef {
+            hostname: to_fqdn(ns, r.name()),
+            namespace: ns.to_string(),
+            name: r.name().to_string(),
+            kind: ServiceKind::Kubernetes {
+                selector: &svc.spec.selector,
+                external_name: svc
+                    .spec
+                    .external_name
+                    .as_deref()
+                    .filter(|_| matches!(svc.spec.type_, Some(k8s::ServiceType::ExternalName))),
+            },
+            ports: kubernetes_ports(svc),
+            export,
+            addresses: placement.addresses_of(ns, r.name()).to_vec(),
+        });
+    }
+
+    fn add_service_entry(
+        &mut self,
+        r: &'a Resource,
+        se: &'a ServiceEntry,
+        ns: &str,
+        placement: &Placement,
+    ) {
+        let export = Export::new(&se.export_to, ns, &self.mesh.default_service_export_to);
+        let mut addresses: Vec<IpAddr> = se
+            .addresses
+            .iter()
+            .filter_map(|a| single_address(a))
+            .collect();
+        addresses.extend(placement.addresses_of(ns, r.name()));
+        addresses.sort();
+        addresses.dedup();
+        for host in &se.hosts {
+            self.push_service(ServiceDef {
+                hostname: to_fqdn(ns, host),
+                namespace: ns.to_string(),
+                name: r.name().to_string(),
+                kind: ServiceKind::Entry(se),
+                ports: entry_ports(se),
+                export: export.clone(),
+                addresses: addresses.clone(),
+            });
+        }
+    }
+}
