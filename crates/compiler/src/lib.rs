@@ -24,6 +24,7 @@ mod placement;
 mod policy;
 mod routes;
 mod scope;
+mod synth;
 mod view;
 
 pub use compiler::{CompiledProxy, Compiler};
