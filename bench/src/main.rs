@@ -1,6 +1,7 @@
 //! verimesh benchmarks. Each prints what it measured; none fails on a number.
 
 mod authz;
+mod compile;
 mod corpus;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,16 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Generate a mesh (services with DestinationRules and VirtualServices, two endpoints each,
+    /// one proxy per service), change one route, and time recompiling every proxy.
+    Compile {
+        #[arg(long, default_value_t = 1_000)]
+        services: usize,
+        #[arg(long, default_value_t = 10)]
+        namespaces: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Generate AuthorizationPolicies, then time one decision per request.
     Authz {
         #[arg(long, default_value_t = 1_000)]
@@ -39,6 +50,11 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::AnalyzeCorpus { resources, runs } => analyze_corpus(resources, runs.max(1)),
+        Command::Compile {
+            services,
+            namespaces,
+            runs,
+        } => compile::run(services, namespaces, runs.max(1)),
         Command::Authz {
             policies,
             requests,

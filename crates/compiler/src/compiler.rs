@@ -8,14 +8,15 @@ use crate::hash::{hex, Fnv128};
 use crate::index::Index;
 use crate::placement::{Instance, Placement};
 use crate::scope::Viewer;
-use crate::view::Outbound;
+use crate::unit::{Unit, UnitKey};
+use crate::view::{ClusterSet, Outbound};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 use verimesh_analyze::hosts::selector_matches;
 use verimesh_analyze::Snapshot;
-use verimesh_model::{Cluster, Inbound, ProxyConfig, Workload};
+use verimesh_model::{Inbound, ProxyConfig, Workload};
 
 /// One proxy's compiled config, its outbound part shared with the proxies of the same view.
 #[derive(Clone, Debug)]
@@ -35,8 +36,18 @@ impl CompiledProxy {
             version: self.version.clone(),
             workload: self.workload.clone(),
             inbound: self.inbound.clone(),
-            services: self.outbound.services.clone(),
-            clusters: self.outbound.clusters.clone(),
+            services: self
+                .outbound
+                .services
+                .iter()
+                .map(|s| (**s).clone())
+                .collect(),
+            clusters: self
+                .outbound
+                .clusters
+                .iter()
+                .map(|c| (**c).clone())
+                .collect(),
             allow_unknown_destinations: self.outbound.allow_unknown_destinations,
         }
     }
@@ -52,7 +63,8 @@ pub struct Compiler<'a> {
     pub(crate) facts: InstanceFacts,
     /// Endpoints per service, per port (in the service's port order).
     pub(crate) endpoints: Vec<Vec<PortEndpoints>>,
-    pub(crate) cluster_cache: RefCell<HashMap<(usize, Vec<usize>), Rc<Vec<Cluster>>>>,
+    pub(crate) cluster_cache: RefCell<HashMap<(usize, Vec<usize>), Rc<ClusterSet>>>,
+    pub(crate) unit_cache: RefCell<HashMap<UnitKey, Arc<Unit>>>,
     label_conditions: Vec<&'a BTreeMap<String, String>>,
     notes: RefCell<BTreeSet<String>>,
     trust_domain: String,
@@ -122,6 +134,7 @@ impl<'a> Compiler<'a> {
             facts,
             endpoints,
             cluster_cache: RefCell::new(HashMap::new()),
+            unit_cache: RefCell::new(HashMap::new()),
             label_conditions,
             notes: RefCell::new(BTreeSet::new()),
             trust_domain,
@@ -139,13 +152,11 @@ impl<'a> Compiler<'a> {
         self.notes.borrow().iter().cloned().collect()
     }
 
-    fn view_key(&self, inst: &Instance, sidecar: Option<usize>) -> ViewKey {
-        let bits = self
-            .label_conditions
+    fn label_bits(&self, inst: &Instance) -> Vec<bool> {
+        self.label_conditions
             .iter()
             .map(|l| selector_matches(l, &inst.labels))
-            .collect();
-        (inst.namespace.clone(), sidecar, bits)
+            .collect()
     }
 
     fn proxy(&self, index: usize, outbound: Arc<Outbound>) -> CompiledProxy {
@@ -204,7 +215,7 @@ impl<'a> Compiler<'a> {
         }
         let v = Self::viewer(inst);
         let sidecar = self.ix.sidecar_for(v);
-        let outbound = Arc::new(self.build_view(v, sidecar));
+        let outbound = Arc::new(self.build_view(v, sidecar, &self.label_bits(inst)));
         let cfg = self.proxy(index, outbound).to_config();
         cfg.validate()?;
         Ok(cfg)
@@ -221,11 +232,12 @@ impl<'a> Compiler<'a> {
             }
             let v = Self::viewer(inst);
             let sidecar = self.ix.sidecar_for(v);
-            let key = self.view_key(inst, sidecar);
+            let bits = self.label_bits(inst);
+            let key = (inst.namespace.clone(), sidecar, bits);
             let outbound = match views.get(&key) {
                 Some(o) => Arc::clone(o),
                 None => {
-                    let o = Arc::new(self.build_view(v, sidecar));
+                    let o = Arc::new(self.build_view(v, sidecar, &key.2));
                     views.insert(key, Arc::clone(&o));
                     o
                 }

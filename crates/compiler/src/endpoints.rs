@@ -7,7 +7,7 @@
 
 use crate::index::{Index, PortDef, ServiceDef, ServiceKind, Target};
 use crate::placement::{spiffe_id, Instance, Placement};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use verimesh_analyze::hosts::selector_matches;
 use verimesh_config::networking::{Resolution, WorkloadEntry};
@@ -27,30 +27,85 @@ pub(crate) struct PortEndpoints {
     pub original_destination: bool,
 }
 
-/// Per-instance facts computed once: the inbound PeerAuthentication of each instance.
+/// Per-instance facts computed once: instances by namespace and by label (selectors pick
+/// their candidates from one label's index entry instead of scanning a namespace), the inbound
+/// PeerAuthentication of each instance, and the services selecting each instance.
 pub(crate) struct InstanceFacts {
-    pub by_namespace: BTreeMap<String, Vec<usize>>,
+    pub by_namespace: HashMap<String, Vec<usize>>,
+    by_label: HashMap<(String, String, String), Vec<usize>>,
     pub peer_auth: Vec<crate::peer_auth::Resolved>,
+    /// Per instance, the services (indices, in input order) whose selector selects it.
+    pub selected_by: Vec<Vec<usize>>,
 }
 
 impl InstanceFacts {
     pub(crate) fn new(ix: &Index<'_>, placement: &Placement) -> InstanceFacts {
-        let mut by_namespace: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_label: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
         for (i, inst) in placement.instances.iter().enumerate() {
             by_namespace
                 .entry(inst.namespace.clone())
                 .or_default()
                 .push(i);
+            for (k, v) in &inst.labels {
+                by_label
+                    .entry((inst.namespace.clone(), k.clone(), v.clone()))
+                    .or_default()
+                    .push(i);
+            }
         }
         let peer_auth = placement
             .instances
             .iter()
             .map(|i| ix.peer_authentication(&i.namespace, &i.labels))
             .collect();
-        InstanceFacts {
+        let mut facts = InstanceFacts {
             by_namespace,
+            by_label,
             peer_auth,
+            selected_by: vec![Vec::new(); placement.instances.len()],
+        };
+        for (si, svc) in ix.services.iter().enumerate() {
+            let selector = match svc.kind {
+                ServiceKind::Kubernetes {
+                    selector,
+                    external_name: None,
+                } => selector,
+                ServiceKind::Entry(se) => match &se.workload_selector {
+                    Some(sel) => &sel.labels,
+                    None => continue,
+                },
+                ServiceKind::Kubernetes { .. } => continue,
+            };
+            if selector.is_empty() {
+                continue;
+            }
+            let selected: Vec<usize> = facts
+                .selected(placement, &svc.namespace, selector)
+                .collect();
+            for i in selected {
+                facts.selected_by[i].push(si);
+            }
         }
+        facts
+    }
+
+    /// Instances of a namespace whose labels a selector matches.
+    pub(crate) fn selected<'s>(
+        &'s self,
+        placement: &'s Placement,
+        ns: &str,
+        selector: &'s BTreeMap<String, String>,
+    ) -> impl Iterator<Item = usize> + 's {
+        let candidates = match selector.iter().next() {
+            None => self.by_namespace.get(ns),
+            Some((k, v)) => self.by_label.get(&(ns.to_string(), k.clone(), v.clone())),
+        };
+        candidates
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .copied()
+            .filter(move |i| selector_matches(selector, &placement.instances[*i].labels))
     }
 }
 
@@ -89,21 +144,12 @@ impl EndpointSource<'_, '_> {
         out: &mut PortEndpoints,
     ) {
         let td = &self.placement.trust_domain;
-        for i in self
-            .facts
-            .by_namespace
-            .get(ns)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let inst = &self.placement.instances[*i];
-            if !selector_matches(selector, &inst.labels) {
-                continue;
-            }
+        for i in self.facts.selected(self.placement, ns, selector) {
+            let inst = &self.placement.instances[i];
             let Some(target) = self.target_port(inst, port) else {
                 continue;
             };
-            let mesh =
-                inst.sidecar && self.facts.peer_auth[*i].on_port(target) != MtlsMode::Disable;
+            let mesh = inst.sidecar && self.facts.peer_auth[i].on_port(target) != MtlsMode::Disable;
             out.endpoints.push(MeshEndpoint {
                 endpoint: Endpoint {
                     address: SocketAddr::new(inst.address, target),

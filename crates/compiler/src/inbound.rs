@@ -4,34 +4,17 @@
 //! Port-level modes apply only to ports some service exposes, as in Istio.
 
 use crate::endpoints::EndpointSource;
-use crate::index::ServiceKind;
 use crate::placement::Instance;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use verimesh_analyze::hosts::selector_matches;
 use verimesh_model::{Inbound, InboundPort};
 
 impl EndpointSource<'_, '_> {
     pub(crate) fn inbound(&self, index: usize, inst: &Instance) -> Inbound {
         let mut ports: BTreeMap<u16, InboundPort> = BTreeMap::new();
-        for svc in &self.ix.services {
-            if svc.namespace != inst.namespace {
-                continue;
-            }
-            let selector = match svc.kind {
-                ServiceKind::Kubernetes {
-                    selector,
-                    external_name: None,
-                } => selector,
-                ServiceKind::Entry(se) => match &se.workload_selector {
-                    Some(sel) => &sel.labels,
-                    None => continue,
-                },
-                ServiceKind::Kubernetes { .. } => continue,
-            };
-            if selector.is_empty() || !selector_matches(selector, &inst.labels) {
-                continue;
-            }
+        // Services in input order, so the first one naming a port decides its protocol.
+        for &si in &self.facts.selected_by[index] {
+            let svc = &self.ix.services[si];
             for p in &svc.ports {
                 if let Some(target) = self.target_port(inst, p) {
                     ports.entry(target).or_insert(InboundPort {

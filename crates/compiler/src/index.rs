@@ -133,9 +133,14 @@ pub(crate) struct Index<'a> {
     pub destination_rules: Vec<Scoped<'a, DestinationRule>>,
     /// DestinationRules by the FQDN (or wildcard) host they name.
     pub drs_by_host: HashMap<String, Vec<usize>>,
+    /// The wildcard hosts among them, so an exact lookup never scans every rule.
+    pub wildcard_dr_hosts: Vec<String>,
     pub virtual_services: Vec<Scoped<'a, VirtualService>>,
     /// Each VirtualService's hosts as FQDNs (short names are relative to its namespace).
     pub vs_hosts: Vec<Vec<String>>,
+    /// Whether a VirtualService's rules test the caller's namespace (then its compiled routes
+    /// differ between viewer namespaces).
+    pub vs_tests_source_namespace: Vec<bool>,
     pub sidecars: Vec<Scoped<'a, Sidecar>>,
     pub peer_authentications: Vec<Scoped<'a, PeerAuthentication>>,
     pub workload_entries: Vec<Scoped<'a, WorkloadEntry>>,
@@ -238,8 +243,10 @@ impl<'a> Index<'a> {
             by_host: HashMap::new(),
             destination_rules: Vec::new(),
             drs_by_host: HashMap::new(),
+            wildcard_dr_hosts: Vec::new(),
             virtual_services: Vec::new(),
             vs_hosts: Vec::new(),
+            vs_tests_source_namespace: Vec::new(),
             sidecars: Vec::new(),
             peer_authentications: Vec::new(),
             workload_entries: Vec::new(),
@@ -278,6 +285,13 @@ impl<'a> Index<'a> {
                 });
             }
         }
+        ix.wildcard_dr_hosts = ix
+            .drs_by_host
+            .keys()
+            .filter(|h| h.starts_with('*'))
+            .cloned()
+            .collect();
+        ix.wildcard_dr_hosts.sort();
         for r in snap.of_kind(Kind::VirtualService) {
             if let Some(vs) = r.as_virtual_service() {
                 let (namespace, name) = scoped(r);
@@ -288,6 +302,20 @@ impl<'a> Index<'a> {
                 );
                 ix.vs_hosts
                     .push(vs.hosts.iter().map(|h| to_fqdn(&namespace, h)).collect());
+                let http = vs
+                    .http
+                    .iter()
+                    .flat_map(|r| &r.r#match)
+                    .map(|m| &m.source_namespace);
+                let tcp = vs
+                    .tcp
+                    .iter()
+                    .flat_map(|r| &r.r#match)
+                    .map(|m| &m.source_namespace);
+                ix.vs_tests_source_namespace.push(
+                    http.chain(tcp)
+                        .any(|ns| ns.as_deref().is_some_and(|n| !n.is_empty())),
+                );
                 ix.virtual_services.push(Scoped {
                     namespace,
                     name,

@@ -25,6 +25,7 @@ mod policy;
 mod routes;
 mod scope;
 mod synth;
+mod unit;
 mod view;
 
 pub use compiler::{CompiledProxy, Compiler};

@@ -88,9 +88,9 @@ impl Index<'_> {
     pub(crate) fn destination_rules(&self, v: Viewer<'_>, host: &str, svc_ns: &str) -> Vec<usize> {
         let mut candidates: Vec<usize> = self.drs_by_host.get(host).cloned().unwrap_or_default();
         let exact = candidates.len();
-        for (key, ids) in &self.drs_by_host {
-            if key.starts_with('*') && key != host && host_matches(key, host) {
-                candidates.extend(ids);
+        for key in &self.wildcard_dr_hosts {
+            if key != host && host_matches(key, host) {
+                candidates.extend(self.drs_by_host.get(key).map_or(&[][..], Vec::as_slice));
             }
         }
         let mut tiers = vec![v.namespace, svc_ns, self.root_ns.as_str()];

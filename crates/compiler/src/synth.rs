@@ -39,7 +39,10 @@ impl Placement {
                         .as_deployment()
                         .and_then(|d| d.spec.replicas)
                         .unwrap_or(1);
-                    (usize::try_from(n).unwrap_or(0), Some(w.resource.name().to_string()))
+                    (
+                        usize::try_from(n).unwrap_or(0),
+                        Some(w.resource.name().to_string()),
+                    )
                 }
                 WorkloadSource::Pod => (1, None),
             };

@@ -33,7 +33,10 @@ fn repository_bookinfo_example() {
     compile_files(
         "example-bookinfo",
         &[dir],
-        &[("bookinfo", "productpage-v1-0"), ("bookinfo", "reviews-v2-0")],
+        &[
+            ("bookinfo", "productpage-v1-0"),
+            ("bookinfo", "reviews-v2-0"),
+        ],
     );
 }
 
@@ -46,7 +49,11 @@ fn istio(files: &[&str]) -> Vec<std::path::PathBuf> {
 fn istio_all_v1() {
     compile_files(
         "istio-all-v1",
-        &istio(&["bookinfo.yaml", "destination-rule-all.yaml", "virtual-service-all-v1.yaml"]),
+        &istio(&[
+            "bookinfo.yaml",
+            "destination-rule-all.yaml",
+            "virtual-service-all-v1.yaml",
+        ]),
         &[("default", "productpage-v1-0"), ("default", "reviews-v3-0")],
     );
 }
@@ -55,7 +62,11 @@ fn istio_all_v1() {
 fn istio_reviews_50_v3() {
     compile_files(
         "istio-reviews-50-v3",
-        &istio(&["bookinfo.yaml", "destination-rule-all.yaml", "virtual-service-reviews-50-v3.yaml"]),
+        &istio(&[
+            "bookinfo.yaml",
+            "destination-rule-all.yaml",
+            "virtual-service-reviews-50-v3.yaml",
+        ]),
         &[("default", "productpage-v1-0")],
     );
 }
@@ -64,7 +75,11 @@ fn istio_reviews_50_v3() {
 fn istio_reviews_80_20() {
     compile_files(
         "istio-reviews-80-20",
-        &istio(&["bookinfo.yaml", "destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"]),
+        &istio(&[
+            "bookinfo.yaml",
+            "destination-rule-all.yaml",
+            "virtual-service-reviews-80-20.yaml",
+        ]),
         &[("default", "productpage-v1-0")],
     );
 }

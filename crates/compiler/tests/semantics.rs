@@ -97,9 +97,17 @@ const RATINGS: &str = "ratings.b.svc.cluster.local";
 #[test]
 fn aliases_short_name_only_in_the_same_namespace() {
     let cfg = compile("", "a", "client-0");
-    let reviews = cfg.services.iter().find(|s| s.hostname == REVIEWS).expect("reviews");
+    let reviews = cfg
+        .services
+        .iter()
+        .find(|s| s.hostname == REVIEWS)
+        .expect("reviews");
     assert_eq!(reviews.aliases, ["reviews", "reviews.a", "reviews.a.svc"]);
-    let ratings = cfg.services.iter().find(|s| s.hostname == RATINGS).expect("ratings");
+    let ratings = cfg
+        .services
+        .iter()
+        .find(|s| s.hostname == RATINGS)
+        .expect("ratings");
     assert_eq!(ratings.aliases, ["ratings.b", "ratings.b.svc"]);
 }
 
@@ -116,7 +124,9 @@ fn export_to_scopes_services() {
     let c = Compiler::new(&snap, &placement).expect("compiler");
     let in_a = c.compile("a", "client-0").expect("a");
     assert_eq!(hosts(&in_a), ["api.example.com", REVIEWS]);
-    let ext = in_a.cluster("outbound|443||api.example.com").expect("ext cluster");
+    let ext = in_a
+        .cluster("outbound|443||api.example.com")
+        .expect("ext cluster");
     assert_eq!(ext.dns_endpoints, ["api.example.com:443"]);
     assert_eq!(ext.transport, Transport::Plain);
     let in_b = c.compile("b", "ratings-0").expect("b");
@@ -208,7 +218,11 @@ fn destination_rule_subsets_and_port_level_settings() {
     assert_eq!(v2_admin.lb, LbPolicy::Random);
     let v2 = c("outbound|9080|v2|reviews.a.svc.cluster.local");
     assert_eq!(v2.transport, Transport::Plain);
-    assert_eq!(v2.lb, LbPolicy::LeastRequest, "port level: defaults, not inherited");
+    assert_eq!(
+        v2.lb,
+        LbPolicy::LeastRequest,
+        "port level: defaults, not inherited"
+    );
     assert_eq!(v2.limits.max_connections, None);
 }
 
@@ -227,7 +241,10 @@ fn destination_rule_tls_modes() {
             .clone()
     };
     assert_eq!(t("mode: DISABLE"), Transport::Plain);
-    assert_eq!(t("mode: ISTIO_MUTUAL"), Transport::MeshMtls { identities: vec![] });
+    assert_eq!(
+        t("mode: ISTIO_MUTUAL"),
+        Transport::MeshMtls { identities: vec![] }
+    );
     assert_eq!(
         t("mode: SIMPLE, caCertificates: /ca.pem"),
         Transport::Tls {
@@ -255,7 +272,10 @@ fn auto_mtls_follows_sidecars_and_peer_authentication() {
     // All endpoints with sidecars: mesh mTLS.
     let cfg = compile("", "a", "client-0");
     let ratings = "outbound|8080||ratings.b.svc.cluster.local";
-    assert!(matches!(cfg.cluster(ratings).expect("c").transport, Transport::MeshMtls { .. }));
+    assert!(matches!(
+        cfg.cluster(ratings).expect("c").transport,
+        Transport::MeshMtls { .. }
+    ));
     // No sidecar at the endpoint: plain text.
     let no_sidecar = |p: &mut Placement| {
         for i in &mut p.instances {
@@ -279,10 +299,16 @@ fn auto_mtls_follows_sidecars_and_peer_authentication() {
         }
     };
     let cfg = compile_with("", "a", "client-0", one_without);
-    let c = cfg.cluster("outbound|9080||reviews.a.svc.cluster.local").expect("c");
+    let c = cfg
+        .cluster("outbound|9080||reviews.a.svc.cluster.local")
+        .expect("c");
     assert!(c.auto_mtls);
     assert!(matches!(c.transport, Transport::MeshMtls { .. }));
-    let labelled: Vec<bool> = c.endpoints.iter().map(|e| e.labels.contains_key(TLS_MODE_LABEL)).collect();
+    let labelled: Vec<bool> = c
+        .endpoints
+        .iter()
+        .map(|e| e.labels.contains_key(TLS_MODE_LABEL))
+        .collect();
     assert_eq!(labelled, [true, false]);
 }
 
@@ -310,15 +336,39 @@ spec:
     "9080": {mode: UNSET}
 "#;
     let reviews = compile(pas, "a", "reviews-v1-0");
-    assert_eq!(reviews.inbound.mtls, MtlsMode::Permissive, "workload beats mesh");
-    assert_eq!(reviews.inbound.mtls_on(9991), MtlsMode::Disable, "port level by target port");
-    assert_eq!(reviews.inbound.port(9080).and_then(|p| p.mtls), None, "UNSET port inherits");
-    assert_eq!(reviews.inbound.ports.iter().map(|p| p.port).collect::<Vec<_>>(), [9080, 9991]);
+    assert_eq!(
+        reviews.inbound.mtls,
+        MtlsMode::Permissive,
+        "workload beats mesh"
+    );
+    assert_eq!(
+        reviews.inbound.mtls_on(9991),
+        MtlsMode::Disable,
+        "port level by target port"
+    );
+    assert_eq!(
+        reviews.inbound.port(9080).and_then(|p| p.mtls),
+        None,
+        "UNSET port inherits"
+    );
+    assert_eq!(
+        reviews
+            .inbound
+            .ports
+            .iter()
+            .map(|p| p.port)
+            .collect::<Vec<_>>(),
+        [9080, 9991]
+    );
     // The namespace policy is UNSET: the mesh-wide STRICT is inherited.
     let client = compile(pas, "a", "client-0");
     assert_eq!(client.inbound.mtls, MtlsMode::Strict);
     let ratings = compile("", "b", "ratings-0");
-    assert_eq!(ratings.inbound.mtls, MtlsMode::Permissive, "Istio's default");
+    assert_eq!(
+        ratings.inbound.mtls,
+        MtlsMode::Permissive,
+        "Istio's default"
+    );
 }
 
 const VS_SOURCE: &str = r#"
@@ -347,23 +397,44 @@ spec:
 fn source_labels_and_namespace_resolve_per_proxy() {
     let yaml = format!("{DR}\n---\n{VS_SOURCE}");
     let tester = compile(&yaml, "a", "client-0");
-    let routes = &tester.services.iter().find(|s| s.hostname == REVIEWS).expect("s").ports[0].http_routes;
+    let routes = &tester
+        .services
+        .iter()
+        .find(|s| s.hostname == REVIEWS)
+        .expect("s")
+        .ports[0]
+        .http_routes;
     // The tester matches the first rule unconditionally; the sourceNamespace rule is gone.
     assert_eq!(routes.len(), 2);
     assert!(routes[0].matches.is_empty());
-    assert!(matches!(&routes[0].action, HttpAction::Route { clusters } if clusters[0].cluster == "outbound|9080|v2|reviews.a.svc.cluster.local"));
+    assert!(
+        matches!(&routes[0].action, HttpAction::Route { clusters } if clusters[0].cluster == "outbound|9080|v2|reviews.a.svc.cluster.local")
+    );
     let r = routes[1].retries.as_ref().expect("retries");
     assert_eq!((r.attempts, r.per_try_timeout_ms), (5, Some(1000)));
     assert_eq!(r.retry_on, ["5xx", "retriable-status-codes"]);
     assert_eq!(r.retriable_status_codes, [429]);
     assert_eq!(routes[1].timeout_ms, Some(3000));
     let from_b = compile(&yaml, "b", "ratings-0");
-    let routes = &from_b.services.iter().find(|s| s.hostname == REVIEWS).expect("s").ports[0].http_routes;
+    let routes = &from_b
+        .services
+        .iter()
+        .find(|s| s.hostname == REVIEWS)
+        .expect("s")
+        .ports[0]
+        .http_routes;
     assert_eq!(routes.len(), 2);
     assert_eq!(routes[0].name, "a/reviews[1]");
-    assert!(matches!(&routes[0].matches[0].uri, Some(verimesh_model::StringMatch::Prefix(p)) if p == "/b"));
+    assert!(
+        matches!(&routes[0].matches[0].uri, Some(verimesh_model::StringMatch::Prefix(p)) if p == "/b")
+    );
     // The VirtualService applies to HTTP ports only; the TCP port keeps its cluster.
-    let tcp = &from_b.services.iter().find(|s| s.hostname == REVIEWS).expect("s").ports[1];
+    let tcp = &from_b
+        .services
+        .iter()
+        .find(|s| s.hostname == REVIEWS)
+        .expect("s")
+        .ports[1];
     assert!(tcp.http_routes.is_empty() && tcp.tcp_routes.is_empty());
 }
 
@@ -383,13 +454,27 @@ spec:
       weight: 50
 "#;
     let cfg = compile(&format!("{DR}\n---\n{vs}"), "a", "client-0");
-    let missing = cfg.cluster("outbound|9080|v9|reviews.a.svc.cluster.local").expect("v9");
+    let missing = cfg
+        .cluster("outbound|9080|v9|reviews.a.svc.cluster.local")
+        .expect("v9");
     assert!(missing.endpoints.is_empty());
-    assert!(missing.missing.as_deref().is_some_and(|m| m.contains("subset \"v9\"")), "{missing:?}");
-    let nowhere = cfg.cluster("outbound|9080||nowhere.a.svc.cluster.local").expect("nowhere");
+    assert!(
+        missing
+            .missing
+            .as_deref()
+            .is_some_and(|m| m.contains("subset \"v9\"")),
+        "{missing:?}"
+    );
+    let nowhere = cfg
+        .cluster("outbound|9080||nowhere.a.svc.cluster.local")
+        .expect("nowhere");
     assert!(nowhere.missing.is_some());
     // The existing subsets are real clusters, not missing ones.
-    assert!(cfg.cluster("outbound|9080|v1|reviews.a.svc.cluster.local").expect("v1").missing.is_none());
+    assert!(cfg
+        .cluster("outbound|9080|v1|reviews.a.svc.cluster.local")
+        .expect("v1")
+        .missing
+        .is_none());
     cfg.validate().expect("the proxy accepts it");
 }
 
@@ -413,12 +498,27 @@ spec:
   - route: [{destination: {host: reviews, subset: v2}}]
 "#;
     let cfg = compile(&format!("{DR}\n---\n{two}"), "a", "client-0");
-    let routes = &cfg.services.iter().find(|s| s.hostname == REVIEWS).expect("s").ports[0].http_routes;
+    let routes = &cfg
+        .services
+        .iter()
+        .find(|s| s.hostname == REVIEWS)
+        .expect("s")
+        .ports[0]
+        .http_routes;
     assert_eq!(routes.len(), 1);
     assert_eq!(routes[0].name, "a/first[0]");
     let r = routes[0].retries.as_ref().expect("Istio's default retries");
     assert_eq!(r.attempts, 2);
-    assert_eq!(r.retry_on, ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"]);
+    assert_eq!(
+        r.retry_on,
+        [
+            "connect-failure",
+            "refused-stream",
+            "unavailable",
+            "cancelled",
+            "retriable-status-codes"
+        ]
+    );
     assert_eq!(r.retriable_status_codes, [503]);
 }
 
@@ -432,7 +532,11 @@ fn versions_are_deterministic_content_hashes() {
     let other = compile(DR, "a", "reviews-v1-0");
     assert_ne!(a.version, other.version);
     // A change that touches this proxy's config changes its version...
-    let changed = compile(&DR.replace("maxConnections: 10", "maxConnections: 11"), "a", "client-0");
+    let changed = compile(
+        &DR.replace("maxConnections: 10", "maxConnections: 11"),
+        "a",
+        "client-0",
+    );
     assert_ne!(a.version, changed.version);
     // ...and one that does not (a rule in a namespace it cannot see) keeps it.
     let hidden = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: b}\nspec:\n  hosts: [ratings]\n  exportTo: [\".\"]\n  http:\n  - route: [{destination: {host: ratings}}]\n    timeout: 1s\n";

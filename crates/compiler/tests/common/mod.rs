@@ -46,7 +46,9 @@ pub fn placement(snap: &Snapshot<'_>) -> Placement {
 
 /// Compares with `tests/golden/<name>.json`; `VERIMESH_REGENERATE=1` rewrites it.
 pub fn check_golden(name: &str, actual: &str) {
-    let path = manifest_dir().join("tests/golden").join(format!("{name}.json"));
+    let path = manifest_dir()
+        .join("tests/golden")
+        .join(format!("{name}.json"));
     if std::env::var_os("VERIMESH_REGENERATE").is_some() {
         std::fs::write(&path, actual).expect("write golden");
         return;
