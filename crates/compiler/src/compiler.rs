@@ -4,14 +4,14 @@
 
 use crate::endpoints::{EndpointSource, InstanceFacts, PortEndpoints};
 use crate::error::CompileError;
-use crate::hash::{hex, Fnv128};
+use crate::hash::{hex, FastMap, Fnv128};
 use crate::index::Index;
 use crate::placement::{Instance, Placement};
 use crate::scope::Viewer;
 use crate::unit::{Unit, UnitKey};
 use crate::view::{ClusterSet, Outbound};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use verimesh_analyze::hosts::selector_matches;
@@ -63,8 +63,8 @@ pub struct Compiler<'a> {
     pub(crate) facts: InstanceFacts,
     /// Endpoints per service, per port (in the service's port order).
     pub(crate) endpoints: Vec<Vec<PortEndpoints>>,
-    pub(crate) cluster_cache: RefCell<HashMap<(usize, Vec<usize>), Rc<ClusterSet>>>,
-    pub(crate) unit_cache: RefCell<HashMap<UnitKey, Arc<Unit>>>,
+    pub(crate) cluster_cache: RefCell<FastMap<(usize, Vec<usize>), Rc<ClusterSet>>>,
+    pub(crate) unit_cache: RefCell<FastMap<UnitKey, Arc<Unit>>>,
     label_conditions: Vec<&'a BTreeMap<String, String>>,
     notes: RefCell<BTreeSet<String>>,
     trust_domain: String,
@@ -133,8 +133,8 @@ impl<'a> Compiler<'a> {
             placement,
             facts,
             endpoints,
-            cluster_cache: RefCell::new(HashMap::new()),
-            unit_cache: RefCell::new(HashMap::new()),
+            cluster_cache: RefCell::new(FastMap::default()),
+            unit_cache: RefCell::new(FastMap::default()),
             label_conditions,
             notes: RefCell::new(BTreeSet::new()),
             trust_domain,
@@ -224,7 +224,7 @@ impl<'a> Compiler<'a> {
     /// Every proxy of the placement (instances with a sidecar), in placement order. Proxies
     /// of one view share its outbound part; each view is built once.
     pub fn compile_all(&self) -> Vec<CompiledProxy> {
-        let mut views: HashMap<ViewKey, Arc<Outbound>> = HashMap::new();
+        let mut views: FastMap<ViewKey, Arc<Outbound>> = FastMap::default();
         let mut out = Vec::new();
         for (index, inst) in self.placement.instances.iter().enumerate() {
             if !inst.sidecar {

@@ -130,11 +130,15 @@ pub(crate) struct Index<'a> {
     pub root_ns: String,
     pub services: Vec<ServiceDef<'a>>,
     pub by_host: HashMap<String, Vec<usize>>,
+    /// Service indices sorted by (hostname, input order).
+    pub hostname_order: Vec<usize>,
     pub destination_rules: Vec<Scoped<'a, DestinationRule>>,
     /// DestinationRules by the FQDN (or wildcard) host they name.
     pub drs_by_host: HashMap<String, Vec<usize>>,
     /// The wildcard hosts among them, so an exact lookup never scans every rule.
     pub wildcard_dr_hosts: Vec<String>,
+    /// Per service: `dr_candidates` of its hostname.
+    pub service_drs: Vec<(Vec<usize>, usize)>,
     pub virtual_services: Vec<Scoped<'a, VirtualService>>,
     /// Each VirtualService's hosts as FQDNs (short names are relative to its namespace).
     pub vs_hosts: Vec<Vec<String>>,
@@ -241,9 +245,11 @@ impl<'a> Index<'a> {
             root_ns,
             services: Vec::new(),
             by_host: HashMap::new(),
+            hostname_order: Vec::new(),
             destination_rules: Vec::new(),
             drs_by_host: HashMap::new(),
             wildcard_dr_hosts: Vec::new(),
+            service_drs: Vec::new(),
             virtual_services: Vec::new(),
             vs_hosts: Vec::new(),
             vs_tests_source_namespace: Vec::new(),
@@ -264,6 +270,14 @@ impl<'a> Index<'a> {
                 ix.add_service_entry(r, se, snap.ns(r), placement);
             }
         }
+        let mut order: Vec<usize> = (0..ix.services.len()).collect();
+        order.sort_by(|a, b| {
+            ix.services[*a]
+                .hostname
+                .cmp(&ix.services[*b].hostname)
+                .then(a.cmp(b))
+        });
+        ix.hostname_order = order;
         for r in snap.of_kind(Kind::DestinationRule) {
             if let Some(dr) = r.as_destination_rule() {
                 let (namespace, name) = scoped(r);
@@ -292,6 +306,11 @@ impl<'a> Index<'a> {
             .cloned()
             .collect();
         ix.wildcard_dr_hosts.sort();
+        ix.service_drs = ix
+            .services
+            .iter()
+            .map(|s| ix.dr_candidates(&s.hostname))
+            .collect();
         for r in snap.of_kind(Kind::VirtualService) {
             if let Some(vs) = r.as_virtual_service() {
                 let (namespace, name) = scoped(r);

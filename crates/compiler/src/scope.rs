@@ -2,8 +2,9 @@
 //! exported to its namespace and admitted by that Sidecar's egress hosts, the DestinationRule
 //! that applies to each host, and the VirtualService that binds each host.
 
+use crate::hash::FastMap;
 use crate::index::{Index, ServiceDef};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use verimesh_analyze::hosts::{host_matches, selector_matches};
 
 const MESH_GATEWAY: &str = "mesh";
@@ -65,27 +66,36 @@ impl Index<'_> {
     /// Services the viewer sees, one per hostname (a host defined in several namespaces: the
     /// viewer's own namespace first, else the first defined), in hostname order.
     pub(crate) fn visible_services(&self, v: Viewer<'_>, sidecar: Option<usize>) -> Vec<usize> {
-        let mut chosen: BTreeMap<&str, usize> = BTreeMap::new();
-        for (i, s) in self.services.iter().enumerate() {
+        // `hostname_order` groups a hostname's definitions, in input order: one pass, no map.
+        let mut out: Vec<usize> = Vec::with_capacity(self.services.len());
+        let mut current: Option<&str> = None;
+        for &i in &self.hostname_order {
+            let s = &self.services[i];
             if !s.export.visible_in(v.namespace) || !self.egress_allows(sidecar, v.namespace, s) {
                 continue;
             }
-            match chosen.get(s.hostname.as_str()) {
-                Some(&j) if self.services[j].namespace == v.namespace => {}
-                Some(_) if s.namespace != v.namespace => {}
-                _ => {
-                    chosen.insert(&s.hostname, i);
+            if current == Some(s.hostname.as_str()) {
+                // A later definition replaces an earlier one only from the viewer's namespace.
+                if let Some(last) = out.last_mut() {
+                    if self.services[*last].namespace != v.namespace && s.namespace == v.namespace {
+                        *last = i;
+                    }
                 }
+                continue;
             }
+            current = Some(&s.hostname);
+            out.push(i);
         }
-        chosen.into_values().collect()
+        out
     }
 
     /// The DestinationRules that apply to a host for this viewer, the first giving the traffic
     /// policy (Istio's merge: later ones only add subsets of new names). Lookup order: the
     /// viewer's namespace (where a rule with a matching workloadSelector beats the others),
     /// then the service's namespace, then the root namespace; in each, the most specific host.
-    pub(crate) fn destination_rules(&self, v: Viewer<'_>, host: &str, svc_ns: &str) -> Vec<usize> {
+    /// DestinationRules naming a host: exact ones first (their count is returned), then those
+    /// whose wildcard host matches it. Independent of the viewer, so computed once per service.
+    pub(crate) fn dr_candidates(&self, host: &str) -> (Vec<usize>, usize) {
         let mut candidates: Vec<usize> = self.drs_by_host.get(host).cloned().unwrap_or_default();
         let exact = candidates.len();
         for key in &self.wildcard_dr_hosts {
@@ -93,6 +103,16 @@ impl Index<'_> {
                 candidates.extend(self.drs_by_host.get(key).map_or(&[][..], Vec::as_slice));
             }
         }
+        (candidates, exact)
+    }
+
+    pub(crate) fn destination_rules(&self, v: Viewer<'_>, si: usize) -> Vec<usize> {
+        let (candidates, exact) = &self.service_drs[si];
+        let exact = *exact;
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let svc_ns = self.services[si].namespace.as_str();
         let mut tiers = vec![v.namespace, svc_ns, self.root_ns.as_str()];
         tiers.dedup();
         for (t, ns) in tiers.iter().enumerate() {
@@ -150,13 +170,13 @@ impl Index<'_> {
 /// order: the namespace's own, then those exported to it by name, then those exported to all;
 /// by input order within each. For a host, the first VirtualService wins (Istio merges several
 /// only for gateways); an exact host beats a wildcard, a longer wildcard a shorter one.
-pub(crate) struct VsTable {
-    exact: HashMap<String, usize>,
-    wildcards: Vec<(String, usize)>,
+pub(crate) struct VsTable<'i> {
+    exact: FastMap<&'i str, usize>,
+    wildcards: Vec<(&'i str, usize)>,
 }
 
-impl VsTable {
-    pub(crate) fn new(ix: &Index<'_>, ns: &str) -> VsTable {
+impl<'i> VsTable<'i> {
+    pub(crate) fn new(ix: &'i Index<'_>, ns: &str) -> VsTable<'i> {
         let tier = |i: usize| {
             let vs = &ix.virtual_services[i];
             if vs.namespace == ns {
@@ -177,15 +197,15 @@ impl VsTable {
             .collect();
         order.sort_by_key(|i| (tier(*i), *i));
         let mut table = VsTable {
-            exact: HashMap::new(),
+            exact: FastMap::default(),
             wildcards: Vec::new(),
         };
         for i in order {
             for h in &ix.vs_hosts[i] {
                 if h.starts_with('*') {
-                    table.wildcards.push((h.clone(), i));
+                    table.wildcards.push((h, i));
                 } else {
-                    table.exact.entry(h.clone()).or_insert(i);
+                    table.exact.entry(h).or_insert(i);
                 }
             }
         }

@@ -6,11 +6,10 @@
 
 use crate::clusters::{cluster_name, missing_cluster, MergedRule};
 use crate::compiler::Compiler;
-use crate::hash::Fnv128;
+use crate::hash::{FastMap, Fnv128};
 use crate::index::{ServiceDef, ServiceKind};
 use crate::routes::{default_http_route, http_routes, tcp_routes, Resolver};
 use crate::scope::Viewer;
-use std::collections::HashMap;
 use std::sync::Arc;
 use verimesh_analyze::hosts::to_fqdn;
 use verimesh_config::networking::Destination;
@@ -25,8 +24,8 @@ pub(crate) fn content_hash(v: &impl serde::Serialize) -> u128 {
 /// What a view decided for the destinations of routes: the visible service of each hostname
 /// and the DestinationRules chosen for it.
 pub(crate) struct ViewFacts<'v> {
-    pub by_host: HashMap<&'v str, usize>,
-    pub rules: HashMap<usize, Vec<usize>>,
+    pub by_host: FastMap<&'v str, usize>,
+    pub rules: FastMap<usize, Vec<usize>>,
 }
 
 /// A destination host as resolved when a unit was compiled.
@@ -48,7 +47,9 @@ impl Unit {
     fn still_valid(&self, facts: &ViewFacts<'_>) -> bool {
         self.deps.iter().all(|d| {
             let service = facts.by_host.get(d.host.as_str()).copied();
-            service == d.service && service.and_then(|s| facts.rules.get(&s)).cloned() == d.rules
+            service == d.service
+                && service.and_then(|s| facts.rules.get(&s)).map(Vec::as_slice)
+                    == d.rules.as_deref()
         })
     }
 }

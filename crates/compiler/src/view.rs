@@ -5,10 +5,10 @@
 
 use crate::clusters::{ClusterBuilder, MergedRule};
 use crate::compiler::Compiler;
-use crate::hash::Fnv128;
+use crate::hash::{FastMap, Fnv128};
 use crate::scope::{Viewer, VsTable};
 use crate::unit::{content_hash, ViewFacts};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use verimesh_config::mesh::OutboundMode;
@@ -23,7 +23,8 @@ pub(crate) type ClusterSet = (Vec<Arc<Cluster>>, Vec<u128>);
 pub struct Outbound {
     /// By hostname.
     pub services: Vec<Arc<Service>>,
-    /// By name.
+    /// By service (in `services` order), then port and subset; clusters for missing route
+    /// targets last, by name.
     pub clusters: Vec<Arc<Cluster>>,
     pub allow_unknown_destinations: bool,
     pub(crate) hash: u128,
@@ -43,34 +44,34 @@ impl Compiler<'_> {
                 .iter()
                 .map(|i| (ix.services[*i].hostname.as_str(), *i))
                 .collect(),
-            rules: HashMap::new(),
+            rules: FastMap::default(),
         };
-        // Each cluster with its content hash (computed once per cached cluster set).
-        let mut clusters: BTreeMap<&str, (Arc<Cluster>, u128)> = BTreeMap::new();
         let mut sets = Vec::with_capacity(visible.len());
         for &si in &visible {
-            let svc = &ix.services[si];
-            let chosen = ix.destination_rules(v, &svc.hostname, &svc.namespace);
+            let chosen = ix.destination_rules(v, si);
             sets.push(self.clusters_of(si, &chosen));
             facts.rules.insert(si, chosen);
-        }
-        for set in &sets {
-            for (c, h) in set.0.iter().zip(&set.1) {
-                clusters.insert(c.name.as_str(), (Arc::clone(c), *h));
-            }
         }
         let table = VsTable::new(ix, v.namespace);
         let units: Vec<_> = visible
             .iter()
             .map(|&si| self.unit(si, table.lookup(&ix.services[si].hostname), v, bits, &facts))
             .collect();
+        // Clusters in service (hostname) order, each service's in port and subset order; they
+        // cannot collide, since names carry the hostname. Then the missing ones, by name.
+        let mut clusters: Vec<(Arc<Cluster>, u128)> = sets
+            .iter()
+            .flat_map(|set| set.0.iter().cloned().zip(set.1.iter().copied()))
+            .collect();
+        let mut missing: BTreeMap<&str, (Arc<Cluster>, u128)> = BTreeMap::new();
         for u in &units {
             for (c, h) in &u.missing {
-                clusters
+                missing
                     .entry(c.name.as_str())
                     .or_insert((Arc::clone(c), *h));
             }
         }
+        clusters.extend(missing.into_values());
         let sidecar_mode = sidecar
             .and_then(|i| ix.sidecars.get(i))
             .and_then(|s| s.spec.outbound_traffic_policy.as_ref())
@@ -84,13 +85,13 @@ impl Compiler<'_> {
             h.u128(u.hash);
         }
         h.bytes(&[0xfe]);
-        for (_, ch) in clusters.values() {
+        for (_, ch) in &clusters {
             h.u128(*ch);
         }
         h.value(&allow_unknown_destinations);
         Outbound {
             services: units.iter().map(|u| Arc::clone(&u.service)).collect(),
-            clusters: clusters.into_values().map(|(c, _)| c).collect(),
+            clusters: clusters.into_iter().map(|(c, _)| c).collect(),
             allow_unknown_destinations,
             hash: h.finish(),
         }
