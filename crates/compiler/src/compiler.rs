@@ -57,13 +57,16 @@ impl CompiledProxy {
 /// label conditions (VirtualService sourceLabels, DestinationRule workloadSelectors) hold.
 type ViewKey = (String, Option<usize>, Vec<bool>);
 
+/// A service and the DestinationRules chosen for it.
+pub(crate) type ClusterKey = (usize, Vec<usize>);
+
 pub struct Compiler<'a> {
     pub(crate) ix: Index<'a>,
     pub(crate) placement: &'a Placement,
     pub(crate) facts: InstanceFacts,
     /// Endpoints per service, per port (in the service's port order).
     pub(crate) endpoints: Vec<Vec<PortEndpoints>>,
-    pub(crate) cluster_cache: RefCell<FastMap<(usize, Vec<usize>), Rc<ClusterSet>>>,
+    pub(crate) cluster_cache: RefCell<FastMap<ClusterKey, Rc<ClusterSet>>>,
     pub(crate) unit_cache: RefCell<FastMap<UnitKey, Arc<Unit>>>,
     label_conditions: Vec<&'a BTreeMap<String, String>>,
     notes: RefCell<BTreeSet<String>>,

@@ -259,8 +259,7 @@ impl EndpointSource<'_, '_> {
                 }
             }
         }
-        out.endpoints
-            .sort_by(|a, b| a.endpoint.address.cmp(&b.endpoint.address));
+        out.endpoints.sort_by_key(|e| e.endpoint.address);
         out.endpoints
             .dedup_by(|a, b| a.endpoint.address == b.endpoint.address);
         out.dns.sort();

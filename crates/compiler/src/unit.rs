@@ -202,7 +202,7 @@ impl Compiler<'_> {
                 }
                 // A VirtualService with HTTP rules replaces the default route (unmatched
                 // requests get 404 NR, as in Istio); without one, Istio's default route.
-                if http && !vs.is_some_and(|vs| !vs.spec.http.is_empty()) {
+                if http && vs.is_none_or(|vs| vs.spec.http.is_empty()) {
                     http_out.push(default_http_route(&default_cluster));
                 }
                 ServicePort {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod apps;
+
 use std::path::{Path, PathBuf};
 use verimesh_analyze::Snapshot;
 use verimesh_compiler::Placement;
