@@ -200,9 +200,11 @@ impl Compiler<'_> {
                         notes.push("VirtualService tls (SNI) routes are not supported; the service's cluster is used".into());
                     }
                 }
-                // A VirtualService with HTTP rules replaces the default route (unmatched
-                // requests get 404 NR, as in Istio); without one, Istio's default route.
-                if http && vs.is_none_or(|vs| vs.spec.http.is_empty()) {
+                // Routes from a VirtualService replace the default route (unmatched requests
+                // get 404 NR, as in Istio); when none apply to this port and proxy (no
+                // VirtualService, or all its rules are for other ports or callers), Istio
+                // routes the service as if it had none: the default route.
+                if http && http_out.is_empty() {
                     http_out.push(default_http_route(&default_cluster));
                 }
                 ServicePort {

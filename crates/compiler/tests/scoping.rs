@@ -114,6 +114,22 @@ fn source_labels_and_namespace_resolve_per_proxy() {
     assert!(
         matches!(&routes[0].matches[0].uri, Some(verimesh_model::StringMatch::Prefix(p)) if p == "/b")
     );
+    // A proxy no rule applies to gets the default route, as if there were no VirtualService.
+    let only_testers = VS_SOURCE.replace(
+        "  - match:\n    - sourceNamespace: b",
+        "  - match:\n    - sourceNamespace: x",
+    );
+    let only_testers = only_testers.replace("  - route:\n    - destination: {host: reviews, subset: v1}\n    retries", "  - match: [{sourceLabels: {role: tester}}]\n    route:\n    - destination: {host: reviews, subset: v1}\n    retries");
+    let plain = compile(&format!("{DR}\n---\n{only_testers}"), "b", "ratings-0");
+    let routes = &plain
+        .services
+        .iter()
+        .find(|s| s.hostname == REVIEWS)
+        .expect("s")
+        .ports[0]
+        .http_routes;
+    assert_eq!(routes.len(), 1, "{routes:?}");
+    assert_eq!(routes[0].name, "default");
     // The VirtualService applies to HTTP ports only; the TCP port keeps its cluster.
     let tcp = &from_b
         .services
