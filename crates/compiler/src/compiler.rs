@@ -191,9 +191,10 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn viewer(inst: &Instance) -> Viewer<'_> {
+    fn viewer<'i>(&self, inst: &'i Instance) -> Viewer<'i> {
         Viewer {
             namespace: &inst.namespace,
+            ns_id: self.ix.ns_id(&inst.namespace),
             labels: &inst.labels,
         }
     }
@@ -216,7 +217,7 @@ impl<'a> Compiler<'a> {
                 name: name.into(),
             });
         }
-        let v = Self::viewer(inst);
+        let v = self.viewer(inst);
         let sidecar = self.ix.sidecar_for(v);
         let outbound = Arc::new(self.build_view(v, sidecar, &self.label_bits(inst)));
         let cfg = self.proxy(index, outbound).to_config();
@@ -233,7 +234,7 @@ impl<'a> Compiler<'a> {
             if !inst.sidecar {
                 continue;
             }
-            let v = Self::viewer(inst);
+            let v = self.viewer(inst);
             let sidecar = self.ix.sidecar_for(v);
             let bits = self.label_bits(inst);
             let key = (inst.namespace.clone(), sidecar, bits);

@@ -3,6 +3,7 @@
 //! VirtualServices, Sidecars and PeerAuthentications with their scopes resolved. Everything a
 //! proxy compilation looks up is here, so per-proxy work never scans the raw resources.
 
+use crate::hash::FastMap;
 use crate::placement::Placement;
 use crate::services::port16;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -128,7 +129,17 @@ pub(crate) struct Index<'a> {
     pub mesh: MeshConfig,
     pub root_ns: String,
     pub services: Vec<ServiceDef<'a>>,
-    pub by_host: HashMap<String, Vec<usize>>,
+    /// Hostnames numbered, so views compare and look up integers, not strings.
+    pub host_ids: FastMap<String, usize>,
+    /// Per service, the id of its hostname.
+    pub service_host: Vec<usize>,
+    /// Namespaces numbered, for the same reason; per service, DestinationRule and
+    /// VirtualService, the id of its namespace.
+    pub ns_ids: FastMap<String, usize>,
+    pub root_ns_id: usize,
+    pub service_ns: Vec<usize>,
+    pub dr_ns: Vec<usize>,
+    pub vs_ns: Vec<usize>,
     /// Service indices sorted by (hostname, input order).
     pub hostname_order: Vec<usize>,
     pub destination_rules: Vec<Scoped<'a, DestinationRule>>,
@@ -158,7 +169,13 @@ impl<'a> Index<'a> {
         let mut ix = Index {
             root_ns,
             services: Vec::new(),
-            by_host: HashMap::new(),
+            host_ids: FastMap::default(),
+            service_host: Vec::new(),
+            ns_ids: FastMap::default(),
+            root_ns_id: 0,
+            service_ns: Vec::new(),
+            dr_ns: Vec::new(),
+            vs_ns: Vec::new(),
             hostname_order: Vec::new(),
             destination_rules: Vec::new(),
             drs_by_host: HashMap::new(),
@@ -304,6 +321,32 @@ impl<'a> Index<'a> {
                 ix.deployment_ports.insert(scoped(r), ports);
             }
         }
+        let root = ix.root_ns.clone();
+        ix.root_ns_id = ix.intern(&root);
+        let names: Vec<String> = ix.services.iter().map(|s| s.namespace.clone()).collect();
+        ix.service_ns = names.iter().map(|n| ix.intern(n)).collect();
+        let names: Vec<String> = ix
+            .destination_rules
+            .iter()
+            .map(|d| d.namespace.clone())
+            .collect();
+        ix.dr_ns = names.iter().map(|n| ix.intern(n)).collect();
+        let names: Vec<String> = ix
+            .virtual_services
+            .iter()
+            .map(|v| v.namespace.clone())
+            .collect();
+        ix.vs_ns = names.iter().map(|n| ix.intern(n)).collect();
         ix
+    }
+
+    fn intern(&mut self, ns: &str) -> usize {
+        let next = self.ns_ids.len();
+        *self.ns_ids.entry(ns.to_string()).or_insert(next)
+    }
+
+    /// The id of a namespace; one nothing lives in gets an id nothing has.
+    pub(crate) fn ns_id(&self, ns: &str) -> usize {
+        self.ns_ids.get(ns).copied().unwrap_or(usize::MAX)
     }
 }

@@ -13,6 +13,8 @@ const MESH_GATEWAY: &str = "mesh";
 #[derive(Clone, Copy)]
 pub(crate) struct Viewer<'p> {
     pub namespace: &'p str,
+    /// `Index::ns_id` of `namespace`.
+    pub ns_id: usize,
     pub labels: &'p BTreeMap<String, String>,
 }
 
@@ -68,13 +70,14 @@ impl Index<'_> {
     pub(crate) fn visible_services(&self, v: Viewer<'_>, sidecar: Option<usize>) -> Vec<usize> {
         // `hostname_order` groups a hostname's definitions, in input order: one pass, no map.
         let mut out: Vec<usize> = Vec::with_capacity(self.services.len());
-        let mut current: Option<&str> = None;
+        let mut current: Option<usize> = None;
         for &i in &self.hostname_order {
             let s = &self.services[i];
             if !s.export.visible_in(v.namespace) || !self.egress_allows(sidecar, v.namespace, s) {
                 continue;
             }
-            if current == Some(s.hostname.as_str()) {
+            let host = self.service_host[i];
+            if current == Some(host) {
                 // A later definition replaces an earlier one only from the viewer's namespace.
                 if let Some(last) = out.last_mut() {
                     if self.services[*last].namespace != v.namespace && s.namespace == v.namespace {
@@ -83,7 +86,7 @@ impl Index<'_> {
                 }
                 continue;
             }
-            current = Some(&s.hostname);
+            current = Some(host);
             out.push(i);
         }
         out
@@ -112,17 +115,16 @@ impl Index<'_> {
         if candidates.is_empty() {
             return Vec::new();
         }
-        let svc_ns = self.services[si].namespace.as_str();
-        let mut tiers = vec![v.namespace, svc_ns, self.root_ns.as_str()];
-        tiers.dedup();
+        let tiers = [v.ns_id, self.service_ns[si], self.root_ns_id];
         for (t, ns) in tiers.iter().enumerate() {
-            if t > 0 && tiers[..t].contains(ns) {
+            if tiers[..t].contains(ns) {
                 continue;
             }
             let usable = |i: &usize| {
                 let d = &self.destination_rules[*i];
-                let local = d.namespace == v.namespace;
-                d.namespace == *ns
+                let d_ns = self.dr_ns[*i];
+                let local = d_ns == v.ns_id;
+                d_ns == *ns
                     && (local || d.export.visible_in(v.namespace))
                     && match &d.spec.workload_selector {
                         Some(sel) if !sel.match_labels.is_empty() => {
@@ -171,15 +173,17 @@ impl Index<'_> {
 /// by input order within each. For a host, the first VirtualService wins (Istio merges several
 /// only for gateways); an exact host beats a wildcard, a longer wildcard a shorter one.
 pub(crate) struct VsTable<'i> {
-    exact: FastMap<&'i str, usize>,
+    /// By hostname id; hosts that name no service can never be looked up.
+    exact: FastMap<usize, usize>,
     wildcards: Vec<(&'i str, usize)>,
 }
 
 impl<'i> VsTable<'i> {
-    pub(crate) fn new(ix: &'i Index<'_>, ns: &str) -> VsTable<'i> {
+    pub(crate) fn new(ix: &'i Index<'_>, v: Viewer<'_>) -> VsTable<'i> {
+        let ns = v.namespace;
         let tier = |i: usize| {
             let vs = &ix.virtual_services[i];
-            if vs.namespace == ns {
+            if ix.vs_ns[i] == v.ns_id {
                 0
             } else if vs.export.namespaces.contains(ns) {
                 1
@@ -205,15 +209,17 @@ impl<'i> VsTable<'i> {
                 if h.starts_with('*') {
                     table.wildcards.push((h, i));
                 } else {
-                    table.exact.entry(h).or_insert(i);
+                    if let Some(id) = ix.host_ids.get(h) {
+                        table.exact.entry(*id).or_insert(i);
+                    }
                 }
             }
         }
         table
     }
 
-    pub(crate) fn lookup(&self, host: &str) -> Option<usize> {
-        if let Some(i) = self.exact.get(host) {
+    pub(crate) fn lookup(&self, host_id: usize, host: &str) -> Option<usize> {
+        if let Some(i) = self.exact.get(&host_id) {
             return Some(*i);
         }
         let mut best: Option<(usize, usize)> = None;

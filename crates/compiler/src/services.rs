@@ -99,10 +99,9 @@ fn single_address(s: &str) -> Option<IpAddr> {
 
 impl<'a> Index<'a> {
     fn push_service(&mut self, def: ServiceDef<'a>) {
-        self.by_host
-            .entry(def.hostname.clone())
-            .or_default()
-            .push(self.services.len());
+        let next = self.host_ids.len();
+        let id = *self.host_ids.entry(def.hostname.clone()).or_insert(next);
+        self.service_host.push(id);
         self.services.push(def);
     }
 

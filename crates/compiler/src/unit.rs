@@ -23,15 +23,25 @@ pub(crate) fn content_hash(v: &impl serde::Serialize) -> u128 {
 
 /// What a view decided for the destinations of routes: the visible service of each hostname
 /// and the DestinationRules chosen for it.
-pub(crate) struct ViewFacts<'v> {
-    pub by_host: FastMap<&'v str, usize>,
+pub(crate) struct ViewFacts {
+    /// By hostname id: the visible service, or `usize::MAX`.
+    pub by_host: Vec<usize>,
     pub rules: FastMap<usize, Vec<usize>>,
+}
+
+impl ViewFacts {
+    fn service(&self, host_id: Option<usize>) -> Option<usize> {
+        host_id
+            .and_then(|h| self.by_host.get(h).copied())
+            .filter(|s| *s != usize::MAX)
+    }
 }
 
 /// A destination host as resolved when a unit was compiled.
 #[derive(Clone, PartialEq)]
 struct Dependency {
-    host: String,
+    /// The hostname's id; `None` when no service anywhere has that name.
+    host: Option<usize>,
     service: Option<usize>,
     rules: Option<Vec<usize>>,
 }
@@ -44,9 +54,9 @@ pub(crate) struct Unit {
 }
 
 impl Unit {
-    fn still_valid(&self, facts: &ViewFacts<'_>) -> bool {
+    fn still_valid(&self, facts: &ViewFacts) -> bool {
         self.deps.iter().all(|d| {
-            let service = facts.by_host.get(d.host.as_str()).copied();
+            let service = facts.service(d.host);
             service == d.service
                 && service.and_then(|s| facts.rules.get(&s)).map(Vec::as_slice)
                     == d.rules.as_deref()
@@ -56,14 +66,14 @@ impl Unit {
 
 pub(crate) type UnitKey = (usize, Option<usize>, bool, String, Vec<bool>);
 
-struct UnitResolver<'r, 'v, 'a> {
+struct UnitResolver<'r, 'a> {
     compiler: &'r Compiler<'a>,
-    facts: &'r ViewFacts<'v>,
+    facts: &'r ViewFacts,
     missing: Vec<Cluster>,
     deps: Vec<Dependency>,
 }
 
-impl Resolver for UnitResolver<'_, '_, '_> {
+impl Resolver for UnitResolver<'_, '_> {
     fn cluster(&mut self, vs_namespace: &str, dest: &Destination, port: u16) -> String {
         let ix = &self.compiler.ix;
         let host = to_fqdn(vs_namespace, &dest.host);
@@ -73,10 +83,11 @@ impl Resolver for UnitResolver<'_, '_, '_> {
             .as_ref()
             .and_then(|p| p.number)
             .and_then(|n| u16::try_from(n).ok());
-        let service = self.facts.by_host.get(host.as_str()).copied();
+        let host_id = ix.host_ids.get(host.as_str()).copied();
+        let service = self.facts.service(host_id);
         let rules = service.and_then(|s| self.facts.rules.get(&s)).cloned();
         let dep = Dependency {
-            host: host.clone(),
+            host: host_id,
             service,
             rules: rules.clone(),
         };
@@ -138,14 +149,13 @@ impl Compiler<'_> {
         vs: Option<usize>,
         v: Viewer<'_>,
         bits: &[bool],
-        facts: &ViewFacts<'_>,
+        facts: &ViewFacts,
     ) -> Arc<Unit> {
-        let svc = &self.ix.services[si];
         let ns_matters = vs.is_some_and(|i| self.ix.vs_tests_source_namespace[i]);
         let key: UnitKey = (
             si,
             vs,
-            svc.namespace == v.namespace,
+            self.ix.service_ns[si] == v.ns_id,
             if ns_matters {
                 v.namespace.to_string()
             } else {
@@ -163,13 +173,7 @@ impl Compiler<'_> {
         unit
     }
 
-    fn compile_unit(
-        &self,
-        si: usize,
-        vs: Option<usize>,
-        v: Viewer<'_>,
-        facts: &ViewFacts<'_>,
-    ) -> Unit {
+    fn compile_unit(&self, si: usize, vs: Option<usize>, v: Viewer<'_>, facts: &ViewFacts) -> Unit {
         let ix = &self.ix;
         let svc = &ix.services[si];
         let vs = vs.map(|i| &ix.virtual_services[i]);
@@ -220,7 +224,7 @@ impl Compiler<'_> {
         self.note_all(notes);
         let service = Service {
             hostname: svc.hostname.clone(),
-            aliases: aliases(svc, svc.namespace == v.namespace),
+            aliases: aliases(svc, ix.service_ns[si] == v.ns_id),
             addresses: svc.addresses.clone(),
             ports,
         };

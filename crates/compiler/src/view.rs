@@ -40,10 +40,13 @@ impl Compiler<'_> {
         let ix = &self.ix;
         let visible = ix.visible_services(v, sidecar);
         let mut facts = ViewFacts {
-            by_host: visible
-                .iter()
-                .map(|i| (ix.services[*i].hostname.as_str(), *i))
-                .collect(),
+            by_host: {
+                let mut v = vec![usize::MAX; ix.host_ids.len()];
+                for &si in &visible {
+                    v[ix.service_host[si]] = si;
+                }
+                v
+            },
             rules: FastMap::default(),
         };
         let mut sets = Vec::with_capacity(visible.len());
@@ -52,10 +55,13 @@ impl Compiler<'_> {
             sets.push(self.clusters_of(si, &chosen));
             facts.rules.insert(si, chosen);
         }
-        let table = VsTable::new(ix, v.namespace);
+        let table = VsTable::new(ix, v);
         let units: Vec<_> = visible
             .iter()
-            .map(|&si| self.unit(si, table.lookup(&ix.services[si].hostname), v, bits, &facts))
+            .map(|&si| {
+                let vs = table.lookup(ix.service_host[si], &ix.services[si].hostname);
+                self.unit(si, vs, v, bits, &facts)
+            })
             .collect();
         // Clusters in service (hostname) order, each service's in port and subset order; they
         // cannot collide, since names carry the hostname. Then the missing ones, by name.
