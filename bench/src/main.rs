@@ -1,6 +1,7 @@
 //! verimesh benchmarks. Each prints what it measured; none fails on a number.
 
 mod authz;
+mod compile;
 mod corpus;
 mod http_load;
 mod proxy_chain;
@@ -23,6 +24,16 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         resources: usize,
         /// Timed repetitions; the best and the median are printed.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Generate a mesh (services with DestinationRules and VirtualServices, two endpoints each,
+    /// one proxy per service), change one route, and time recompiling every proxy.
+    Compile {
+        #[arg(long, default_value_t = 1_000)]
+        services: usize,
+        #[arg(long, default_value_t = 10)]
+        namespaces: usize,
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
@@ -60,6 +71,11 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::AnalyzeCorpus { resources, runs } => analyze_corpus(resources, runs.max(1)),
+        Command::Compile {
+            services,
+            namespaces,
+            runs,
+        } => compile::run(services, namespaces, runs.max(1)),
         Command::Authz {
             policies,
             requests,

@@ -29,8 +29,19 @@ pub enum Transport {
         sni: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ca_certificates: Option<String>,
+        /// DestinationRule MUTUAL: the client certificate and key files to present.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_certificate: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        private_key: Option<String>,
+        /// Names the server certificate must carry (any one); empty: the SNI.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        subject_alt_names: Vec<String>,
     },
 }
+
+/// The endpoint label that marks an endpoint running a mesh proxy, as Istio writes it.
+pub const TLS_MODE_LABEL: &str = "security.istio.io/tlsMode";
 
 impl Default for Transport {
     fn default() -> Self {
@@ -69,6 +80,28 @@ pub struct Cluster {
     pub connect_timeout_ms: u64,
     #[serde(default)]
     pub limits: ConnectionLimits,
+    /// Connect to the address the application dialled instead of `endpoints` (ServiceEntry
+    /// resolution NONE, DestinationRule loadBalancer PASSTHROUGH).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub original_destination: bool,
+    /// Istio's auto mTLS over endpoints of which only some run a proxy: with `MeshMtls`,
+    /// endpoints without the label `security.istio.io/tlsMode: istio` are connected to in
+    /// plain TCP. (A field rather than a `Transport` variant so existing matches stay valid.)
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_mtls: bool,
+    /// `host:port` names the proxy resolves by DNS and balances over, besides `endpoints`
+    /// (ServiceEntry resolution DNS / DNS_ROUND_ROBIN).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_endpoints: Vec<String>,
+    /// Set when a route names a host or subset that does not exist: the cluster has no
+    /// endpoints by construction and the proxy answers 503 with response flag NC (cluster not
+    /// found), as Envoy does. The text says what was missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_connect_timeout_ms() -> u64 {

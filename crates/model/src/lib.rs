@@ -11,7 +11,7 @@ mod route;
 mod service;
 mod validate;
 
-pub use cluster::{Cluster, ConnectionLimits, Endpoint, LbPolicy, Transport};
+pub use cluster::{Cluster, ConnectionLimits, Endpoint, LbPolicy, Transport, TLS_MODE_LABEL};
 pub use route::{
     HeaderMatch, HeaderOps, HttpAction, HttpMatch, HttpRoute, Redirect, Retries, Rewrite,
     StringMatch, TcpRoute, WeightedCluster,

@@ -108,6 +108,9 @@ pub struct Retries {
     /// Envoy retry-on conditions, e.g. `connect-failure`, `5xx`, `reset`.
     #[serde(default)]
     pub retry_on: Vec<String>,
+    /// Status codes retried under `retriable-status-codes` (Istio's default: 503).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retriable_status_codes: Vec<u16>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -29,6 +29,28 @@ impl ProxyConfig {
                     format!("duplicate cluster {:?}", c.name),
                 ));
             }
+            // A missing cluster stands for "not found": it must never reach anything.
+            if c.missing.is_some()
+                && (!c.endpoints.is_empty()
+                    || !c.dns_endpoints.is_empty()
+                    || c.original_destination)
+            {
+                return Err(invalid(
+                    format!("clusters[{i}].missing"),
+                    "a missing cluster cannot have endpoints",
+                ));
+            }
+            for (k, d) in c.dns_endpoints.iter().enumerate() {
+                let port_ok = d
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                if !port_ok {
+                    return Err(invalid(
+                        format!("clusters[{i}].dnsEndpoints[{k}]"),
+                        format!("{d:?} is not host:port"),
+                    ));
+                }
+            }
         }
         let check = |path: String, targets: &[WeightedCluster]| -> Result<(), ModelError> {
             if targets.is_empty() {
@@ -175,5 +197,27 @@ mod tests {
             ProxyConfig::from_json("{\"version\": 1}"),
             Err(ModelError::Parse(_))
         ));
+    }
+
+    #[test]
+    fn missing_clusters_stay_empty_and_dns_endpoints_name_ports() {
+        let mut cfg = sample();
+        cfg.clusters[0].missing = Some("no subset v9".into());
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("a missing cluster cannot have endpoints"),
+            "{err}"
+        );
+        cfg.clusters[0].endpoints.clear();
+        cfg.validate().unwrap();
+        let mut cfg = sample();
+        cfg.clusters[0].dns_endpoints = vec!["api.example.com:443".into()];
+        cfg.validate().unwrap();
+        cfg.clusters[0].dns_endpoints = vec!["api.example.com".into()];
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not host:port"));
     }
 }

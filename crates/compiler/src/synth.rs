@@ -1,0 +1,74 @@
+//! A placement derived from the manifests alone, for tests, benchmarks and `analyze`-style
+//! tools that have no runtime: every Deployment's replicas (and every Pod) become instances
+//! named `<deployment>-<i>` with addresses allocated in order from 10.0.0.0/16, and every
+//! Service gets a virtual IP from 10.96.0.0/16. Whether an instance runs a sidecar is Istio's
+//! injection decision for its workload.
+
+use crate::placement::{Instance, Placement};
+use std::net::{IpAddr, Ipv4Addr};
+use verimesh_analyze::workloads::WorkloadSource;
+use verimesh_analyze::Snapshot;
+use verimesh_config::Kind;
+
+fn address(base: [u8; 2], n: usize) -> IpAddr {
+    // 65,534 addresses per range; beyond that they wrap, which a synthetic mesh never reaches.
+    let n = (n % 65_534) + 1;
+    let hi = u8::try_from(n / 256).unwrap_or(0);
+    let lo = u8::try_from(n % 256).unwrap_or(0);
+    IpAddr::V4(Ipv4Addr::new(base[0], base[1], hi, lo))
+}
+
+impl Placement {
+    pub fn synthesize(snap: &Snapshot<'_>, trust_domain: &str) -> Placement {
+        let mut p = Placement {
+            trust_domain: trust_domain.to_string(),
+            ..Default::default()
+        };
+        for w in snap.workloads() {
+            let sidecar = snap.in_mesh(w);
+            let service_account = w
+                .spec
+                .service_account_name
+                .clone()
+                .or_else(|| w.spec.service_account.clone())
+                .unwrap_or_else(|| "default".to_string());
+            let (replicas, deployment) = match w.source {
+                WorkloadSource::Deployment => {
+                    let n = w
+                        .resource
+                        .as_deployment()
+                        .and_then(|d| d.spec.replicas)
+                        .unwrap_or(1);
+                    (
+                        usize::try_from(n).unwrap_or(0),
+                        Some(w.resource.name().to_string()),
+                    )
+                }
+                WorkloadSource::Pod => (1, None),
+            };
+            for i in 0..replicas {
+                let name = match &deployment {
+                    Some(d) => format!("{d}-{i}"),
+                    None => w.resource.name().to_string(),
+                };
+                let address = address([10, 0], p.instances.len());
+                p.instances.push(Instance {
+                    name,
+                    namespace: w.namespace.clone(),
+                    deployment: deployment.clone(),
+                    labels: w.labels.clone(),
+                    service_account: service_account.clone(),
+                    address,
+                    sidecar,
+                });
+            }
+        }
+        for (i, r) in snap.of_kind(Kind::Service).iter().enumerate() {
+            p.service_addresses.insert(
+                format!("{}/{}", snap.ns(r), r.name()),
+                vec![address([10, 96], i)],
+            );
+        }
+        p
+    }
+}
