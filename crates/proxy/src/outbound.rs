@@ -47,6 +47,14 @@ pub async fn handle(
     record.opened(&shared);
     let result = match state.port_by_addr(dst) {
         Some((_, port)) => match port.tcp.pick(crate::rand::next()) {
+            Some(ClusterRef::Found(c)) if c.cluster.missing.is_some() => {
+                record.flags.add(ResponseFlag::NoClusterFound);
+                Err(ConnError::NoCluster(c.name.to_string()))
+            }
+            Some(ClusterRef::Found(c)) if c.cluster.original_destination => {
+                record.entry.upstream_cluster = Some(c.name.to_string());
+                tcp::direct(&mut app, dst, &mut record).await
+            }
             Some(ClusterRef::Found(c)) => {
                 let c = c.clone();
                 tcp::to_cluster(&shared, &mut app, &c, &mut record).await

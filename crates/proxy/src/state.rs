@@ -234,6 +234,14 @@ fn cluster_state(index: usize, c: &Cluster, pools: &Pools) -> ClusterState {
 }
 
 fn upstream_kind(c: &Cluster, e: &Endpoint) -> UpstreamKind {
+    // Auto mTLS: only endpoints that run a mesh proxy get mesh mTLS.
+    let meshed = e
+        .labels
+        .get(verimesh_model::TLS_MODE_LABEL)
+        .is_some_and(|m| m == "istio");
+    if c.auto_mtls && !meshed {
+        return UpstreamKind::Plain;
+    }
     match &c.transport {
         Transport::Plain => UpstreamKind::Plain,
         Transport::MeshMtls { identities } => UpstreamKind::Mesh {
@@ -245,6 +253,7 @@ fn upstream_kind(c: &Cluster, e: &Endpoint) -> UpstreamKind {
         Transport::Tls {
             sni,
             ca_certificates,
+            ..
         } => UpstreamKind::Tls {
             sni: sni.clone(),
             ca_certificates: ca_certificates.clone(),

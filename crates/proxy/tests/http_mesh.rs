@@ -268,6 +268,7 @@ async fn retries_recover_from_503s_and_are_counted() {
         attempts: 3,
         per_try_timeout_ms: None,
         retry_on: vec!["5xx".into()],
+        retriable_status_codes: vec![],
     });
     let cfg = client_config(
         port(vec![r], "web"),
@@ -325,15 +326,32 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
         }),
         &[("empty", 100)],
     );
+    let gone = route(
+        "gone",
+        Some(HttpMatch {
+            uri: Some(StringMatch::Prefix("/gone".into())),
+            ..Default::default()
+        }),
+        &[("outbound|8080|v9|web.b.svc.cluster.local", 100)],
+    );
+    let mut missing = mesh_cluster("outbound|8080|v9|web.b.svc.cluster.local", vec![]);
+    missing.missing = Some("subset v9 is not defined".into());
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_addr = closed.local_addr().expect("addr");
     drop(closed);
     let cfg = client_config(
         port(
-            vec![slow, dead, empty, route("rest", None, &[("web", 100)])],
+            vec![
+                slow,
+                dead,
+                empty,
+                gone,
+                route("rest", None, &[("web", 100)]),
+            ],
             "web",
         ),
         vec![
+            missing,
             mesh_cluster("web", vec![endpoint(server.inbound_addr, &[])]),
             mesh_cluster("dead", vec![endpoint(closed_addr, &[])]),
             mesh_cluster("empty", vec![]),
@@ -361,12 +379,18 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
         (503, "no healthy upstream")
     );
 
-    let entries = wait_for_log(&log, 3).await;
+    let (status, _, _) = get(c, "/gone", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+    let entries = wait_for_log(&log, 4).await;
     let flags: Vec<_> = entries
         .iter()
         .map(|e| e["response_flags"].as_str().unwrap_or("?").to_string())
         .collect();
-    assert_eq!(flags, ["UT", "UF", "UH"]);
+    assert_eq!(flags, ["UT", "UF", "UH", "NC"]);
+    assert!(entries[3]["upstream_transport_failure_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("subset v9 is not defined")));
     assert_eq!(entries[1]["upstream_host"], closed_addr.to_string());
     assert_eq!(entries[0]["route_name"], "slow");
     assert_eq!(entries[0]["direction"], "outbound");

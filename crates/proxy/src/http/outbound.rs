@@ -92,7 +92,11 @@ async fn route(
         },
     };
     let cluster = match destination {
-        ClusterRef::Found(c) => c,
+        ClusterRef::Found(c) if c.cluster.missing.is_none() => c,
+        ClusterRef::Found(c) => {
+            let why = c.cluster.missing.clone().unwrap_or_default();
+            return ex.local(Local::no_cluster(&format!("{} ({why})", c.name)), state);
+        }
         ClusterRef::Missing(name) => return ex.local(Local::no_cluster(&name), state),
     };
     ex.log(|e| e.upstream_cluster = Some(cluster.name.to_string()));
@@ -123,6 +127,10 @@ async fn route(
         Protocol::Auto if conn.h2 => Wire::Http2,
         _ => Wire::Http1,
     };
+    if cluster.cluster.original_destination {
+        ex.log(|e| e.upstream_host = Some(conn.dst.to_string()));
+        return to_original(shared, state, conn, ex, req, &authority, wire).await;
+    }
     if forward::is_upgrade(&req) {
         return request::upgrade_to_cluster(shared, ex, &cluster, req, &authority).await;
     }
@@ -251,17 +259,30 @@ async fn passthrough(
         return ex.local(Local::new(StatusCode::BAD_GATEWAY, None, ""), state);
     }
     ex.log(|e| e.upstream_cluster = Some("PassthroughCluster".into()));
-    let pool = shared.pools.get(conn.dst, UpstreamKind::Plain);
+    ex.log(|e| e.upstream_host = Some(conn.dst.to_string()));
     let mut req = ex.take_request();
     set_path(&mut req, &target.path, target.query.as_deref());
     let wire = if conn.h2 { Wire::Http2 } else { Wire::Http1 };
     let authority = ex.authority.clone();
-    ex.log(|e| e.upstream_host = Some(conn.dst.to_string()));
+    to_original(shared, state, conn, ex, req, &authority, wire).await
+}
+
+/// Sends the request, as it is, to the address the application dialled.
+async fn to_original(
+    shared: &Arc<Shared>,
+    state: &Arc<State>,
+    conn: &OutboundConn,
+    ex: &mut Exchange,
+    req: Request<Body>,
+    authority: &str,
+    wire: Wire,
+) -> Response<Body> {
+    let pool = shared.pools.get(conn.dst, UpstreamKind::Plain);
     let sent = forward::send(
         &pool,
         &shared.connector,
         req,
-        &authority,
+        authority,
         wire,
         std::time::Duration::from_secs(10),
     )

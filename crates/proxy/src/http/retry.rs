@@ -178,13 +178,13 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
         let on = plan.retries.map_or(&[][..], |r| r.retry_on.as_slice());
         match outcome {
             Ok(Ok(resp)) => {
-                if can_retry && retriable_status(&resp, on) {
+                if can_retry && retriable_status(&resp, plan.retries) {
                     retries += 1;
                     cluster.retries.fetch_add(1, Ordering::Relaxed);
                     backoff(retries).await;
                     continue;
                 }
-                if retries > 0 && retriable_status(&resp, on) {
+                if retries > 0 && retriable_status(&resp, plan.retries) {
                     flags.add(ResponseFlag::UpstreamRetryLimitExceeded);
                 }
                 return Attempted {
@@ -284,12 +284,17 @@ fn retriable_timeout(on: &[String]) -> bool {
 
 /// Istio's `retriable-status-codes` default list is just 503; numeric entries in `retryOn`
 /// add codes; gRPC conditions read `grpc-status` of trailers-only responses.
-fn retriable_status(resp: &Response<Incoming>, on: &[String]) -> bool {
+fn retriable_status(resp: &Response<Incoming>, retries: Option<&Retries>) -> bool {
+    let on = retries.map_or(&[][..], |r| r.retry_on.as_slice());
+    let codes = match retries.map(|r| r.retriable_status_codes.as_slice()) {
+        Some(c) if !c.is_empty() => c,
+        _ => &[503][..],
+    };
     let code = resp.status().as_u16();
     if has(on, "5xx") && code >= 500
         || has(on, "gateway-error") && (502..=504).contains(&code)
         || has(on, "retriable-4xx") && code == 409
-        || has(on, "retriable-status-codes") && code == 503
+        || has(on, "retriable-status-codes") && codes.contains(&code)
         || on.iter().any(|o| o.trim().parse::<u16>() == Ok(code))
     {
         return true;
