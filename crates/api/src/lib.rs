@@ -14,3 +14,12 @@ pub mod ca {
         include!("gen/verimesh.ca.v1.rs");
     }
 }
+
+/// `verimesh.config.v1`: streaming each proxy's compiled config (xDS-style versions, nonces,
+/// ACK/NACK). The config travels as the JSON of `verimesh_model::ProxyConfig`.
+pub mod config {
+    pub mod v1 {
+        #![allow(clippy::all, clippy::unwrap_used, missing_docs)]
+        include!("gen/verimesh.config.v1.rs");
+    }
+}
