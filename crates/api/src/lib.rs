@@ -1,11 +1,14 @@
 //! The control plane ⇄ proxy API: protobuf definitions (in `proto/`), the code generated from
-//! them (checked in under `src/gen/`, kept current by the `generated` test), and the client
-//! side of the CA's signing service.
+//! them (checked in under `src/gen/`, kept current by the `generated` test), the client side of
+//! the CA's signing service, and the proxy's side of the config stream.
 #![forbid(unsafe_code)]
 
 pub mod ca_client;
+pub mod config_client;
+mod connect;
 
 pub use ca_client::{CaClient, CaClientError};
+pub use config_client::{ClientStatus, ConfigClient, ConfigClientOptions};
 
 /// `verimesh.ca.v1`: the certificate signing service.
 pub mod ca {
