@@ -3,9 +3,10 @@
 //! connected proxy ([`super::service`]) watches its proxy's entry and pushes every new version.
 
 use super::ProxyKey;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, watch, Semaphore};
 use verimesh_identity::SpiffeId;
@@ -142,6 +143,30 @@ pub struct ConfigHub {
     pub(crate) pushes: Arc<Semaphore>,
     pub(crate) options: HubOptions,
     events: broadcast::Sender<HubEvent>,
+    /// Encodings of configs being pushed, by the config's address, so proxies given the same
+    /// `Arc<ProxyConfig>` (replicas of one workload) share one encoding. Weak: an encoding
+    /// lives only while some push of it is in flight.
+    encodings: Mutex<HashMap<usize, Weak<Encoded>>>,
+}
+
+/// A config's JSON encoding, made once by whichever stream needs it first.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    /// Held so the address keying the cache cannot be reused while this lives.
+    config: Arc<ProxyConfig>,
+    json: OnceLock<Result<Bytes, String>>,
+}
+
+impl Encoded {
+    pub(crate) fn json(&self) -> Result<Bytes, String> {
+        self.json
+            .get_or_init(|| {
+                serde_json::to_vec(&*self.config)
+                    .map(Bytes::from)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
 }
 
 impl fmt::Debug for ConfigHub {
@@ -165,6 +190,7 @@ impl ConfigHub {
             pushes: Arc::new(Semaphore::new(options.max_concurrent_pushes.max(1))),
             options,
             events,
+            encodings: Mutex::new(HashMap::new()),
         }
     }
 
@@ -247,6 +273,26 @@ impl ConfigHub {
     pub(crate) fn emit(&self, event: HubEvent) {
         // No subscribers is the normal case.
         let _ = self.events.send(event);
+    }
+
+    /// The shared encoding of `config` (encoded on first use by [`Encoded::json`]).
+    pub(crate) fn encoding(&self, config: &Arc<ProxyConfig>) -> Arc<Encoded> {
+        let key = Arc::as_ptr(config) as usize;
+        let mut map = self.encodings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.get(&key).and_then(Weak::upgrade) {
+            if Arc::ptr_eq(&e.config, config) {
+                return e;
+            }
+        }
+        if map.len() > 256 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let e = Arc::new(Encoded {
+            config: config.clone(),
+            json: OnceLock::new(),
+        });
+        map.insert(key, Arc::downgrade(&e));
+        e
     }
 
     pub(crate) fn placement(&self, proxy: &ProxyKey) -> Option<Placement> {

@@ -3,7 +3,7 @@
 //! stream pushes the proxy's config whenever its version changes, one push at a time: the next
 //! is sent only after the proxy answered the previous one (or the answer timed out).
 
-use super::hub::{ConfigHub, Entry, HubEvent, NackRecord};
+use super::hub::{ConfigHub, Encoded, Entry, HubEvent, NackRecord};
 use super::ProxyKey;
 use crate::service::ConnInfo;
 use std::pin::pin;
@@ -114,6 +114,8 @@ struct Pending {
     version: String,
     /// The push slot, given back on the answer or when it times out.
     slot: Option<OwnedSemaphorePermit>,
+    /// Keeps the encoding available to other streams pushing the same config meanwhile.
+    _encoded: Arc<Encoded>,
 }
 
 struct Session {
@@ -182,21 +184,29 @@ impl Session {
                     let Some(config) = next else { continue };
                     counter += 1;
                     let nonce = counter.to_string();
-                    // Encoded per push rather than kept: only the pushes in flight hold an
-                    // encoded copy (bounded by the push slots), not every proxy's config.
-                    let json = serde_json::to_vec(&*config)
+                    // Encoded for the push rather than kept with the config: only pushes in
+                    // flight hold an encoding (bounded by the push slots), shared by streams
+                    // pushing the same config.
+                    let encoded = self.hub.encoding(&config);
+                    let json = encoded
+                        .json()
                         .map_err(|e| Status::internal(format!("cannot encode the config: {e}")))?;
                     let response = ConfigResponse {
                         version: config.version.clone(),
                         nonce: nonce.clone(),
-                        config_json: json.into(),
+                        config_json: json,
                     };
                     if tx.send(Ok(response)).await.is_err() {
                         return Ok(());
                     }
                     self.track().last_sent = Some(config.version.clone());
                     sent = Some(config.version.clone());
-                    pending = Some(Pending { nonce, version: config.version.clone(), slot: Some(slot) });
+                    pending = Some(Pending {
+                        nonce,
+                        version: config.version.clone(),
+                        slot: Some(slot),
+                        _encoded: encoded,
+                    });
                     deadline.as_mut().reset(tokio::time::Instant::now() + self.hub.options.ack_timeout);
                 }
                 () = &mut deadline, if waiting => {
