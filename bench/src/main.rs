@@ -2,6 +2,7 @@
 
 mod authz;
 mod corpus;
+mod push;
 
 use clap::{Parser, Subcommand};
 use std::time::Instant;
@@ -34,6 +35,21 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         rounds: usize,
     },
+    /// A config hub with proxies connected over mTLS; time a change pushed to all of them.
+    ControlPush {
+        #[command(flatten)]
+        args: push::Args,
+    },
+    /// The simulated proxies of control-push (started by it in a child process).
+    #[command(hide = true)]
+    ControlPushProxies {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        ca_dir: std::path::PathBuf,
+        #[command(flatten)]
+        args: push::Args,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +60,10 @@ fn main() -> anyhow::Result<()> {
             requests,
             rounds,
         } => authz::run(policies, requests.max(1), rounds.max(1)),
+        Command::ControlPush { args } => push::run(&args),
+        Command::ControlPushProxies { addr, ca_dir, args } => {
+            push::proxies::run(&args, addr, &ca_dir)
+        }
     }
 }
 
