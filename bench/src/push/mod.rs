@@ -47,11 +47,14 @@ impl Args {
         }
     }
     fn workloads(&self) -> usize {
-        self.proxies.div_ceil(self.replicas.max(1)).min(self.services.max(1))
+        self.proxies
+            .div_ceil(self.replicas.max(1))
+            .min(self.services.max(1))
     }
 }
 
-/// Proxy `i`: replica `i % replicas` of the workload of service `i / replicas`.
+/// Proxy `i`: replica `i / workloads` of the workload of service `i % workloads` (more
+/// replicas than asked for when the mesh has fewer services than that needs).
 pub struct Proxy {
     pub key: ProxyKey,
     pub service_account: String,
@@ -60,11 +63,14 @@ pub struct Proxy {
 
 pub fn proxy(args: &Args, i: usize) -> Proxy {
     let shape = args.shape();
-    let replicas = args.replicas.max(1);
-    let workload = (i / replicas) % args.workloads().max(1);
+    let workloads = args.workloads().max(1);
+    let workload = i % workloads;
     let name = shape.service_name(workload);
     Proxy {
-        key: ProxyKey::new(shape.namespace(workload), format!("{name}-{}", i % replicas)),
+        key: ProxyKey::new(
+            shape.namespace(workload),
+            format!("{name}-{}", i / workloads),
+        ),
         service_account: name,
         workload,
     }
@@ -147,7 +153,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         workload_ttl: Duration::from_secs(3600),
     };
-    let server = runtime.block_on(verimesh_control::start_with(Arc::new(ca), &opts, hub.clone()))?;
+    let server = runtime.block_on(verimesh_control::start_with(
+        Arc::new(ca),
+        &opts,
+        hub.clone(),
+    ))?;
     let mut events = hub.events();
     let mut child = Command::new(std::env::current_exe()?)
         .arg("control-push-proxies")
@@ -162,8 +172,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    let mut to_child = child.stdin.take().ok_or_else(|| anyhow::anyhow!("no stdin"))?;
-    let mut from_child = BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?);
+    let mut to_child = child
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+    let mut from_child = BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
+    );
     let mut report = || -> anyhow::Result<String> {
         writeln!(to_child, "report")?;
         let mut line = String::new();
@@ -173,7 +191,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     let start = Instant::now();
     runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(600), all_acked(&hub, &mut events, args.proxies, "v1")).await
+        tokio::time::timeout(
+            Duration::from_secs(600),
+            all_acked(&hub, &mut events, args.proxies, "v1"),
+        )
+        .await
     })??;
     let connected = start.elapsed();
     let proxies_before = report()?;
@@ -184,7 +206,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let changed = hub.publish_all(v2);
     runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(600), all_acked(&hub, &mut events, args.proxies, "v2")).await
+        tokio::time::timeout(
+            Duration::from_secs(600),
+            all_acked(&hub, &mut events, args.proxies, "v2"),
+        )
+        .await
     })??;
     let push = start.elapsed();
     let hub_cpu = sys::cpu_time().saturating_sub(cpu_before);
@@ -198,7 +224,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.endpoints,
         json_kib
     );
-    println!("control-push: all connected and synced at v1 in {:.2} s", connected.as_secs_f64());
+    println!(
+        "control-push: all connected and synced at v1 in {:.2} s",
+        connected.as_secs_f64()
+    );
     println!(
         "control-push: one route changed in all configs: {changed} proxies pushed, all ACKed in {:.0} ms",
         push.as_secs_f64() * 1e3

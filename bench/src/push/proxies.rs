@@ -10,7 +10,11 @@ use std::sync::Arc;
 use verimesh_api::{ConfigClient, ConfigClientOptions};
 use verimesh_identity::{Ca, Credentials, SpiffeId, SpiffeMatcher, StaticCredentials, TrustDomain};
 
-pub fn run(args: &Args, addr: std::net::SocketAddr, ca_dir: &std::path::Path) -> anyhow::Result<()> {
+pub fn run(
+    args: &Args,
+    addr: std::net::SocketAddr,
+    ca_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     sys::raise_nofile(args.proxies as u64 + 256)?;
     let td = TrustDomain::new("cluster.local")?;
     let (ca, _) = Ca::load_or_create(ca_dir, td.clone())?;

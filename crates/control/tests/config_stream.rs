@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use verimesh_api::{ConfigClient, ConfigClientOptions};
 use verimesh_control::config::{ConfigHub, HubEvent, Placement, ProxyKey};
 use verimesh_control::ControlServer;
-use verimesh_identity::{Ca, Credentials, CredentialSource, StaticCredentials};
+use verimesh_identity::{Ca, CredentialSource, Credentials, StaticCredentials};
 use verimesh_model::{Cluster, ProxyConfig, Service, ServicePort};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -84,7 +84,11 @@ impl Mesh {
         })))
     }
 
-    async fn serve(&self, hub: Arc<ConfigHub>, listen: Option<std::net::SocketAddr>) -> ControlServer {
+    async fn serve(
+        &self,
+        hub: Arc<ConfigHub>,
+        listen: Option<std::net::SocketAddr>,
+    ) -> ControlServer {
         let mut o = opts(&self.dir, None, Duration::from_secs(3600));
         if let Some(addr) = listen {
             o.listen = addr;
@@ -98,7 +102,10 @@ impl Mesh {
     fn credentials(&self, ns: &str, sa: &str) -> Arc<dyn CredentialSource> {
         let (issued, key) = self.ca.issue(&id(ns, sa), None).unwrap();
         let creds = Credentials::from_pem(&issued.chain_pem(), &key).unwrap();
-        Arc::new(StaticCredentials::new(creds, self.ca.trust_bundle().clone()))
+        Arc::new(StaticCredentials::new(
+            creds,
+            self.ca.trust_bundle().clone(),
+        ))
     }
 
     fn client(
@@ -118,7 +125,10 @@ impl Mesh {
 }
 
 /// Waits for the first event `pick` accepts.
-async fn event<T>(events: &mut broadcast::Receiver<HubEvent>, mut pick: impl FnMut(&HubEvent) -> Option<T>) -> T {
+async fn event<T>(
+    events: &mut broadcast::Receiver<HubEvent>,
+    mut pick: impl FnMut(&HubEvent) -> Option<T>,
+) -> T {
     within("a hub event", async {
         loop {
             let e = events.recv().await.unwrap();
@@ -132,7 +142,10 @@ async fn event<T>(events: &mut broadcast::Receiver<HubEvent>, mut pick: impl FnM
 
 async fn acked(events: &mut broadcast::Receiver<HubEvent>, proxy: &ProxyKey, version: &str) {
     event(events, |e| match e {
-        HubEvent::Acked { proxy: p, version: v } if p == proxy && v == version => Some(()),
+        HubEvent::Acked {
+            proxy: p,
+            version: v,
+        } if p == proxy && v == version => Some(()),
         _ => None,
     })
     .await
@@ -140,9 +153,12 @@ async fn acked(events: &mut broadcast::Receiver<HubEvent>, proxy: &ProxyKey, ver
 
 async fn version_of(client: &ConfigClient, version: &str) {
     let mut rx = client.config();
-    within("the client's config", rx.wait_for(|c| c.as_ref().is_some_and(|c| c.version == version)))
-        .await
-        .unwrap();
+    within(
+        "the client's config",
+        rx.wait_for(|c| c.as_ref().is_some_and(|c| c.version == version)),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -154,7 +170,10 @@ async fn a_waiting_proxy_gets_its_config_and_the_hub_records_the_ack() {
     let mut events = hub.events();
     let client = mesh.client(&server, mesh.credentials("default", "web"), &web);
     // Connected before anything is published for it: it waits.
-    event(&mut events, |e| (e == &HubEvent::Connected(web.clone())).then_some(())).await;
+    event(&mut events, |e| {
+        (e == &HubEvent::Connected(web.clone())).then_some(())
+    })
+    .await;
     assert!(client.current().is_none());
     let s = hub.proxy_status(&web).unwrap();
     assert!(s.connected && s.connected_since.is_some() && s.last_sent_version.is_none());
@@ -185,15 +204,20 @@ async fn an_invalid_config_is_nacked_and_the_last_good_one_stays() {
 
     hub.publish(web.clone(), config("v2", true));
     let error = event(&mut events, |e| match e {
-        HubEvent::Nacked { proxy, version, error } if proxy == &web && version == "v2" => {
-            Some(error.clone())
-        }
+        HubEvent::Nacked {
+            proxy,
+            version,
+            error,
+        } if proxy == &web && version == "v2" => Some(error.clone()),
         _ => None,
     })
     .await;
     assert!(error.contains("unknown cluster \"missing\""), "{error}");
     assert_eq!(client.current().unwrap().version, "v1");
-    assert_eq!(client.status().borrow().last_nack.as_deref(), Some(error.as_str()));
+    assert_eq!(
+        client.status().borrow().last_nack.as_deref(),
+        Some(error.as_str())
+    );
     let s = hub.proxy_status(&web).unwrap();
     assert_eq!(s.last_sent_version.as_deref(), Some("v2"));
     assert_eq!(s.last_acked_version.as_deref(), Some("v1"));
@@ -227,7 +251,10 @@ async fn a_proxy_of_another_identity_is_refused() {
     // db's certificate asking for web's config.
     let db = mesh.client(&server, mesh.credentials("default", "db"), &web);
     let error = refused(&db).await;
-    assert!(error.contains("PermissionDenied") && error.contains("sa/db"), "{error}");
+    assert!(
+        error.contains("PermissionDenied") && error.contains("sa/db"),
+        "{error}"
+    );
     // Same service account name in another namespace.
     let other = mesh.client(&server, mesh.credentials("other", "web"), &web);
     let error = refused(&other).await;
@@ -240,7 +267,9 @@ async fn a_proxy_of_another_identity_is_refused() {
     // No client certificate at all.
     let anonymous = mesh.client(
         &server,
-        Arc::new(StaticCredentials::trust_only(mesh.ca.trust_bundle().clone())),
+        Arc::new(StaticCredentials::trust_only(
+            mesh.ca.trust_bundle().clone(),
+        )),
         &web,
     );
     let error = refused(&anonymous).await;
@@ -266,7 +295,9 @@ async fn a_restarted_control_plane_resyncs_its_proxies() {
     // Stop it: the client notices, keeps v1, and retries.
     drop(server);
     let mut status = client.status();
-    within("the disconnect", status.wait_for(|s| !s.connected)).await.unwrap();
+    within("the disconnect", status.wait_for(|s| !s.connected))
+        .await
+        .unwrap();
     assert_eq!(client.current().unwrap().version, "v1");
 
     // A new control plane on the same address, with a fresh hub and a newer config.
@@ -289,7 +320,10 @@ async fn only_proxies_whose_version_changed_get_a_push() {
     let db = ProxyKey::new("default", "db-0");
     let mut events = hub.events();
     let v1 = config("v1", false);
-    assert_eq!(hub.publish_all([(web.clone(), v1.clone()), (db.clone(), v1.clone())]), 2);
+    assert_eq!(
+        hub.publish_all([(web.clone(), v1.clone()), (db.clone(), v1.clone())]),
+        2
+    );
     let web_client = mesh.client(&server, mesh.credentials("default", "web"), &web);
     let db_client = mesh.client(&server, mesh.credentials("default", "db"), &db);
     acked(&mut events, &web, "v1").await;

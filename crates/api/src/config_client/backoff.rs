@@ -60,7 +60,10 @@ mod tests {
         assert!(steps[0] >= Duration::from_millis(50) && steps[0] <= Duration::from_millis(100));
         assert!(steps[1] >= Duration::from_millis(100) && steps[1] <= Duration::from_millis(200));
         for d in &steps[6..] {
-            assert!(*d >= Duration::from_millis(2500) && *d <= Duration::from_secs(5), "{d:?}");
+            assert!(
+                *d >= Duration::from_millis(2500) && *d <= Duration::from_secs(5),
+                "{d:?}"
+            );
         }
         // Not all equal: there is jitter.
         let capped: Vec<_> = (0..8).map(|_| b.next_delay()).collect();

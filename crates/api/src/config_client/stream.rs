@@ -49,7 +49,10 @@ pub(super) async fn run_once(ctx: &Context, received: &mut bool) -> StreamEnded 
     }
 }
 
-async fn stream(ctx: &Context, received: &mut bool) -> Result<std::convert::Infallible, StreamEnded> {
+async fn stream(
+    ctx: &Context,
+    received: &mut bool,
+) -> Result<std::convert::Infallible, StreamEnded> {
     let opts = &ctx.opts;
     let channel = connect::channel(
         opts.addr,
@@ -92,7 +95,10 @@ async fn stream(ctx: &Context, received: &mut bool) -> Result<std::convert::Infa
             .ok_or(StreamEnded::Closed)?;
         *received = true;
         let answer = apply(ctx, response);
-        answers.send(answer).await.map_err(|_| StreamEnded::Closed)?;
+        answers
+            .send(answer)
+            .await
+            .map_err(|_| StreamEnded::Closed)?;
     }
 }
 

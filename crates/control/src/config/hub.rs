@@ -97,8 +97,15 @@ impl ProxyStatus {
 pub enum HubEvent {
     Connected(ProxyKey),
     Disconnected(ProxyKey),
-    Acked { proxy: ProxyKey, version: String },
-    Nacked { proxy: ProxyKey, version: String, error: String },
+    Acked {
+        proxy: ProxyKey,
+        version: String,
+    },
+    Nacked {
+        proxy: ProxyKey,
+        version: String,
+        error: String,
+    },
 }
 
 /// What a stream needs of its proxy's entry.

@@ -96,7 +96,8 @@ impl ConfigService {
         let Some(placement) = self.hub.placement(proxy) else {
             return Err(Status::permission_denied(format!("unknown proxy {proxy}")));
         };
-        let own = peer.namespace_and_account() == Some((&placement.namespace, &placement.service_account))
+        let own = peer.namespace_and_account()
+            == Some((&placement.namespace, &placement.service_account))
             && placement.namespace == proxy.namespace;
         if !own {
             return Err(Status::permission_denied(format!(
@@ -144,7 +145,9 @@ impl Session {
         }
         self.hub.emit(HubEvent::Disconnected(self.proxy.clone()));
         match result {
-            Ok(()) => tracing::info!(remote = %self.remote, proxy = %self.proxy, "proxy disconnected"),
+            Ok(()) => {
+                tracing::info!(remote = %self.remote, proxy = %self.proxy, "proxy disconnected")
+            }
             Err(status) => {
                 tracing::info!(remote = %self.remote, proxy = %self.proxy, error = %status.message(), "config stream ended");
                 // The proxy may still be listening: tell it why.
