@@ -1,6 +1,8 @@
 //! The config stream over real mTLS on 127.0.0.1: the control plane's hub pushes, the proxy's
 //! client validates and ACKs or NACKs, identities are checked against placements, and a
 //! restarted control plane resyncs its proxies.
+// Test scaffolding: a failure in a helper is a test failure.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -63,11 +63,12 @@ impl config_service_server::ConfigService for ConfigService {
         };
         let proxy = ProxyKey::new(hello.namespace, hello.name);
         let peer = conn.and_then(|c| c.peer);
-        let identity = self.authorize(&proxy, peer.as_ref()).map_err(|status| {
-            tracing::warn!(%remote, %proxy, peer = ?peer.as_ref().map(|p| p.to_string()),
-                reason = status.message(), "config stream refused");
-            status
-        })?;
+        let identity = self
+            .authorize(&proxy, peer.as_ref())
+            .inspect_err(|status| {
+                tracing::warn!(%remote, %proxy, peer = ?peer.as_ref().map(|p| p.to_string()),
+                    reason = status.message(), "config stream refused");
+            })?;
         tracing::info!(%remote, %proxy, %identity, running = %hello.running_version, "proxy connected");
         let (tx, rx) = mpsc::channel(1);
         let session = Session {
