@@ -5,6 +5,7 @@ mod compile;
 mod corpus;
 mod http_load;
 mod proxy_chain;
+mod push;
 
 use clap::{Parser, Subcommand};
 use std::time::Instant;
@@ -66,6 +67,21 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         fixed_secs: u64,
     },
+    /// A config hub with proxies connected over mTLS; time a change pushed to all of them.
+    ControlPush {
+        #[command(flatten)]
+        args: push::Args,
+    },
+    /// The simulated proxies of control-push (started by it in a child process).
+    #[command(hide = true)]
+    ControlPushProxies {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        ca_dir: std::path::PathBuf,
+        #[command(flatten)]
+        args: push::Args,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,6 +110,10 @@ fn main() -> anyhow::Result<()> {
             rate: rate.max(1),
             fixed: std::time::Duration::from_secs(fixed_secs.max(1)),
         }),
+        Command::ControlPush { args } => push::run(&args),
+        Command::ControlPushProxies { addr, ca_dir, args } => {
+            push::proxies::run(&args, addr, &ca_dir)
+        }
     }
 }
 

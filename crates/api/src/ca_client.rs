@@ -5,18 +5,12 @@
 
 use crate::ca::v1::certificate_service_client::CertificateServiceClient;
 use crate::ca::v1::CertificateRequest;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use verimesh_identity::rotate::{SignError, Signed, Signer};
 use verimesh_identity::tls::{self, ConfigError};
 use verimesh_identity::{pem, CredentialSource, Credentials, SpiffeMatcher, TrustBundle};
-
-/// The name sent in the TLS SNI; the control plane is verified by SPIFFE ID, not by name.
-const SNI: &str = "verimesh-control";
 
 /// Why a signing request failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,25 +105,17 @@ impl CaClient {
             &[tls::ALPN_H2],
         )?);
         let addr = self.addr;
-        let connector = tower::service_fn(move |_: tonic::codegen::http::Uri| {
-            let config = config.clone();
-            async move {
-                let tcp = TcpStream::connect(addr).await?;
-                tcp.set_nodelay(true)?;
-                let name = ServerName::try_from(SNI)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-                let tls = tokio_rustls::TlsConnector::from(config)
-                    .connect(name, tcp)
-                    .await?;
-                Ok::<_, std::io::Error>(TokioIo::new(tls))
-            }
-        });
-        let channel = tonic::transport::Endpoint::from_static("http://verimesh-control")
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout)
-            .connect_with_connector(connector)
-            .await
-            .map_err(|source| CaClientError::Connect { addr, source })?;
+        let channel = crate::connect::channel(
+            addr,
+            config,
+            crate::connect::ChannelOptions {
+                connect_timeout: self.timeout,
+                request_timeout: Some(self.timeout),
+                keepalive: None,
+            },
+        )
+        .await
+        .map_err(|source| CaClientError::Connect { addr, source })?;
         let mut request = tonic::Request::new(CertificateRequest {
             csr: csr_pem,
             validity_duration: self

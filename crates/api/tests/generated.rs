@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-const PROTOS: &[&str] = &["verimesh/ca/v1/ca.proto"];
-const GENERATED: &[&str] = &["verimesh.ca.v1.rs"];
+const PROTOS: &[&str] = &["verimesh/ca/v1/ca.proto", "verimesh/config/v1/config.proto"];
+const GENERATED: &[&str] = &["verimesh.ca.v1.rs", "verimesh.config.v1.rs"];
 
 #[test]
 fn generated_code_matches_the_protos() {
@@ -17,6 +17,8 @@ fn generated_code_matches_the_protos() {
     tonic_prost_build::configure()
         .build_transport(false)
         .emit_rerun_if_changed(false)
+        // A config payload is shared by reference between the hub and every stream sending it.
+        .bytes(".verimesh.config.v1.ConfigResponse.config_json")
         .out_dir(&out)
         .compile_fds(fds)
         .expect("code generation");

@@ -1,15 +1,18 @@
-//! The verimesh control plane. For now it runs the mesh CA and its certificate signing service
-//! on the gRPC port; configuration distribution comes next.
+//! The verimesh control plane. For now it runs, on the gRPC port, the mesh CA's certificate
+//! signing service and the config stream that delivers each proxy its compiled config
+//! ([`config::ConfigHub`]).
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod config;
 mod server;
 pub mod service;
 pub mod tokens;
 
-pub use server::serve;
+pub use server::{serve, Services};
 
 use auth::{Authenticators, BootstrapTokenAuthenticator, ClientCertAuthenticator};
+use config::{ConfigHub, ConfigService, NoPlacements};
 use service::CaService;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,10 +85,22 @@ pub async fn start(opts: ControlOptions) -> Result<ControlServer, ControlError> 
     start_with_ca(Arc::new(ca), &opts).await
 }
 
-/// Starts serving with an already loaded CA.
+/// Starts serving with an already loaded CA, and a config hub that knows no proxy yet (every
+/// config stream is refused).
 pub async fn start_with_ca(
     ca: Arc<Ca>,
     opts: &ControlOptions,
+) -> Result<ControlServer, ControlError> {
+    let hub = Arc::new(ConfigHub::new(Arc::new(NoPlacements)));
+    start_with(ca, opts, hub).await
+}
+
+/// Starts serving with an already loaded CA, streaming configs from `hub` (which the caller
+/// keeps feeding, and which may outlive this server: a restarted server can reuse it).
+pub async fn start_with(
+    ca: Arc<Ca>,
+    opts: &ControlOptions,
+    hub: Arc<ConfigHub>,
 ) -> Result<ControlServer, ControlError> {
     let identity = control_identity(&opts.trust_domain)?;
     // The control plane's own certificate, rotated by the same machinery as a workload's.
@@ -120,15 +135,20 @@ pub async fn start_with_ca(
             addr: opts.listen,
             source,
         })?;
+    let services = Services {
+        ca: service,
+        config: ConfigService::new(hub.clone()),
+    };
     let task = tokio::spawn(serve(
         listener,
-        service,
+        services,
         watcher.source(),
         SpiffeMatcher::TrustDomain(opts.trust_domain.clone()),
     ));
     Ok(ControlServer {
         local_addr,
         identity,
+        hub,
         task,
         _watcher: watcher,
     })
@@ -139,6 +159,7 @@ pub async fn start_with_ca(
 pub struct ControlServer {
     local_addr: SocketAddr,
     identity: SpiffeId,
+    hub: Arc<ConfigHub>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _watcher: CertificateWatcher,
 }
@@ -149,6 +170,10 @@ impl ControlServer {
     }
     pub fn identity(&self) -> &SpiffeId {
         &self.identity
+    }
+    /// The hub whose configs this server streams to proxies.
+    pub fn config_hub(&self) -> &Arc<ConfigHub> {
+        &self.hub
     }
     /// Runs until the server fails.
     pub async fn wait(mut self) -> Result<(), ControlError> {

@@ -1,29 +1,47 @@
 //! The control plane's gRPC port: TLS 1.3 with the control plane's own SPIFFE certificate
 //! (rotated like any workload's), client certificates optional (a workload without one yet
-//! authenticates with its bootstrap token), HTTP/2 served by hyper, one task per connection.
+//! authenticates to the CA with its bootstrap token; the config stream requires one), HTTP/2
+//! served by hyper, one task per connection. Both gRPC services share the port, routed by path.
 
+use crate::config::ConfigService;
 use crate::service::{CaService, ConnInfo};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tonic::server::NamedService;
+use tower::Service;
 use verimesh_api::ca::v1::certificate_service_server::CertificateServiceServer;
+use verimesh_api::config::v1::config_service_server::ConfigServiceServer;
 use verimesh_identity::tls::{self, ClientAuth};
 use verimesh_identity::{CredentialSource, SpiffeMatcher};
 
 /// A TLS handshake slower than this is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// At most this many connections are served at once; more wait in the accept queue.
-const MAX_CONNECTIONS: usize = 1024;
+/// At most this many connections are served at once; more wait in the accept queue. Every
+/// connected proxy holds one for its config stream.
+const MAX_CONNECTIONS: usize = 16_384;
+/// HTTP/2 pings on idle connections, so a proxy that vanished without closing its connection
+/// (host gone, network cut) is noticed and shown disconnected.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `service` on `listener` until the task is aborted.
+/// The gRPC services served on the port.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub ca: CaService,
+    pub config: ConfigService,
+}
+
+/// Serves `services` on `listener` until the task is aborted; open connections end with it.
 pub async fn serve(
     listener: TcpListener,
-    service: CaService,
+    services: Services,
     source: Arc<dyn CredentialSource>,
     clients: SpiffeMatcher,
 ) -> std::io::Result<()> {
@@ -31,7 +49,11 @@ pub async fn serve(
         .map_err(std::io::Error::other)?;
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Owned here so that stopping the server (aborting this task) closes every connection,
+    // which is what a proxy sees when the control plane restarts.
+    let mut connections = JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let permit = limit
             .clone()
             .acquire_owned()
@@ -47,10 +69,10 @@ pub async fn serve(
             }
         };
         let acceptor = acceptor.clone();
-        let service = service.clone();
-        tokio::spawn(async move {
+        let services = services.clone();
+        connections.spawn(async move {
             let _permit = permit;
-            if let Err(e) = serve_connection(acceptor, tcp, remote, service).await {
+            if let Err(e) = serve_connection(acceptor, tcp, remote, services).await {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
@@ -61,7 +83,7 @@ async fn serve_connection(
     acceptor: TlsAcceptor,
     tcp: tokio::net::TcpStream,
     remote: SocketAddr,
-    service: CaService,
+    services: Services,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
     let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
@@ -71,15 +93,29 @@ async fn serve_connection(
         remote,
         peer: tls::peer_identity(tls.get_ref().1),
     };
-    let grpc = CertificateServiceServer::new(service);
-    let svc = tower::ServiceBuilder::new()
-        .map_request(move |mut req: tonic::codegen::http::Request<_>| {
-            req.extensions_mut().insert(info.clone());
-            req
-        })
-        .service(grpc);
+    let ca = CertificateServiceServer::new(services.ca);
+    let config = ConfigServiceServer::new(services.config);
+    let config_prefix = format!("/{}/", ConfigServiceServer::<ConfigService>::NAME);
+    let router = tower::service_fn(move |mut req: tonic::codegen::http::Request<_>| {
+        req.extensions_mut().insert(info.clone());
+        let to_config = req.uri().path().starts_with(&config_prefix);
+        let mut ca = ca.clone();
+        let mut config = config.clone();
+        async move {
+            // Anything not for the config service goes to the CA service, which answers
+            // unknown methods with UNIMPLEMENTED.
+            if to_config {
+                config.call(req).await
+            } else {
+                ca.call(req).await
+            }
+        }
+    });
     hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(KEEPALIVE_INTERVAL))
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
         .await?;
     Ok(())
 }

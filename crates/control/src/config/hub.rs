@@ -1,0 +1,331 @@
+//! The config hub: the control plane's current config for every proxy, and what each proxy has
+//! been sent, has applied (ACK) or refused (NACK). The compiler feeds it; one stream per
+//! connected proxy ([`super::service`]) watches its proxy's entry and pushes every new version.
+
+use super::ProxyKey;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, watch, Semaphore};
+use verimesh_identity::SpiffeId;
+use verimesh_model::ProxyConfig;
+
+/// Where the control plane's placement records say a proxy belongs: the proxy named in a
+/// stream's hello is served only to a client certificate of exactly this namespace and
+/// service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub namespace: String,
+    pub service_account: String,
+}
+
+/// The control plane's placement records, looked up when a proxy connects. `None`: no such
+/// proxy is known, and the stream is refused.
+pub trait PlacementLookup: Send + Sync + 'static {
+    fn placement(&self, proxy: &ProxyKey) -> Option<Placement>;
+}
+
+/// Knows no proxy: every config stream is refused (a control plane with no placements yet).
+#[derive(Debug, Default)]
+pub struct NoPlacements;
+
+impl PlacementLookup for NoPlacements {
+    fn placement(&self, _: &ProxyKey) -> Option<Placement> {
+        None
+    }
+}
+
+/// Tuning of the hub.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Pushes in flight at once across all proxies (encoded, sent, not yet ACKed or NACKed). A
+    /// push to every proxy at once would hold every proxy's encoded config in memory at the
+    /// same time; this bounds it (Istio's push throttle plays the same role).
+    pub max_concurrent_pushes: usize,
+    /// How long a push may wait for its ACK or NACK before its slot is given to another
+    /// proxy (the stream stays open, and a late answer is still recorded).
+    pub ack_timeout: Duration,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            max_concurrent_pushes: 100,
+            ack_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A refused config, as the proxy reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NackRecord {
+    pub version: String,
+    pub error: String,
+    pub at: SystemTime,
+}
+
+/// One proxy as `verimesh status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyStatus {
+    pub proxy: ProxyKey,
+    /// Whether a stream for it is open now.
+    pub connected: bool,
+    /// When the current stream opened.
+    pub connected_since: Option<SystemTime>,
+    /// The SPIFFE ID of the connected proxy's certificate.
+    pub identity: Option<SpiffeId>,
+    /// The version the control plane wants it to run.
+    pub published_version: Option<String>,
+    pub last_sent_version: Option<String>,
+    pub last_acked_version: Option<String>,
+    pub last_nack: Option<NackRecord>,
+}
+
+impl ProxyStatus {
+    /// Connected and running what the control plane published.
+    pub fn in_sync(&self) -> bool {
+        self.connected
+            && self.published_version.is_some()
+            && self.published_version == self.last_acked_version
+    }
+}
+
+/// What happened on a stream; for logs, tests and benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubEvent {
+    Connected(ProxyKey),
+    Disconnected(ProxyKey),
+    Acked {
+        proxy: ProxyKey,
+        version: String,
+    },
+    Nacked {
+        proxy: ProxyKey,
+        version: String,
+        error: String,
+    },
+}
+
+/// What a stream needs of its proxy's entry.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) desired: watch::Sender<Option<Arc<ProxyConfig>>>,
+    pub(crate) track: Mutex<Tracking>,
+}
+
+impl Entry {
+    fn status(&self, proxy: ProxyKey) -> ProxyStatus {
+        let published_version = self.desired.borrow().as_ref().map(|c| c.version.clone());
+        let t = self.track.lock().unwrap_or_else(|e| e.into_inner());
+        ProxyStatus {
+            proxy,
+            connected: t.streams > 0,
+            connected_since: t.connected_since,
+            identity: t.identity.clone(),
+            published_version,
+            last_sent_version: t.last_sent.clone(),
+            last_acked_version: t.last_acked.clone(),
+            last_nack: t.last_nack.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tracking {
+    /// Open streams (a reconnecting proxy may briefly have two).
+    pub(crate) streams: usize,
+    pub(crate) connected_since: Option<SystemTime>,
+    pub(crate) identity: Option<SpiffeId>,
+    pub(crate) last_sent: Option<String>,
+    pub(crate) last_acked: Option<String>,
+    pub(crate) last_nack: Option<NackRecord>,
+}
+
+/// Per-proxy configs and push state, shared by the control plane and every config stream.
+pub struct ConfigHub {
+    placements: Arc<dyn PlacementLookup>,
+    entries: RwLock<HashMap<ProxyKey, Arc<Entry>>>,
+    pub(crate) pushes: Arc<Semaphore>,
+    pub(crate) options: HubOptions,
+    events: broadcast::Sender<HubEvent>,
+    /// Encodings of configs being pushed, by the config's address, so proxies given the same
+    /// `Arc<ProxyConfig>` (replicas of one workload) share one encoding. Weak: an encoding
+    /// lives only while some push of it is in flight.
+    encodings: Mutex<HashMap<usize, Weak<Encoded>>>,
+}
+
+/// A config's JSON encoding, made once by whichever stream needs it first.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    /// Held so the address keying the cache cannot be reused while this lives.
+    config: Arc<ProxyConfig>,
+    json: OnceLock<Result<Bytes, String>>,
+}
+
+impl Encoded {
+    pub(crate) fn json(&self) -> Result<Bytes, String> {
+        self.json
+            .get_or_init(|| {
+                serde_json::to_vec(&*self.config)
+                    .map(Bytes::from)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+}
+
+impl fmt::Debug for ConfigHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigHub")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigHub {
+    pub fn new(placements: Arc<dyn PlacementLookup>) -> Self {
+        Self::with_options(placements, HubOptions::default())
+    }
+
+    pub fn with_options(placements: Arc<dyn PlacementLookup>, options: HubOptions) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Self {
+            placements,
+            entries: RwLock::new(HashMap::new()),
+            pushes: Arc::new(Semaphore::new(options.max_concurrent_pushes.max(1))),
+            options,
+            events,
+            encodings: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sets `proxy`'s config. Its stream (if connected) pushes it unless the proxy already
+    /// has this version: a config's `version` names its content, so an equal version is not
+    /// sent again. Returns whether the version changed.
+    pub fn publish(&self, proxy: ProxyKey, config: Arc<ProxyConfig>) -> bool {
+        let entry = self.entry(proxy);
+        entry.desired.send_if_modified(|current| {
+            if current.as_ref().map(|c| c.version.as_str()) == Some(config.version.as_str()) {
+                return false;
+            }
+            *current = Some(config);
+            true
+        })
+    }
+
+    /// Publishes every config of a compilation; returns how many proxies got a new version.
+    pub fn publish_all(
+        &self,
+        configs: impl IntoIterator<Item = (ProxyKey, Arc<ProxyConfig>)>,
+    ) -> usize {
+        configs
+            .into_iter()
+            .filter(|(proxy, config)| self.publish(proxy.clone(), config.clone()))
+            .count()
+    }
+
+    /// Forgets a proxy that no longer exists, unless a stream for it is still open (its entry
+    /// then stays, so a config published again still reaches it). Returns whether it was
+    /// forgotten.
+    pub fn remove(&self, proxy: &ProxyKey) -> bool {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let open = entries
+            .get(proxy)
+            .is_some_and(|e| e.track.lock().unwrap_or_else(|e| e.into_inner()).streams > 0);
+        !open && entries.remove(proxy).is_some()
+    }
+
+    /// The config the control plane wants `proxy` to run.
+    pub fn published(&self, proxy: &ProxyKey) -> Option<Arc<ProxyConfig>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(proxy).and_then(|e| e.desired.borrow().clone())
+    }
+
+    /// Every known proxy (published to, or connected), sorted.
+    pub fn status(&self) -> Vec<ProxyStatus> {
+        let entries: Vec<(ProxyKey, Arc<Entry>)> = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        let mut out: Vec<ProxyStatus> = entries
+            .into_iter()
+            .map(|(proxy, e)| e.status(proxy))
+            .collect();
+        out.sort_by(|a, b| a.proxy.cmp(&b.proxy));
+        out
+    }
+
+    /// The status of one proxy.
+    pub fn proxy_status(&self, proxy: &ProxyKey) -> Option<ProxyStatus> {
+        let entry = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(proxy)
+            .cloned()?;
+        Some(entry.status(proxy.clone()))
+    }
+
+    /// Stream events from now on. A receiver that falls more than 4,096 events behind loses
+    /// the oldest (`RecvError::Lagged`).
+    pub fn events(&self) -> broadcast::Receiver<HubEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: HubEvent) {
+        // No subscribers is the normal case.
+        let _ = self.events.send(event);
+    }
+
+    /// The shared encoding of `config` (encoded on first use by [`Encoded::json`]).
+    pub(crate) fn encoding(&self, config: &Arc<ProxyConfig>) -> Arc<Encoded> {
+        let key = Arc::as_ptr(config) as usize;
+        let mut map = self.encodings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.get(&key).and_then(Weak::upgrade) {
+            if Arc::ptr_eq(&e.config, config) {
+                return e;
+            }
+        }
+        if map.len() > 256 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let e = Arc::new(Encoded {
+            config: config.clone(),
+            json: OnceLock::new(),
+        });
+        map.insert(key, Arc::downgrade(&e));
+        e
+    }
+
+    pub(crate) fn placement(&self, proxy: &ProxyKey) -> Option<Placement> {
+        self.placements.placement(proxy)
+    }
+
+    /// The entry of `proxy`, created empty (a proxy connecting before its first config waits).
+    pub(crate) fn entry(&self, proxy: ProxyKey) -> Arc<Entry> {
+        if let Some(e) = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&proxy)
+        {
+            return e.clone();
+        }
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(proxy)
+            .or_insert_with(|| {
+                Arc::new(Entry {
+                    desired: watch::Sender::new(None),
+                    track: Mutex::new(Tracking::default()),
+                })
+            })
+            .clone()
+    }
+}

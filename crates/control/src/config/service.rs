@@ -1,0 +1,276 @@
+//! `verimesh.config.v1.ConfigService`: one stream per proxy. The hello names the proxy; the
+//! caller's client certificate must be that proxy's identity by the placement records. Then the
+//! stream pushes the proxy's config whenever its version changes, one push at a time: the next
+//! is sent only after the proxy answered the previous one (or the answer timed out).
+
+use super::hub::{ConfigHub, Encoded, Entry, HubEvent, NackRecord};
+use super::ProxyKey;
+use crate::service::ConnInfo;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use verimesh_api::config::v1::config_request::Kind;
+use verimesh_api::config::v1::config_service_server;
+use verimesh_api::config::v1::{ConfigRequest, ConfigResponse};
+use verimesh_identity::SpiffeId;
+
+/// A stream whose hello does not arrive within this time is dropped.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The gRPC service over a [`ConfigHub`].
+#[derive(Debug, Clone)]
+pub struct ConfigService {
+    hub: Arc<ConfigHub>,
+}
+
+impl ConfigService {
+    pub fn new(hub: Arc<ConfigHub>) -> Self {
+        Self { hub }
+    }
+}
+
+type Outbound = mpsc::Sender<Result<ConfigResponse, Status>>;
+
+#[tonic::async_trait]
+impl config_service_server::ConfigService for ConfigService {
+    type StreamStream = ReceiverStream<Result<ConfigResponse, Status>>;
+
+    async fn stream(
+        &self,
+        req: Request<Streaming<ConfigRequest>>,
+    ) -> Result<Response<Self::StreamStream>, Status> {
+        let conn = req.extensions().get::<ConnInfo>().cloned();
+        let remote = conn
+            .as_ref()
+            .map(|c| c.remote.to_string())
+            .unwrap_or_else(|| "unknown".to_string());
+        let mut inbound = req.into_inner();
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Err(_) => return Err(Status::deadline_exceeded("no hello")),
+            Ok(Err(status)) => return Err(status),
+            Ok(Ok(None)) => return Err(Status::cancelled("stream closed before the hello")),
+            Ok(Ok(Some(ConfigRequest {
+                kind: Some(Kind::Hello(hello)),
+            }))) => hello,
+            Ok(Ok(Some(_))) => {
+                return Err(Status::invalid_argument(
+                    "the first message must be a hello",
+                ))
+            }
+        };
+        let proxy = ProxyKey::new(hello.namespace, hello.name);
+        let peer = conn.and_then(|c| c.peer);
+        let identity = self
+            .authorize(&proxy, peer.as_ref())
+            .inspect_err(|status| {
+                tracing::warn!(%remote, %proxy, peer = ?peer.as_ref().map(|p| p.to_string()),
+                    reason = status.message(), "config stream refused");
+            })?;
+        tracing::info!(%remote, %proxy, %identity, running = %hello.running_version, "proxy connected");
+        let (tx, rx) = mpsc::channel(1);
+        let session = Session {
+            entry: self.hub.entry(proxy.clone()),
+            hub: self.hub.clone(),
+            proxy,
+            remote,
+        };
+        tokio::spawn(session.run(identity, inbound, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+impl ConfigService {
+    /// The proxy named in the hello is served only to its own identity: the client
+    /// certificate's namespace and service account must be the placement's for that proxy.
+    fn authorize(&self, proxy: &ProxyKey, peer: Option<&SpiffeId>) -> Result<SpiffeId, Status> {
+        let Some(peer) = peer else {
+            return Err(Status::unauthenticated(
+                "a config stream needs the proxy's mesh client certificate",
+            ));
+        };
+        if proxy.name.is_empty() || proxy.namespace.is_empty() {
+            return Err(Status::invalid_argument("the hello must name the proxy"));
+        }
+        let Some(placement) = self.hub.placement(proxy) else {
+            return Err(Status::permission_denied(format!("unknown proxy {proxy}")));
+        };
+        let own = peer.namespace_and_account()
+            == Some((&placement.namespace, &placement.service_account))
+            && placement.namespace == proxy.namespace;
+        if !own {
+            return Err(Status::permission_denied(format!(
+                "{peer} may not receive the config of {proxy} (namespace {}, service account {})",
+                placement.namespace, placement.service_account
+            )));
+        }
+        Ok(peer.clone())
+    }
+}
+
+/// A push waiting for its ACK or NACK.
+struct Pending {
+    nonce: String,
+    version: String,
+    /// The push slot, given back on the answer or when it times out.
+    slot: Option<OwnedSemaphorePermit>,
+    /// Keeps the encoding available to other streams pushing the same config meanwhile.
+    _encoded: Arc<Encoded>,
+}
+
+struct Session {
+    hub: Arc<ConfigHub>,
+    entry: Arc<Entry>,
+    proxy: ProxyKey,
+    remote: String,
+}
+
+impl Session {
+    async fn run(self, identity: SpiffeId, mut inbound: Streaming<ConfigRequest>, tx: Outbound) {
+        {
+            let mut t = self.track();
+            t.streams += 1;
+            t.connected_since = Some(SystemTime::now());
+            t.identity = Some(identity);
+        }
+        self.hub.emit(HubEvent::Connected(self.proxy.clone()));
+        let result = self.push_loop(&mut inbound, &tx).await;
+        {
+            let mut t = self.track();
+            t.streams = t.streams.saturating_sub(1);
+            if t.streams == 0 {
+                t.connected_since = None;
+            }
+        }
+        self.hub.emit(HubEvent::Disconnected(self.proxy.clone()));
+        match result {
+            Ok(()) => {
+                tracing::info!(remote = %self.remote, proxy = %self.proxy, "proxy disconnected")
+            }
+            Err(status) => {
+                tracing::info!(remote = %self.remote, proxy = %self.proxy, error = %status.message(), "config stream ended");
+                // The proxy may still be listening: tell it why.
+                let _ = tx.try_send(Err(status));
+            }
+        }
+    }
+
+    fn track(&self) -> std::sync::MutexGuard<'_, super::hub::Tracking> {
+        self.entry.track.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn push_loop(
+        &self,
+        inbound: &mut Streaming<ConfigRequest>,
+        tx: &Outbound,
+    ) -> Result<(), Status> {
+        let mut desired = self.entry.desired.subscribe();
+        let mut sent: Option<String> = None;
+        let mut counter: u64 = 0;
+        let mut pending: Option<Pending> = None;
+        let mut deadline = pin!(tokio::time::sleep(Duration::ZERO));
+        loop {
+            let next = desired
+                .borrow_and_update()
+                .clone()
+                .filter(|c| sent.as_deref() != Some(c.version.as_str()));
+            let can_push = next.is_some() && pending.as_ref().is_none_or(|p| p.slot.is_none());
+            let waiting = pending.as_ref().is_some_and(|p| p.slot.is_some());
+            tokio::select! {
+                msg = inbound.message() => match msg? {
+                    Some(req) => self.answer(req, &mut pending)?,
+                    None => return Ok(()),
+                },
+                slot = self.hub.pushes.clone().acquire_owned(), if can_push => {
+                    let slot = slot.map_err(|_| Status::unavailable("shutting down"))?;
+                    let Some(config) = next else { continue };
+                    counter += 1;
+                    let nonce = counter.to_string();
+                    // Encoded for the push rather than kept with the config: only pushes in
+                    // flight hold an encoding (bounded by the push slots), shared by streams
+                    // pushing the same config.
+                    let encoded = self.hub.encoding(&config);
+                    let json = encoded
+                        .json()
+                        .map_err(|e| Status::internal(format!("cannot encode the config: {e}")))?;
+                    let response = ConfigResponse {
+                        version: config.version.clone(),
+                        nonce: nonce.clone(),
+                        config_json: json,
+                    };
+                    if tx.send(Ok(response)).await.is_err() {
+                        return Ok(());
+                    }
+                    self.track().last_sent = Some(config.version.clone());
+                    sent = Some(config.version.clone());
+                    pending = Some(Pending {
+                        nonce,
+                        version: config.version.clone(),
+                        slot: Some(slot),
+                        _encoded: encoded,
+                    });
+                    deadline.as_mut().reset(tokio::time::Instant::now() + self.hub.options.ack_timeout);
+                }
+                () = &mut deadline, if waiting => {
+                    tracing::warn!(remote = %self.remote, proxy = %self.proxy,
+                        "no ACK or NACK within {:?}; pushing to others meanwhile", self.hub.options.ack_timeout);
+                    if let Some(p) = pending.as_mut() {
+                        p.slot = None;
+                    }
+                }
+                changed = desired.changed() => {
+                    // The entry (and so the sender) lives as long as this session holds it.
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// An ACK or NACK: recorded when it answers the push in flight; a stale one (an answer to
+    /// an earlier push, overtaken) is ignored, as in xDS.
+    fn answer(&self, req: ConfigRequest, pending: &mut Option<Pending>) -> Result<(), Status> {
+        let nonce = match &req.kind {
+            Some(Kind::Ack(a)) => &a.nonce,
+            Some(Kind::Nack(n)) => &n.nonce,
+            Some(Kind::Hello(_)) => return Err(Status::invalid_argument("a second hello")),
+            None => return Err(Status::invalid_argument("an empty request")),
+        };
+        let Some(p) = pending.take_if(|p| &p.nonce == nonce) else {
+            tracing::debug!(proxy = %self.proxy, %nonce, "stale answer ignored");
+            return Ok(());
+        };
+        match req.kind {
+            Some(Kind::Ack(ack)) => {
+                if ack.version != p.version {
+                    tracing::warn!(proxy = %self.proxy, acked = %ack.version, sent = %p.version,
+                        "ACK names another version than was sent; recording the one sent");
+                }
+                self.track().last_acked = Some(p.version.clone());
+                self.hub.emit(HubEvent::Acked {
+                    proxy: self.proxy.clone(),
+                    version: p.version,
+                });
+            }
+            Some(Kind::Nack(nack)) => {
+                tracing::warn!(remote = %self.remote, proxy = %self.proxy, version = %p.version,
+                    running = %nack.running_version, error = %nack.error, "proxy refused its config");
+                self.track().last_nack = Some(NackRecord {
+                    version: p.version.clone(),
+                    error: nack.error.clone(),
+                    at: SystemTime::now(),
+                });
+                self.hub.emit(HubEvent::Nacked {
+                    proxy: self.proxy.clone(),
+                    version: p.version,
+                    error: nack.error,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

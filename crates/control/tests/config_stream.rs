@@ -1,0 +1,346 @@
+//! The config stream over real mTLS on 127.0.0.1: the control plane's hub pushes, the proxy's
+//! client validates and ACKs or NACKs, identities are checked against placements, and a
+//! restarted control plane resyncs its proxies.
+// Test scaffolding: a failure in a helper is a test failure.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+use tokio::sync::broadcast;
+use verimesh_api::{ConfigClient, ConfigClientOptions};
+use verimesh_control::config::{ConfigHub, HubEvent, Placement, ProxyKey};
+use verimesh_control::ControlServer;
+use verimesh_identity::{Ca, CredentialSource, Credentials, StaticCredentials};
+use verimesh_model::{Cluster, ProxyConfig, Service, ServicePort};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A config with one service on one cluster; `broken` points the service at a missing cluster.
+fn config(version: &str, broken: bool) -> Arc<ProxyConfig> {
+    let cluster = "outbound|80||web.default.svc.cluster.local".to_string();
+    Arc::new(ProxyConfig {
+        version: version.into(),
+        clusters: vec![Cluster {
+            name: cluster.clone(),
+            ..Default::default()
+        }],
+        services: vec![Service {
+            hostname: "web.default.svc.cluster.local".into(),
+            ports: vec![ServicePort {
+                port: 80,
+                default_cluster: if broken { "missing".into() } else { cluster },
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+/// A mesh CA, and a hub whose placements put proxy `<ns>/<name>-0` under service account
+/// `<name>` for each `(ns, name)`.
+struct Mesh {
+    dir: std::path::PathBuf,
+    ca: Arc<Ca>,
+    placements: HashMap<ProxyKey, Placement>,
+}
+
+impl Mesh {
+    fn new(name: &str, workloads: &[(&str, &str)]) -> Self {
+        let dir = temp_dir(name);
+        let (ca, _) = Ca::load_or_create(&dir, td()).unwrap();
+        let placements = workloads
+            .iter()
+            .map(|(ns, sa)| {
+                (
+                    ProxyKey::new(*ns, format!("{sa}-0")),
+                    Placement {
+                        namespace: ns.to_string(),
+                        service_account: sa.to_string(),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            dir,
+            ca: Arc::new(ca),
+            placements,
+        }
+    }
+
+    fn hub(&self) -> Arc<ConfigHub> {
+        let placements = self.placements.clone();
+        Arc::new(ConfigHub::new(Arc::new(move |k: &ProxyKey| {
+            placements.get(k).cloned()
+        })))
+    }
+
+    async fn serve(
+        &self,
+        hub: Arc<ConfigHub>,
+        listen: Option<std::net::SocketAddr>,
+    ) -> ControlServer {
+        let mut o = opts(&self.dir, None, Duration::from_secs(3600));
+        if let Some(addr) = listen {
+            o.listen = addr;
+        }
+        verimesh_control::start_with(self.ca.clone(), &o, hub)
+            .await
+            .unwrap()
+    }
+
+    /// A workload certificate for `ns`/`sa`.
+    fn credentials(&self, ns: &str, sa: &str) -> Arc<dyn CredentialSource> {
+        let (issued, key) = self.ca.issue(&id(ns, sa), None).unwrap();
+        let creds = Credentials::from_pem(&issued.chain_pem(), &key).unwrap();
+        Arc::new(StaticCredentials::new(
+            creds,
+            self.ca.trust_bundle().clone(),
+        ))
+    }
+
+    fn client(
+        &self,
+        server: &ControlServer,
+        creds: Arc<dyn CredentialSource>,
+        proxy: &ProxyKey,
+    ) -> ConfigClient {
+        let opts = ConfigClientOptions::new(
+            server.local_addr(),
+            control_matcher(),
+            proxy.namespace.clone(),
+            proxy.name.clone(),
+        );
+        ConfigClient::start(opts, creds, None).unwrap()
+    }
+}
+
+/// Waits for the first event `pick` accepts.
+async fn event<T>(
+    events: &mut broadcast::Receiver<HubEvent>,
+    mut pick: impl FnMut(&HubEvent) -> Option<T>,
+) -> T {
+    within("a hub event", async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if let Some(t) = pick(&e) {
+                return t;
+            }
+        }
+    })
+    .await
+}
+
+async fn acked(events: &mut broadcast::Receiver<HubEvent>, proxy: &ProxyKey, version: &str) {
+    event(events, |e| match e {
+        HubEvent::Acked {
+            proxy: p,
+            version: v,
+        } if p == proxy && v == version => Some(()),
+        _ => None,
+    })
+    .await
+}
+
+async fn version_of(client: &ConfigClient, version: &str) {
+    let mut rx = client.config();
+    within(
+        "the client's config",
+        rx.wait_for(|c| c.as_ref().is_some_and(|c| c.version == version)),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_waiting_proxy_gets_its_config_and_the_hub_records_the_ack() {
+    let mesh = Mesh::new("cfg-push", &[("default", "web")]);
+    let hub = mesh.hub();
+    let server = mesh.serve(hub.clone(), None).await;
+    let web = ProxyKey::new("default", "web-0");
+    let mut events = hub.events();
+    let client = mesh.client(&server, mesh.credentials("default", "web"), &web);
+    // Connected before anything is published for it: it waits.
+    event(&mut events, |e| {
+        (e == &HubEvent::Connected(web.clone())).then_some(())
+    })
+    .await;
+    assert!(client.current().is_none());
+    let s = hub.proxy_status(&web).unwrap();
+    assert!(s.connected && s.connected_since.is_some() && s.last_sent_version.is_none());
+    assert_eq!(s.identity, Some(id("default", "web")));
+
+    assert!(hub.publish(web.clone(), config("v1", false)));
+    acked(&mut events, &web, "v1").await;
+    version_of(&client, "v1").await;
+    let s = hub.proxy_status(&web).unwrap();
+    assert_eq!(s.last_sent_version.as_deref(), Some("v1"));
+    assert_eq!(s.last_acked_version.as_deref(), Some("v1"));
+    assert!(s.in_sync() && s.last_nack.is_none());
+    assert_eq!(hub.status(), vec![s]);
+    // Publishing the same version again sends nothing.
+    assert!(!hub.publish(web.clone(), config("v1", false)));
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_nacked_and_the_last_good_one_stays() {
+    let mesh = Mesh::new("cfg-nack", &[("default", "web")]);
+    let hub = mesh.hub();
+    let server = mesh.serve(hub.clone(), None).await;
+    let web = ProxyKey::new("default", "web-0");
+    let mut events = hub.events();
+    hub.publish(web.clone(), config("v1", false));
+    let client = mesh.client(&server, mesh.credentials("default", "web"), &web);
+    acked(&mut events, &web, "v1").await;
+
+    hub.publish(web.clone(), config("v2", true));
+    let error = event(&mut events, |e| match e {
+        HubEvent::Nacked {
+            proxy,
+            version,
+            error,
+        } if proxy == &web && version == "v2" => Some(error.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(error.contains("unknown cluster \"missing\""), "{error}");
+    assert_eq!(client.current().unwrap().version, "v1");
+    assert_eq!(
+        client.status().borrow().last_nack.as_deref(),
+        Some(error.as_str())
+    );
+    let s = hub.proxy_status(&web).unwrap();
+    assert_eq!(s.last_sent_version.as_deref(), Some("v2"));
+    assert_eq!(s.last_acked_version.as_deref(), Some("v1"));
+    assert_eq!(s.last_nack.as_ref().map(|n| n.version.as_str()), Some("v2"));
+    assert!(!s.in_sync());
+
+    // A fixed config goes through.
+    hub.publish(web.clone(), config("v3", false));
+    acked(&mut events, &web, "v3").await;
+    version_of(&client, "v3").await;
+}
+
+#[tokio::test]
+async fn a_proxy_of_another_identity_is_refused() {
+    let mesh = Mesh::new("cfg-identity", &[("default", "web"), ("default", "db")]);
+    let hub = mesh.hub();
+    let server = mesh.serve(hub.clone(), None).await;
+    let web = ProxyKey::new("default", "web-0");
+    hub.publish(web.clone(), config("v1", false));
+    let refused = |client: &ConfigClient| {
+        let mut status = client.status();
+        async move {
+            within("a refusal", status.wait_for(|s| s.last_error.is_some()))
+                .await
+                .unwrap()
+                .last_error
+                .clone()
+                .unwrap()
+        }
+    };
+    // db's certificate asking for web's config.
+    let db = mesh.client(&server, mesh.credentials("default", "db"), &web);
+    let error = refused(&db).await;
+    assert!(
+        error.contains("PermissionDenied") && error.contains("sa/db"),
+        "{error}"
+    );
+    // Same service account name in another namespace.
+    let other = mesh.client(&server, mesh.credentials("other", "web"), &web);
+    let error = refused(&other).await;
+    assert!(error.contains("PermissionDenied"), "{error}");
+    // A proxy the placements do not know.
+    let ghost = ProxyKey::new("default", "ghost-0");
+    let unknown = mesh.client(&server, mesh.credentials("default", "web"), &ghost);
+    let error = refused(&unknown).await;
+    assert!(error.contains("unknown proxy default/ghost-0"), "{error}");
+    // No client certificate at all.
+    let anonymous = mesh.client(
+        &server,
+        Arc::new(StaticCredentials::trust_only(
+            mesh.ca.trust_bundle().clone(),
+        )),
+        &web,
+    );
+    let error = refused(&anonymous).await;
+    assert!(error.contains("Unauthenticated"), "{error}");
+    for c in [&db, &other, &unknown, &anonymous] {
+        assert!(c.current().is_none());
+    }
+    let s = hub.proxy_status(&web).unwrap();
+    assert!(!s.connected && s.last_sent_version.is_none());
+}
+
+#[tokio::test]
+async fn a_restarted_control_plane_resyncs_its_proxies() {
+    let mesh = Mesh::new("cfg-restart", &[("default", "web")]);
+    let web = ProxyKey::new("default", "web-0");
+    let hub = mesh.hub();
+    hub.publish(web.clone(), config("v1", false));
+    let server = mesh.serve(hub.clone(), None).await;
+    let addr = server.local_addr();
+    let client = mesh.client(&server, mesh.credentials("default", "web"), &web);
+    version_of(&client, "v1").await;
+
+    // Stop it: the client notices, keeps v1, and retries.
+    drop(server);
+    let mut status = client.status();
+    within("the disconnect", status.wait_for(|s| !s.connected))
+        .await
+        .unwrap();
+    assert_eq!(client.current().unwrap().version, "v1");
+
+    // A new control plane on the same address, with a fresh hub and a newer config.
+    let hub = mesh.hub();
+    let mut events = hub.events();
+    hub.publish(web.clone(), config("v2", false));
+    let _server = mesh.serve(hub.clone(), Some(addr)).await;
+    acked(&mut events, &web, "v2").await;
+    version_of(&client, "v2").await;
+    assert_eq!(client.status().borrow().streams, 2);
+    assert!(hub.proxy_status(&web).unwrap().in_sync());
+}
+
+#[tokio::test]
+async fn only_proxies_whose_version_changed_get_a_push() {
+    let mesh = Mesh::new("cfg-changed", &[("default", "web"), ("default", "db")]);
+    let hub = mesh.hub();
+    let server = mesh.serve(hub.clone(), None).await;
+    let web = ProxyKey::new("default", "web-0");
+    let db = ProxyKey::new("default", "db-0");
+    let mut events = hub.events();
+    let v1 = config("v1", false);
+    assert_eq!(
+        hub.publish_all([(web.clone(), v1.clone()), (db.clone(), v1.clone())]),
+        2
+    );
+    let web_client = mesh.client(&server, mesh.credentials("default", "web"), &web);
+    let db_client = mesh.client(&server, mesh.credentials("default", "db"), &db);
+    acked(&mut events, &web, "v1").await;
+    acked(&mut events, &db, "v1").await;
+
+    // A compilation that changes web's config only.
+    let changed = hub.publish_all([(web.clone(), config("v2", false)), (db.clone(), v1.clone())]);
+    assert_eq!(changed, 1);
+    acked(&mut events, &web, "v2").await;
+    version_of(&web_client, "v2").await;
+    // db was sent nothing more: one config accepted, still v1, nothing sent since.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(db_client.status().borrow().accepted, 1);
+    let s = hub.proxy_status(&db).unwrap();
+    assert_eq!(s.last_sent_version.as_deref(), Some("v1"));
+    assert!(s.in_sync());
+    assert_eq!(web_client.status().borrow().accepted, 2);
+}
