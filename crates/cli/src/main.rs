@@ -37,12 +37,17 @@ enum Command {
     /// The mesh CA: issue workload certificates, inspect certificates, make bootstrap tokens.
     #[command(subcommand)]
     Ca(cmd::ca::Command),
-    /// Run the control plane. For now it serves only the CA's certificate signing service
-    /// (gRPC over TLS); configuration distribution to proxies comes later.
+    /// Run the control plane: the CA's signing service and, with a config directory and a
+    /// placement, every proxy's compiled config streamed and kept in sync with the files.
     Control(cmd::control::Args),
-    /// Run the sidecar proxy from a local config file: opaque TCP over mesh mTLS, with the
-    /// workload's traffic captured by `verimesh iptables`.
+    /// Run the sidecar proxy (HTTP, gRPC, WebSocket and TCP over mesh mTLS), from a local
+    /// config file and certificates or driven by the control plane.
     Proxy(cmd::proxy::Args),
+    /// Run the manifests of a directory as a mesh on this machine (network namespaces,
+    /// sidecars, control plane) until Ctrl-C. Needs root.
+    Up(cmd::up::Args),
+    /// The proxies of a local mesh: config version, ACK state, certificate expiry.
+    Status(cmd::status::Args),
     /// Tear down a local mesh (namespaces, links, rules, processes, files) from its state,
     /// also after a crashed or killed `verimesh up`. Needs root.
     Down(cmd::down::Args),
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
             cmd::proxy::run(&args)
         }
         Command::Down(args) => cmd::down::run(&args),
+        Command::Up(args) => cmd::up::run(&args),
+        Command::Status(args) => cmd::status::run(&args),
         Command::Exec(args) => cmd::exec::run(&args),
     };
     match result {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod mesh;
 mod server;
 pub mod service;
 pub mod tokens;
@@ -71,6 +72,13 @@ pub fn control_identity(trust_domain: &TrustDomain) -> Result<SpiffeId, ControlE
 
 /// Loads `ca` (or the one in the options) and starts serving; returns once listening.
 pub async fn start(opts: ControlOptions) -> Result<ControlServer, ControlError> {
+    let ca = load_ca(&opts)?;
+    start_with_ca(Arc::new(ca), &opts).await
+}
+
+/// The CA the options name: plugged in (cacerts) or the state directory's own, created on
+/// first use.
+pub fn load_ca(opts: &ControlOptions) -> Result<Ca, ControlError> {
     let ca = match &opts.cacerts {
         Some(dir) => Ca::load_cacerts(dir, opts.trust_domain.clone())?,
         None => {
@@ -81,8 +89,7 @@ pub async fn start(opts: ControlOptions) -> Result<ControlServer, ControlError> 
             ca
         }
     };
-    let ca = ca.with_ttls(opts.workload_ttl, DEFAULT_MAX_WORKLOAD_TTL);
-    start_with_ca(Arc::new(ca), &opts).await
+    Ok(ca.with_ttls(opts.workload_ttl, DEFAULT_MAX_WORKLOAD_TTL))
 }
 
 /// Starts serving with an already loaded CA, and a config hub that knows no proxy yet (every

@@ -92,6 +92,7 @@ async fn serve_connection(
     let info = ConnInfo {
         remote,
         peer: tls::peer_identity(tls.get_ref().1),
+        peer_not_after: peer_not_after(tls.get_ref().1),
     };
     let ca = CertificateServiceServer::new(services.ca);
     let config = ConfigServiceServer::new(services.config);
@@ -118,4 +119,12 @@ async fn serve_connection(
         .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
         .await?;
     Ok(())
+}
+
+/// The expiry of the client's leaf certificate, if it presented one.
+fn peer_not_after(conn: &rustls::ServerConnection) -> Option<std::time::SystemTime> {
+    let leaf = conn.peer_certificates()?.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    let secs = u64::try_from(cert.validity().not_after.timestamp()).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }

@@ -17,6 +17,8 @@ pub struct ConnInfo {
     pub remote: SocketAddr,
     /// The verified SPIFFE ID of the client certificate, if one was presented.
     pub peer: Option<SpiffeId>,
+    /// When the client certificate expires (for `verimesh status`).
+    pub peer_not_after: Option<std::time::SystemTime>,
 }
 
 /// `verimesh.ca.v1.CertificateService` over a CA.

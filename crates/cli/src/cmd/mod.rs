@@ -9,3 +9,5 @@ mod duration;
 pub mod exec;
 pub mod iptables;
 pub mod proxy;
+pub mod status;
+pub mod up;

@@ -76,6 +76,8 @@ pub struct ProxyStatus {
     pub connected_since: Option<SystemTime>,
     /// The SPIFFE ID of the connected proxy's certificate.
     pub identity: Option<SpiffeId>,
+    /// When the certificate the proxy connected with expires.
+    pub cert_not_after: Option<SystemTime>,
     /// The version the control plane wants it to run.
     pub published_version: Option<String>,
     pub last_sent_version: Option<String>,
@@ -124,6 +126,7 @@ impl Entry {
             connected: t.streams > 0,
             connected_since: t.connected_since,
             identity: t.identity.clone(),
+            cert_not_after: t.cert_not_after,
             published_version,
             last_sent_version: t.last_sent.clone(),
             last_acked_version: t.last_acked.clone(),
@@ -138,6 +141,7 @@ pub(crate) struct Tracking {
     pub(crate) streams: usize,
     pub(crate) connected_since: Option<SystemTime>,
     pub(crate) identity: Option<SpiffeId>,
+    pub(crate) cert_not_after: Option<SystemTime>,
     pub(crate) last_sent: Option<String>,
     pub(crate) last_acked: Option<String>,
     pub(crate) last_nack: Option<NackRecord>,

@@ -62,6 +62,7 @@ impl config_service_server::ConfigService for ConfigService {
             }
         };
         let proxy = ProxyKey::new(hello.namespace, hello.name);
+        let not_after = conn.as_ref().and_then(|c| c.peer_not_after);
         let peer = conn.and_then(|c| c.peer);
         let identity = self
             .authorize(&proxy, peer.as_ref())
@@ -77,7 +78,7 @@ impl config_service_server::ConfigService for ConfigService {
             proxy,
             remote,
         };
-        tokio::spawn(session.run(identity, inbound, tx));
+        tokio::spawn(session.run(identity, not_after, inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -128,12 +129,19 @@ struct Session {
 }
 
 impl Session {
-    async fn run(self, identity: SpiffeId, mut inbound: Streaming<ConfigRequest>, tx: Outbound) {
+    async fn run(
+        self,
+        identity: SpiffeId,
+        not_after: Option<SystemTime>,
+        mut inbound: Streaming<ConfigRequest>,
+        tx: Outbound,
+    ) {
         {
             let mut t = self.track();
             t.streams += 1;
             t.connected_since = Some(SystemTime::now());
             t.identity = Some(identity);
+            t.cert_not_after = not_after;
         }
         self.hub.emit(HubEvent::Connected(self.proxy.clone()));
         let result = self.push_loop(&mut inbound, &tx).await;

@@ -186,6 +186,24 @@ impl Plan {
         // Outbound: the application's connections, not the proxy's and not loopback ones.
         c.push(rule(&["-A", "OUTPUT", "-p", "tcp", "-j", CHAIN_OUTPUT]));
         let uid = cfg.proxy_uid.to_string();
+        // The proxy calling its own workload by its address (a service whose endpoint is this
+        // very pod) leaves over `lo`: send it through the inbound side, as any caller's
+        // traffic would be, instead of straight to the app (which would get mesh TLS).
+        c.push(rule(&[
+            "-A",
+            CHAIN_OUTPUT,
+            "!",
+            "-d",
+            family.loopback(),
+            "-o",
+            "lo",
+            "-m",
+            "owner",
+            "--uid-owner",
+            &uid,
+            "-j",
+            CHAIN_IN_REDIRECT,
+        ]));
         c.push(rule(&[
             "-A",
             CHAIN_OUTPUT,
@@ -344,6 +362,9 @@ mod tests {
         let v4 = Plan::install(&cfg, IpFamily::V4).render().join("\n");
         assert!(v4
             .contains("iptables -w -t nat -A VERIMESH_OUTPUT -m owner --uid-owner 1337 -j RETURN"));
+        assert!(v4.contains(
+            "-A VERIMESH_OUTPUT ! -d 127.0.0.0/8 -o lo -m owner --uid-owner 1337 -j VERIMESH_IN_REDIRECT"
+        ));
         assert!(v4.contains("-A VERIMESH_OUTPUT -d 10.0.0.0/8 -j RETURN"));
         assert!(!v4.contains("fd00::/8"));
         assert!(v4.contains("-A VERIMESH_OUTPUT -p tcp --dport 5432 -j RETURN"));

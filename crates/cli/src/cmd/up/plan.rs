@@ -1,0 +1,115 @@
+//! What `up` will run, read from the manifests: every Deployment replica with its
+//! container, service account and labels, and the placement the control plane compiles for.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use verimesh_analyze::Snapshot;
+use verimesh_compiler::Placement;
+use verimesh_config::Kind;
+
+pub const TRUST_DOMAIN: &str = "cluster.local";
+
+/// One replica to start.
+pub struct Replica {
+    pub deployment: String,
+    pub index: u32,
+    pub namespace: String,
+    pub service_account: String,
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+pub struct Plan {
+    pub placement: Placement,
+    pub replicas: Vec<Replica>,
+    /// Services as `(namespace, name)`.
+    pub services: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// Loads DIR; any error (with file, line and field) refuses the whole run.
+    pub fn load(dir: &Path) -> Result<Plan, Vec<String>> {
+        let loaded = verimesh_config::load_paths(&[dir]);
+        let mut problems: Vec<String> = loaded.unusable.clone();
+        problems.extend(
+            loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.level == verimesh_config::Level::Error)
+                .map(ToString::to_string),
+        );
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let source = verimesh_analyze::mesh_source::resolve(&loaded, None);
+        let snap = Snapshot::new(&loaded.resources, source.mesh);
+        let mut placement = Placement::synthesize(&snap, TRUST_DOMAIN);
+        // Deployments only: a bare Pod manifest has no replica to run here.
+        placement.instances.retain(|i| i.deployment.is_some());
+        let mut replicas = Vec::new();
+        for inst in &mut placement.instances {
+            let Some(deployment) = inst.deployment.clone() else {
+                continue;
+            };
+            let index = inst
+                .name
+                .strip_prefix(&format!("{deployment}-"))
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            // `up` injects a sidecar everywhere unless the pod opts out the way Istio
+            // spells it; namespaces need no injection label to be in the local mesh.
+            inst.sidecar = inst
+                .labels
+                .get("sidecar.istio.io/inject")
+                .is_none_or(|v| v != "false");
+            let container = snap
+                .of_kind(Kind::Deployment)
+                .iter()
+                .filter(|r| r.name() == deployment && snap.ns(r) == inst.namespace)
+                .find_map(|r| r.as_deployment())
+                .and_then(|d| d.spec.template.spec.containers.first().cloned());
+            let Some(c) = container else {
+                problems.push(format!(
+                    "{}/{deployment}: the pod template has no container to run",
+                    inst.namespace
+                ));
+                continue;
+            };
+            let command: Vec<String> = c.command.iter().chain(&c.args).cloned().collect();
+            if command.is_empty() {
+                problems.push(format!(
+                    "{}/{deployment}: container {:?} has no command: `up` runs the container's \
+                     command and args as a local process (images are not pulled)",
+                    inst.namespace, c.name
+                ));
+                continue;
+            }
+            let env = c
+                .env
+                .iter()
+                .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+                .collect();
+            replicas.push(Replica {
+                deployment,
+                index,
+                namespace: inst.namespace.clone(),
+                service_account: inst.service_account.clone(),
+                command,
+                env,
+            });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let services = snap
+            .of_kind(Kind::Service)
+            .iter()
+            .map(|r| (snap.ns(r).to_string(), r.name().to_string()))
+            .collect();
+        Ok(Plan {
+            placement,
+            replicas,
+            services,
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! One load → compile pass over a config directory: every file must load and validate
+//! (otherwise the whole change is refused with the first problems, file and line included),
+//! then every proxy of the placement gets its config.
+
+use crate::config::ProxyKey;
+use std::path::Path;
+use std::sync::Arc;
+use verimesh_analyze::Snapshot;
+use verimesh_compiler::{Compiler, Placement};
+use verimesh_model::ProxyConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("compiling: {0}")]
+    Compile(String),
+}
+
+pub struct Compiled {
+    pub configs: Vec<(ProxyKey, Arc<ProxyConfig>)>,
+    pub proxies: usize,
+    /// What was compiled only approximately (unsupported fields), for the log.
+    pub notes: Vec<String>,
+}
+
+/// How many problems a refused change lists.
+const MAX_LISTED: usize = 10;
+
+pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshError> {
+    let loaded = verimesh_config::load_paths(&[dir]);
+    let mut problems: Vec<String> = loaded.unusable.clone();
+    problems.extend(
+        loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == verimesh_config::Level::Error)
+            .map(ToString::to_string),
+    );
+    if !problems.is_empty() {
+        let more = problems.len().saturating_sub(MAX_LISTED);
+        let mut text = problems
+            .into_iter()
+            .take(MAX_LISTED)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if more > 0 {
+            text.push_str(&format!("\n… and {more} more"));
+        }
+        return Err(MeshError::Invalid(text));
+    }
+    let source = verimesh_analyze::mesh_source::resolve(&loaded, None);
+    let snap = Snapshot::new(&loaded.resources, source.mesh);
+    let compiler =
+        Compiler::new(&snap, placement).map_err(|e| MeshError::Compile(e.to_string()))?;
+    let mut configs = Vec::new();
+    for p in compiler.compile_all() {
+        let config = p.to_config();
+        config
+            .validate()
+            .map_err(|e| MeshError::Compile(format!("{}/{}: {e}", p.namespace, p.name)))?;
+        configs.push((ProxyKey::new(&p.namespace, &p.name), Arc::new(config)));
+    }
+    Ok(Compiled {
+        proxies: configs.len(),
+        configs,
+        notes: compiler.notes(),
+    })
+}
