@@ -99,11 +99,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 async fn write_status_loop(path: PathBuf, hub: Arc<ConfigHub>, source: Arc<Mutex<SourceState>>) {
     loop {
-        let (error, generation) = match source.lock() {
-            Ok(s) => (s.last_error.clone(), s.generation),
-            Err(_) => (None, 0),
+        let (error, generation, warnings) = match source.lock() {
+            Ok(s) => (s.last_error.clone(), s.generation, s.warnings.clone()),
+            Err(_) => (None, 0, Vec::new()),
         };
-        let status = mesh::MeshStatus::of(&hub, error, generation);
+        let status = mesh::MeshStatus::of(&hub, error, generation, warnings);
         if let Err(e) = mesh::write_status(&path, &status) {
             eprintln!("verimesh control: cannot write {}: {e}", path.display());
         }

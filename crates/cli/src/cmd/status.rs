@@ -38,6 +38,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if age > 5 {
         println!("(reported {age} s ago: the control plane may be down)");
     }
+    for w in &status.warnings {
+        println!("warning: {w}");
+    }
     if let Some(e) = &status.config_error {
         println!("configuration refused (the previous one stays in force):\n{e}\n");
     }

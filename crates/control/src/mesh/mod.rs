@@ -3,10 +3,12 @@
 //! change that does not load cleanly is reported and changes nothing: the last good
 //! configuration stays in force.
 
+mod apply;
 mod publish;
 mod status;
 mod watch;
 
+pub use apply::latest_wins;
 pub use publish::{compile_dir, Compiled, MeshError};
 pub use status::{write_status, MeshStatus, ProxyLine};
 pub use watch::{fingerprint, Fingerprint};
@@ -45,6 +47,8 @@ pub struct SourceState {
     pub seen: Option<Fingerprint>,
     /// The error of the last load, when it failed (the previous config stays in force).
     pub last_error: Option<String>,
+    /// What the last successful load overrode or approximated.
+    pub warnings: Vec<String>,
     pub generation: u64,
 }
 
@@ -84,9 +88,10 @@ pub async fn run(
                         changed,
                         "configuration applied"
                     );
-                    for note in compiled.notes {
+                    for note in &compiled.notes {
                         tracing::warn!("{note}");
                     }
+                    s.warnings = compiled.notes;
                     s.last_error = None;
                 }
                 Err(e) => {

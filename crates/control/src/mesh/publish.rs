@@ -28,7 +28,8 @@ pub struct Compiled {
 const MAX_LISTED: usize = 10;
 
 pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshError> {
-    let loaded = verimesh_config::load_paths(&[dir]);
+    let mut loaded = verimesh_config::load_paths(&[dir]);
+    let overridden = super::latest_wins(&mut loaded.resources);
     let mut problems: Vec<String> = loaded.unusable.clone();
     problems.extend(
         loaded
@@ -53,6 +54,8 @@ pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshEr
     let snap = Snapshot::new(&loaded.resources, source.mesh);
     let compiler =
         Compiler::new(&snap, placement).map_err(|e| MeshError::Compile(e.to_string()))?;
+    let mut notes = overridden;
+    notes.extend(compiler.notes());
     let mut configs = Vec::new();
     for p in compiler.compile_all() {
         let config = p.to_config();
@@ -64,6 +67,6 @@ pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshEr
     Ok(Compiled {
         proxies: configs.len(),
         configs,
-        notes: compiler.notes(),
+        notes,
     })
 }

@@ -17,6 +17,10 @@ pub struct MeshStatus {
     pub config_error: Option<String>,
     /// Loads of the config directory so far.
     pub generation: u64,
+    /// What the last applied load overrode (a resource defined twice) or compiled only
+    /// approximately.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub proxies: Vec<ProxyLine>,
 }
 
@@ -45,7 +49,12 @@ fn epoch(t: SystemTime) -> u64 {
 }
 
 impl MeshStatus {
-    pub fn of(hub: &ConfigHub, config_error: Option<String>, generation: u64) -> Self {
+    pub fn of(
+        hub: &ConfigHub,
+        config_error: Option<String>,
+        generation: u64,
+        warnings: Vec<String>,
+    ) -> Self {
         let proxies = hub
             .status()
             .into_iter()
@@ -68,6 +77,7 @@ impl MeshStatus {
             updated: epoch(SystemTime::now()),
             config_error,
             generation,
+            warnings,
             proxies,
         }
     }

@@ -29,7 +29,10 @@ pub struct Plan {
 impl Plan {
     /// Loads DIR; any error (with file, line and field) refuses the whole run.
     pub fn load(dir: &Path) -> Result<Plan, Vec<String>> {
-        let loaded = verimesh_config::load_paths(&[dir]);
+        let mut loaded = verimesh_config::load_paths(&[dir]);
+        for w in verimesh_control::mesh::latest_wins(&mut loaded.resources) {
+            eprintln!("warning: {w}");
+        }
         let mut problems: Vec<String> = loaded.unusable.clone();
         problems.extend(
             loaded
