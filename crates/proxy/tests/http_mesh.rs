@@ -603,3 +603,37 @@ async fn wait_for_log(path: &std::path::Path, n: usize) -> Vec<serde_json::Value
     }
     panic!("fewer than {n} access-log lines in {}", path.display());
 }
+
+#[tokio::test]
+async fn connection_pool_limits_overflow_with_uo() {
+    let mesh = Mesh::new();
+    let (app, seen) = backend("v1").await;
+    let server = server_proxy(&mesh, app, Protocol::Http, MtlsMode::Strict).await;
+    let mut limited = mesh_cluster("web", vec![endpoint(server.inbound_addr, &[])]);
+    limited.limits.max_requests = Some(1);
+    let cfg = client_config(port(vec![], "web"), vec![limited]);
+    let log = mesh.dir.path().join("access.log");
+    let client = client_proxy(&mesh, cfg, LogTarget::File(log.clone())).await;
+    let c = client.outbound_addr;
+    let slow = tokio::spawn(async move { get(c, "/delay/800", &[]).await });
+    // Let the slow request take the only slot.
+    for _ in 0..100 {
+        if seen.requests.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (status, _, body) = get(c, "/get", &[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.ends_with("reset reason: overflow"), "{body}");
+    let (status, _, _) = slow.await.expect("slow request");
+    assert_eq!(status, StatusCode::OK);
+    // The slot is free again.
+    let (status, _, _) = get(c, "/get", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = wait_for_log(&log, 3).await;
+    assert!(
+        entries.iter().any(|e| e["response_flags"] == "UO"),
+        "{entries:?}"
+    );
+}
