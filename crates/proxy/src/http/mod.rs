@@ -1,6 +1,7 @@
 //! The HTTP proxy: serving downstream connections with hyper, routing, forwarding through
 //! pooled upstream connections, and the exchange record behind access logs and metrics.
 
+mod authz;
 mod forward;
 mod headers;
 pub mod inbound;

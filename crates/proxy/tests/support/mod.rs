@@ -179,6 +179,7 @@ pub fn options(orig: SocketAddr, log: LogTarget) -> ProxyOptions {
         original_dst: OriginalDst::Fixed(orig),
         detect_timeout: Duration::from_millis(200),
         access_log: log,
+        jwks: Default::default(),
     }
 }
 
