@@ -67,7 +67,7 @@ pub async fn check<B>(
     let mut notes: Vec<String> = d
         .audited
         .iter()
-        .map(|r| format!("AUDIT {}", c.engine.policies.describe(r)))
+        .map(|r| c.engine.policies.describe(r))
         .collect();
     for dr in &d.dry_runs {
         let id = c.engine.policies.policy_id(dr.policy);
