@@ -5,6 +5,7 @@
 
 use crate::hash::FastMap;
 use crate::placement::Placement;
+use crate::security::{attach_authn, attach_authz, dry_run_of, Attached};
 use crate::services::port16;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -14,7 +15,6 @@ use verimesh_config::mesh::MeshConfig;
 use verimesh_config::networking::{
     DestinationRule, Location, Resolution, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
 };
-use crate::security::{attach_authn, attach_authz, dry_run_of, Attached};
 use verimesh_config::security::{AuthorizationPolicy, PeerAuthentication, RequestAuthentication};
 use verimesh_config::{Kind, Resource};
 use verimesh_model::Protocol;
@@ -310,7 +310,8 @@ impl<'a> Index<'a> {
                     spec: p,
                     export: Export::default(),
                 };
-                ix.authorization_policies.push(attach_authz(s, dry_run_of(r)));
+                ix.authorization_policies
+                    .push(attach_authz(s, dry_run_of(r)));
             }
         }
         for r in snap.of_kind(Kind::RequestAuthentication) {

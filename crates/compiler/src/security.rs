@@ -64,11 +64,7 @@ pub(crate) fn attach_authn<'a>(
     }
 }
 
-fn pick<T: Clone>(
-    items: &[Attached<'_, T>],
-    w: &Workload,
-    root: &str,
-) -> Vec<ModelScoped<T>> {
+fn pick<T: Clone>(items: &[Attached<'_, T>], w: &Workload, root: &str) -> Vec<ModelScoped<T>> {
     let mut out: Vec<ModelScoped<T>> = items
         .iter()
         .filter(|a| a.scope.applies_to(w, root))

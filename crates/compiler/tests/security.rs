@@ -73,7 +73,14 @@ data:
 
 fn names<T>(list: &[verimesh_model::Scoped<T>]) -> Vec<String> {
     list.iter()
-        .map(|p| format!("{}/{}{}", p.namespace, p.name, if p.dry_run { " (dry-run)" } else { "" }))
+        .map(|p| {
+            format!(
+                "{}/{}{}",
+                p.namespace,
+                p.name,
+                if p.dry_run { " (dry-run)" } else { "" }
+            )
+        })
         .collect()
 }
 
@@ -82,7 +89,12 @@ fn policies_are_scoped_to_the_workload() {
     let v2 = compile(POLICIES, "a", "reviews-v2-0");
     assert_eq!(
         names(&v2.security.authorization_policies),
-        ["a/ext", "a/ns-allow", "a/v2-only (dry-run)", "istio-system/mesh-deny"]
+        [
+            "a/ext",
+            "a/ns-allow",
+            "a/v2-only (dry-run)",
+            "istio-system/mesh-deny"
+        ]
     );
     assert_eq!(names(&v2.security.request_authentications), ["a/jwt"]);
     assert_eq!(
@@ -124,6 +136,9 @@ fn mesh_settings_reach_the_proxy_and_change_the_version() {
     );
     let without = compile("", "a", "client-0");
     assert!(without.security.authorization_policies.is_empty());
-    assert_ne!(with.version, without.version, "policies are part of the version");
+    assert_ne!(
+        with.version, without.version,
+        "policies are part of the version"
+    );
     with.validate().expect("valid");
 }

@@ -99,7 +99,10 @@ impl Security {
     /// every `jwksUri` is an absolute http(s) URI.
     pub(crate) fn validate(&self, workload_namespace: &str) -> Result<(), ModelError> {
         if self.root_namespace.is_empty() {
-            return Err(invalid("security.rootNamespace".into(), "must not be empty"));
+            return Err(invalid(
+                "security.rootNamespace".into(),
+                "must not be empty",
+            ));
         }
         if self.trust_domain.is_empty() {
             return Err(invalid("security.trustDomain".into(), "must not be empty"));
@@ -139,7 +142,10 @@ impl Security {
         let mut seen = BTreeSet::new();
         for (i, (ns, name)) in items.enumerate() {
             if name.is_empty() || ns.is_empty() {
-                return Err(invalid(format!("{at}[{i}]"), "namespace and name are required"));
+                return Err(invalid(
+                    format!("{at}[{i}]"),
+                    "namespace and name are required",
+                ));
             }
             if ns != &self.root_namespace && ns != workload_namespace {
                 return Err(invalid(

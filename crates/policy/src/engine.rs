@@ -76,11 +76,10 @@ impl Engine {
         jwks: HashMap<String, Jwks>,
     ) -> Engine {
         let authn = resources.clone().into_iter().filter_map(|r| {
-            r.as_request_authentication()
-                .map(|ra| AuthnSpec {
-                    namespace: r.namespace(),
-                    spec: ra,
-                })
+            r.as_request_authentication().map(|ra| AuthnSpec {
+                namespace: r.namespace(),
+                spec: ra,
+            })
         });
         let mut engine = Engine::from_specs(std::iter::empty(), authn, mesh, jwks);
         engine.policies = PolicySet::build(resources, mesh);

@@ -5,13 +5,13 @@
 
 use crate::detect::Detected;
 use crate::error::ConnError;
+use crate::flags::ResponseFlag;
 use crate::http::inbound::{self as http_in, InboundConn, Peer};
 use crate::mesh_tls::MeshProtocol;
-use crate::flags::ResponseFlag;
 use crate::security;
 use crate::server::Shared;
-use crate::state::State;
 use crate::sniff::sniff;
+use crate::state::State;
 use crate::tcp::{self, TcpRecord};
 use crate::upstream::UpstreamKind;
 use std::net::SocketAddr;

@@ -4,9 +4,9 @@
 //! builds a new `State` and swaps it in (see `server::Shared`); pools outlive the swap.
 
 use crate::lb::{Balancer, EndpointLoad, Policy};
+use crate::routes::{CompiledRoute, RouteError, WeightedTargets};
 use crate::security::jwks::JwksCache;
 use crate::security::SecurityState;
-use crate::routes::{CompiledRoute, RouteError, WeightedTargets};
 use crate::upstream::{EndpointPool, Pools, UpstreamKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;

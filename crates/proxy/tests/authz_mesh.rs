@@ -71,8 +71,19 @@ async fn mesh_wide_deny_and_namespace_allow_decide_as_istio_documents() {
     let (status, _, body) = get(out, "/api/items", &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(field(&body, "path"), Some("/api/items"));
-    let (status, _, body) = send(out, http::Method::POST, "/api/items", &[], Default::default()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "POST is not among the methods");
+    let (status, _, body) = send(
+        out,
+        http::Method::POST,
+        "/api/items",
+        &[],
+        Default::default(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "POST is not among the methods"
+    );
     assert_eq!(body, "RBAC: access denied");
     let (status, _, _) = get(out, "/other", &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no ALLOW rule matches");
@@ -107,7 +118,13 @@ fn deny_paths(paths: &str) -> String {
 async fn exact_path_deny_is_not_bypassed_by_query_or_fragment() {
     let s = setup(&deny_paths("[/admin]"), NormalizationType::Base).await;
     let addr = s.server.inbound_addr;
-    for target in ["/admin", "/admin?", "/admin?x=1", "/admin#frag", "/admin?a#b"] {
+    for target in [
+        "/admin",
+        "/admin?",
+        "/admin?x=1",
+        "/admin#frag",
+        "/admin?a#b",
+    ] {
         assert_eq!(raw_get(addr, target, &[]).await.0, 403, "{target}");
     }
     // What passes is forwarded as decided: the query kept, the path normalized.
@@ -129,7 +146,14 @@ async fn escaped_and_doubled_slashes_are_merged_before_the_decision() {
     )
     .await;
     let addr = s.server.inbound_addr;
-    for target in ["//admin", "///admin/x", "/%2Fadmin", "/%2fadmin", "/%5Cadmin", "/x/..%2Fadmin"] {
+    for target in [
+        "//admin",
+        "///admin/x",
+        "/%2Fadmin",
+        "/%2fadmin",
+        "/%5Cadmin",
+        "/x/..%2Fadmin",
+    ] {
         assert_eq!(raw_get(addr, target, &[]).await.0, 403, "{target}");
     }
     let (status, body) = raw_get(addr, "//public%2F%2Fx", &[]).await;
@@ -143,7 +167,12 @@ async fn host_case_and_ports() {
     let yaml = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny, namespace: b}\nspec:\n  action: DENY\n  rules: [{to: [{operation: {hosts: [httpbin.foo, 'httpbin.foo:*']}}]}]\n";
     let s = setup(yaml, NormalizationType::Base).await;
     let addr = s.server.inbound_addr;
-    for host in ["httpbin.foo", "Httpbin.Foo", "HTTPBIN.FOO", "httpbin.foo:8000"] {
+    for host in [
+        "httpbin.foo",
+        "Httpbin.Foo",
+        "HTTPBIN.FOO",
+        "httpbin.foo:8000",
+    ] {
         let (status, _) = raw(addr, &format!("GET / HTTP/1.1\r\nhost: {host}")).await;
         assert_eq!(status, 403, "{host}");
     }
@@ -266,5 +295,8 @@ async fn tcp_deny_with_wildcard_principals_closes_the_connection() {
     )
     .await;
     let client2 = client_as(&mesh, CLIENT_ID, server2.inbound_addr, Protocol::Tcp).await;
-    assert_eq!(echo_through(client2.outbound_addr, b"hello").await, b"hello");
+    assert_eq!(
+        echo_through(client2.outbound_addr, b"hello").await,
+        b"hello"
+    );
 }

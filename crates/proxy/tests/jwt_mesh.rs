@@ -127,9 +127,17 @@ async fn valid_tokens_pass_with_their_outputs_and_bad_ones_are_401() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(field(&body, "x-sub"), Some("alice"));
     assert_eq!(field(&body, "x-team"), Some("core"));
-    let payload = m.token("RS256").split('.').nth(1).expect("payload").to_string();
+    let payload = m
+        .token("RS256")
+        .split('.')
+        .nth(1)
+        .expect("payload")
+        .to_string();
     assert_eq!(field(&body, "x-jwt-payload"), Some(payload.as_str()));
-    assert!(field(&body, "authorization").is_none(), "token removed: {body}");
+    assert!(
+        field(&body, "authorization").is_none(),
+        "token removed: {body}"
+    );
     for alg in ["ES256", "EdDSA", "PS256"] {
         let (status, body) = raw_get(addr, "/secure/x", &[&bearer(&m.token(alg))]).await;
         assert_eq!(status, 200, "{alg}: {body}");
@@ -143,7 +151,10 @@ async fn valid_tokens_pass_with_their_outputs_and_bad_ones_are_401() {
         ("wrong_aud", "Audiences in Jwt are not allowed"),
         ("tampered", "Jwt verification fails"),
         ("wrong_key_same_kid", "Jwt verification fails"),
-        ("unknown_kid", "Jwks doesn't have key to match kid or alg from Jwt"),
+        (
+            "unknown_kid",
+            "Jwks doesn't have key to match kid or alg from Jwt",
+        ),
         // Unsigned: no third section to verify.
         (
             "alg_none",
@@ -203,7 +214,11 @@ async fn key_rotation_takes_effect_after_refresh() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(rotated, "the new key is used after a refresh");
-    assert_eq!(raw_get(addr, "/secure/x", &[&old]).await.0, 401, "the old key is gone");
+    assert_eq!(
+        raw_get(addr, "/secure/x", &[&old]).await.0,
+        401,
+        "the old key is gone"
+    );
     assert!(keys.fetches.load(std::sync::atomic::Ordering::SeqCst) >= 2);
 }
 
@@ -241,8 +256,17 @@ async fn jwks_uri_on_a_metadata_address_is_never_fetched() {
     )
     .await;
     let started = std::time::Instant::now();
-    let (status, _) = raw_get(s.server.inbound_addr, "/public/x", &[&bearer(&m.token("RS256"))]).await;
+    let (status, _) = raw_get(
+        s.server.inbound_addr,
+        "/public/x",
+        &[&bearer(&m.token("RS256"))],
+    )
+    .await;
     assert_eq!(status, 401);
     // Refused before any connection attempt, not after a connect timeout.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -163,7 +163,9 @@ fn rewrite<B>(req: &mut Request<B>, decided: &HttpRequest, ops: &[HeaderOp]) {
 /// Envoy's jwt_authn body for each failure (its `Status` texts).
 pub fn envoy_jwt_message(e: &JwtError) -> &'static str {
     match e {
-        JwtError::Malformed(_) => "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+        JwtError::Malformed(_) => {
+            "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
+        }
         JwtError::AlgorithmNotAllowed(_) => "Jwt verification fails",
         JwtError::UnknownIssuer(_) => "Jwt issuer is not configured",
         JwtError::UnknownKid(_) | JwtError::NoKeys(_) => {

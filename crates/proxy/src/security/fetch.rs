@@ -93,7 +93,10 @@ async fn fetch_inner(uri: &str, allow_link_local: bool) -> Result<String, FetchE
         .authority()
         .filter(|a| !a.as_str().contains('@'))
         .ok_or_else(|| FetchError::BadUri(uri.into()))?;
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(80);
     let addrs = resolve(host, port).await?;
     if !allow_link_local {
@@ -112,7 +115,12 @@ async fn fetch_inner(uri: &str, allow_link_local: bool) -> Result<String, FetchE
                 stream = Some(s);
                 break;
             }
-            Err(source) => last = Some(FetchError::Connect { addr: *addr, source }),
+            Err(source) => {
+                last = Some(FetchError::Connect {
+                    addr: *addr,
+                    source,
+                })
+            }
         }
     }
     let Some(stream) = stream else {
@@ -173,7 +181,14 @@ mod tests {
         ] {
             assert!(forbidden(bad.parse().unwrap()), "{bad}");
         }
-        for ok in ["127.0.0.1", "10.0.0.1", "8.8.8.8", "::1", "fec0::1", "2001:db8::1"] {
+        for ok in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "8.8.8.8",
+            "::1",
+            "fec0::1",
+            "2001:db8::1",
+        ] {
             assert!(!forbidden(ok.parse().unwrap()), "{ok}");
         }
     }

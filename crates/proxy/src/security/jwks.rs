@@ -156,9 +156,7 @@ async fn refresh(entry: Weak<JwksEntry>, opts: JwksOptions) {
         drop(e);
         let result = fetch(&uri, opts.timeout, opts.allow_link_local)
             .await
-            .and_then(|text| {
-                Jwks::parse(&text).map_err(|err| FetchError::Body(err.to_string()))
-            });
+            .and_then(|text| Jwks::parse(&text).map_err(|err| FetchError::Body(err.to_string())));
         let Some(e) = entry.upgrade() else { return };
         let wait = match result {
             Ok(keys) => {

@@ -84,8 +84,8 @@ impl SecurityState {
             services: Vec::new(),
         };
         let first_fetch = cache.options().timeout + Duration::from_millis(500);
-        let enforcing = !sec.authorization_policies.is_empty()
-            || !sec.request_authentications.is_empty();
+        let enforcing =
+            !sec.authorization_policies.is_empty() || !sec.request_authentications.is_empty();
         let compiled = compile(&base, &workload, &jwks);
         SecurityState {
             base,
