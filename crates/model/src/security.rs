@@ -178,3 +178,76 @@ fn jwks_uri_ok(uri: &str) -> bool {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     !authority.is_empty() && !authority.contains('@') && !uri.bytes().any(|b| b <= b' ')
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::*;
+    use verimesh_config::security::{AuthorizationPolicy, JwtRule, RequestAuthentication};
+
+    fn with_policies(namespaces: &[(&str, &str)], jwks_uri: &str) -> ProxyConfig {
+        let mut cfg = ProxyConfig::default();
+        cfg.workload.namespace = "b".into();
+        for (ns, name) in namespaces {
+            cfg.security.authorization_policies.push(Scoped {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                dry_run: false,
+                spec: AuthorizationPolicy::default(),
+            });
+        }
+        cfg.security.request_authentications.push(Scoped {
+            namespace: "b".into(),
+            name: "jwt".into(),
+            dry_run: false,
+            spec: RequestAuthentication {
+                jwt_rules: vec![JwtRule {
+                    issuer: "https://issuer.example".into(),
+                    jwks_uri: Some(jwks_uri.into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        });
+        cfg
+    }
+
+    #[test]
+    fn security_round_trips_and_defaults() {
+        let cfg = with_policies(&[("b", "allow"), ("istio-system", "deny")], "http://k/jwks");
+        cfg.validate().unwrap();
+        let text = serde_json::to_string(&cfg).unwrap();
+        assert_eq!(ProxyConfig::from_json(&text).unwrap(), cfg);
+        assert_eq!(
+            cfg.security.jwks_uris().collect::<Vec<_>>(),
+            ["http://k/jwks"]
+        );
+        // A config written before the field existed gets Istio's defaults.
+        let old = ProxyConfig::from_json(r#"{"version": "1", "workload": {"name": "w",
+            "namespace": "b", "serviceAccount": "s", "identity": "spiffe://cluster.local/ns/b/sa/s"},
+            "inbound": {"appAddress": "127.0.0.1"}}"#)
+        .unwrap();
+        assert_eq!(old.security, Security::default());
+        assert_eq!(old.security.root_namespace, "istio-system");
+    }
+
+    #[test]
+    fn misplaced_duplicate_and_badly_addressed_policies_are_refused() {
+        let err = |cfg: ProxyConfig| cfg.validate().unwrap_err().to_string();
+        let e = err(with_policies(&[("c", "allow")], "http://k/jwks"));
+        assert!(e.contains("cannot apply to a workload in \"b\""), "{e}");
+        let e = err(with_policies(&[("b", "x"), ("b", "x")], "http://k/jwks"));
+        assert!(e.contains("b/x listed twice"), "{e}");
+        for bad in [
+            "file:///etc/passwd",
+            "http://",
+            "http://user@host/x",
+            "//k/jwks",
+        ] {
+            let e = err(with_policies(&[], bad));
+            assert!(e.contains("jwksUri"), "{bad}: {e}");
+        }
+        let mut cfg = with_policies(&[], "https://k/jwks");
+        cfg.security.root_namespace.clear();
+        assert!(err(cfg).contains("rootNamespace"));
+    }
+}

@@ -24,7 +24,6 @@ mod upstream;
 pub use error::{ConnError, ProxyError};
 pub use http::XFCC;
 pub use mesh_tls::{MESH_ALPN, MESH_ALPN_H2, MESH_ALPN_HTTP1};
-pub use security::fetch::{forbidden as jwks_destination_forbidden, FetchError};
 pub use security::jwks::JwksOptions;
 pub use server::{start, OriginalDst, Proxy, ProxyOptions, Shared};
 pub use state::StateError;
