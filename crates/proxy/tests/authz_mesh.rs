@@ -239,10 +239,10 @@ async fn dots_in_service_account_names() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
-/// CUSTOM (ext_authz) cannot be called yet: the proxy fails closed. AUDIT never changes
-/// the outcome but is logged.
+/// CUSTOM with an authorizer this proxy cannot reach (its service is not in the proxy's
+/// config): the proxy fails closed. AUDIT never changes the outcome but is logged.
 #[tokio::test]
-async fn custom_fails_closed_and_audit_is_logged() {
+async fn unreachable_custom_provider_fails_closed_and_audit_is_logged() {
     let yaml = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext, namespace: b}\nspec:\n  action: CUSTOM\n  provider: {name: opa}\n  rules: [{to: [{operation: {paths: ['/ext/*']}}]}]\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: audit, namespace: b}\nspec:\n  action: AUDIT\n  rules: [{to: [{operation: {paths: ['/audited']}}]}]\n";
     let mut sec = security(yaml, NormalizationType::Base);
     sec.extension_providers = vec![serde_json::from_str(
@@ -298,5 +298,81 @@ async fn tcp_deny_with_wildcard_principals_closes_the_connection() {
     assert_eq!(
         echo_through(client2.outbound_addr, b"hello").await,
         b"hello"
+    );
+}
+
+/// CUSTOM asks the provider (Istio's envoyExtAuthzHttp contract) through the proxy's own
+/// outbound config: its answer decides, its headers go where the provider config says.
+#[tokio::test]
+async fn custom_policies_ask_the_external_authorizer() {
+    let yaml = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext, namespace: b}\nspec:\n  action: CUSTOM\n  provider: {name: sample}\n  rules: [{to: [{operation: {paths: ['/ext/*']}}]}]\n";
+    let mut sec = security(yaml, NormalizationType::Base);
+    sec.extension_providers = vec![serde_json::from_str(
+        r#"{"name": "sample", "envoyExtAuthzHttp": {"service": "b/authz.b.svc.cluster.local",
+            "port": 8000, "pathPrefix": "/check",
+            "includeRequestHeadersInCheck": ["x-ext-authz"],
+            "headersToUpstreamOnAllow": ["x-ext-authz-check-result"],
+            "headersToDownstreamOnDeny": ["x-ext-authz-check-result"]}}"#,
+    )
+    .expect("provider")];
+    let (authz, seen) = ext_authz_server().await;
+    let (app, _) = backend("web").await;
+    let mut cfg = policy_config(app, Protocol::Http, sec);
+    cfg.services.push(verimesh_model::Service {
+        hostname: "authz.b.svc.cluster.local".into(),
+        aliases: vec![],
+        addresses: vec![],
+        ports: vec![verimesh_model::ServicePort {
+            port: 8000,
+            name: "http".into(),
+            protocol: Protocol::Http,
+            http_routes: vec![],
+            tcp_routes: vec![],
+            default_cluster: "authz".into(),
+        }],
+    });
+    cfg.clusters.push(verimesh_model::Cluster {
+        name: "authz".into(),
+        transport: verimesh_model::Transport::Plain,
+        endpoints: vec![verimesh_model::Endpoint {
+            address: authz,
+            identity: None,
+            labels: Default::default(),
+            weight: 1,
+        }],
+        connect_timeout_ms: 1000,
+        ..Default::default()
+    });
+    let mesh = Mesh::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let server = start_policy_server(&mesh, cfg, app, &log, NEVER).await;
+    let addr = server.inbound_addr;
+    let (status, body) = raw_get(addr, "/ext/a?q=1", &["x-ext-authz: allow"]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(field(&body, "x-ext-authz-check-result"), Some("allowed"));
+    let (status, body) = raw_get(addr, "/ext/b", &[]).await;
+    assert_eq!((status, body.as_str()), (403, "denied by ext_authz"));
+    assert_eq!(raw_get(addr, "/other", &[]).await.0, 200);
+    let asked = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(
+        asked,
+        ["/check/ext/a?q=1", "/check/ext/b"],
+        "only CUSTOM matches are asked"
+    );
+    let denied = wait_log(&log, |e| e["path"] == "/ext/b").await;
+    assert_eq!(denied["response_flags"], "UAEX");
+    assert_eq!(denied["response_code_details"], "ext_authz_denied");
+    assert_eq!(
+        denied["authz_policy"],
+        "CUSTOM (provider sample) b/ext rule 0"
+    );
+    // The deny headers reach the caller.
+    let (_, headers, _) = get(addr, "/ext/c", &[]).await;
+    assert_eq!(
+        headers
+            .get("x-ext-authz-check-result")
+            .map(|v| v.as_bytes()),
+        Some(&b"denied"[..])
     );
 }

@@ -2,13 +2,17 @@
 //! request it decided on: normalized path and query, lower-case header names, trimmed values,
 //! mesh-internal headers and forgeable claim headers gone, the JWT outputs applied. A request
 //! the engine refuses is answered as Envoy answers it: 400, 401 `Jwt verification fails`
-//! (Envoy's text for each failure) or 403 `RBAC: access denied`.
+//! (Envoy's text for each failure) or 403 `RBAC: access denied`; CUSTOM policies ask their
+//! external authorizer (`ext_authz`).
 
+use super::ext_authz::{self, Answer};
 use super::respond::Local;
-use crate::flags::ResponseFlag;
-use crate::security::{self, SecurityState};
+use crate::security;
+use crate::server::Shared;
+use crate::state::State;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode};
+use verimesh_policy::authz::Effect;
 use verimesh_policy::jwt::HeaderOp;
 use verimesh_policy::{Connection, HttpRequest, JwtError, RawRequest};
 
@@ -23,15 +27,19 @@ pub struct Verdict {
     pub audit: Option<String>,
     /// Set when the request is refused.
     pub refusal: Option<Local>,
+    /// Headers an external authorizer asked for on the response (either way).
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Decides `req` and, when it may pass, rewrites it in place.
 pub async fn check<B>(
-    sec: &SecurityState,
+    shared: &Shared,
+    state: &State,
     conn: &Connection,
     req: &mut Request<B>,
     now: u64,
 ) -> Verdict {
+    let sec = &state.security;
     let mut v = Verdict::default();
     let raw = match raw_request(req) {
         Ok(r) => r,
@@ -80,24 +88,41 @@ pub async fn check<B>(
         tracing::info!(policies = %notes.join("; "), "authorization audit");
         v.audit = Some(notes.join("; "));
     }
-    if !d.allowed || !d.delegations.is_empty() {
+    // As Istio orders Envoy's filters: the token consumed (jwt_authn), then CUSTOM
+    // (ext_authz) on that request, then DENY/ALLOW (rbac).
+    rewrite(req, &request, &out.authn.header_ops);
+    for r in &d.delegations {
+        let provider = match c
+            .engine
+            .policies
+            .policy(r.policy as usize)
+            .map(|p| &p.effect)
+        {
+            Some(Effect::Custom { provider }) => provider.clone(),
+            _ => continue,
+        };
+        match ext_authz::check(shared, state, &provider, req).await {
+            Answer::Allow(headers) => v.response_headers.extend(headers),
+            Answer::Deny(local, headers) => {
+                v.policy = Some(c.engine.policies.describe(r));
+                v.details = local.detail.clone();
+                v.response_headers = headers;
+                v.refusal = Some(local);
+                return v;
+            }
+        }
+    }
+    if !d.allowed {
         let denied = security::denied(&c.engine, &d);
         v.policy = Some(denied.policy);
         v.details = Some(denied.details);
-        v.refusal = Some(if denied.custom {
-            // Envoy's answer when its ext_authz filter fails closed.
-            Local::new(
-                StatusCode::FORBIDDEN,
-                Some(ResponseFlag::UnauthorizedExternalService),
-                "",
-            )
-        } else {
-            // Envoy's RBAC filter sets no response flag; the details say which policy.
-            Local::new(StatusCode::FORBIDDEN, None, "RBAC: access denied")
-        });
-        return v;
+        // Envoy's RBAC filter sets no response flag; the details say which policy.
+        v.refusal = Some(Local::new(
+            StatusCode::FORBIDDEN,
+            None,
+            "RBAC: access denied",
+        ));
     }
-    rewrite(req, &request, &out.authn.header_ops);
     v
 }
 

@@ -82,7 +82,7 @@ pub async fn handle(
     let mut req = ex.take_request();
     // The engine normalizes and decides; the request forwarded is the one it decided on
     // (mesh-internal headers gone), so only the mesh's own XFCC is added after.
-    let verdict = authz::check(&state.security, &conn.policy, &mut req, security::now()).await;
+    let verdict = authz::check(&shared, &state, &conn.policy, &mut req, security::now()).await;
     ex.log(|e| {
         e.authz_policy = verdict.policy.clone();
         e.response_code_details = verdict.details.clone();
@@ -91,6 +91,9 @@ pub async fn handle(
     if let Some(refusal) = verdict.refusal {
         let unauthorized = refusal.status == http::StatusCode::UNAUTHORIZED;
         let mut resp = ex.local(refusal, &state);
+        for (name, value) in verdict.response_headers {
+            resp.headers_mut().append(name, value);
+        }
         if unauthorized {
             let path = req.uri().path().to_string();
             if let Some(v) = authz::challenge(&ex.authority, &path) {
@@ -140,6 +143,9 @@ pub async fn handle(
         Ok(resp) => forward::incoming_response(resp),
         Err(e) => ex.local(Local::upstream(&e), &state),
     };
+    for (name, value) in verdict.response_headers {
+        resp.headers_mut().append(name, value);
+    }
     if conn.peer.is_some() {
         resp.headers_mut().remove(headers::PEER);
         if let Some(v) = &state.me.peer_header {

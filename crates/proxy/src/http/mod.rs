@@ -2,6 +2,7 @@
 //! pooled upstream connections, and the exchange record behind access logs and metrics.
 
 mod authz;
+mod ext_authz;
 mod forward;
 mod headers;
 pub mod inbound;

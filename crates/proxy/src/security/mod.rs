@@ -149,11 +149,12 @@ pub struct Denied {
 pub fn denied(engine: &Engine, d: &Decision) -> Denied {
     if let Some(r) = d.delegations.first().filter(|_| d.allowed) {
         let policy = engine.policies.describe(r);
-        // ext_authz is not implemented: a request a CUSTOM policy delegates is refused rather
-        // than allowed without its authorizer's say (fail closed).
+        // Only HTTP requests are sent to an external authorizer (`http::ext_authz`); a TCP
+        // connection a CUSTOM policy delegates is refused rather than allowed without the
+        // authorizer's say (fail closed).
         tracing::warn!(
-            "{policy} delegates the request to an external authorizer, which this proxy cannot \
-             call yet: denied"
+            "{policy} delegates a TCP connection to an external authorizer, which this proxy \
+             asks only about HTTP requests: denied"
         );
         return Denied {
             policy,

@@ -57,7 +57,13 @@ pub async fn policy_server(
     log: &Path,
     refresh: Duration,
 ) -> Proxy {
-    let cfg = ProxyConfig {
+    let cfg = policy_config(app, protocol, security);
+    start_policy_server(mesh, cfg, app, log, refresh).await
+}
+
+/// The server proxy's config (a test may add services and clusters before starting it).
+pub fn policy_config(app: SocketAddr, protocol: Protocol, security: Security) -> ProxyConfig {
+    ProxyConfig {
         workload: Workload {
             name: "web-v1".into(),
             namespace: "b".into(),
@@ -76,7 +82,16 @@ pub async fn policy_server(
         },
         security,
         ..Default::default()
-    };
+    }
+}
+
+pub async fn start_policy_server(
+    mesh: &Mesh,
+    cfg: ProxyConfig,
+    app: SocketAddr,
+    log: &Path,
+    refresh: Duration,
+) -> Proxy {
     let mut opts = options(app, LogTarget::File(log.to_path_buf()));
     opts.jwks = JwksOptions {
         refresh,
@@ -87,6 +102,47 @@ pub async fn policy_server(
     start(cfg, mesh.creds(SERVER_ID), opts)
         .await
         .expect("test setup")
+}
+
+/// An external authorizer after Istio's sample: allows requests carrying
+/// `x-ext-authz: allow`, answering `x-ext-authz-check-result`; records the paths it saw.
+pub async fn ext_authz_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("test setup");
+    let addr = l.local_addr().expect("test setup");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = l.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    if let Ok(mut s) = s.lock() {
+                        s.push(req.uri().to_string());
+                    }
+                    let allow = req
+                        .headers()
+                        .get("x-ext-authz")
+                        .is_some_and(|v| v == "allow");
+                    async move {
+                        let (status, result, body) = if allow {
+                            (StatusCode::OK, "allowed", "")
+                        } else {
+                            (StatusCode::FORBIDDEN, "denied", "denied by ext_authz")
+                        };
+                        let mut resp = Response::new(Full::new(Bytes::from(body)));
+                        *resp.status_mut() = status;
+                        resp.headers_mut()
+                            .insert("x-ext-authz-check-result", result.parse().expect("static"));
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
 }
 
 /// A client proxy with identity `id` whose service `HOST` (port 8080, `protocol`) is the
