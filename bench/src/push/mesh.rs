@@ -136,5 +136,6 @@ pub fn proxy_config(
         services: outbound.0.clone(),
         clusters: outbound.1.clone(),
         allow_unknown_destinations: false,
+        security: Default::default(),
     }
 }

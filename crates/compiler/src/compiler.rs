@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use verimesh_analyze::hosts::selector_matches;
 use verimesh_analyze::Snapshot;
-use verimesh_model::{Inbound, ProxyConfig, Workload};
+use verimesh_model::{Inbound, ProxyConfig, Security, Workload};
 
 /// One proxy's compiled config, its outbound part shared with the proxies of the same view.
 #[derive(Clone, Debug)]
@@ -26,6 +26,7 @@ pub struct CompiledProxy {
     pub version: String,
     pub workload: Workload,
     pub inbound: Inbound,
+    pub security: Security,
     pub outbound: Arc<Outbound>,
 }
 
@@ -49,6 +50,7 @@ impl CompiledProxy {
                 .map(|c| (**c).clone())
                 .collect(),
             allow_unknown_destinations: self.outbound.allow_unknown_destinations,
+            security: self.security.clone(),
         }
     }
 }
@@ -144,6 +146,10 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    pub(crate) fn trust_domain(&self) -> &str {
+        &self.trust_domain
+    }
+
     pub(crate) fn note_all(&self, notes: Vec<String>) {
         if !notes.is_empty() {
             self.notes.borrow_mut().extend(notes);
@@ -177,16 +183,19 @@ impl<'a> Compiler<'a> {
             labels: inst.labels.clone(),
         };
         let inbound = src.inbound(index, inst);
+        let security = self.security(inst);
         let mut h = Fnv128::default();
         h.u128(outbound.hash);
         h.value(&workload);
         h.value(&inbound);
+        h.value(&security);
         CompiledProxy {
             namespace: inst.namespace.clone(),
             name: inst.name.clone(),
             version: hex(h.finish()),
             workload,
             inbound,
+            security,
             outbound,
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::hash::FastMap;
 use crate::placement::Placement;
+use crate::security::{attach_authn, attach_authz, dry_run_of, Attached};
 use crate::services::port16;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -14,7 +15,7 @@ use verimesh_config::mesh::MeshConfig;
 use verimesh_config::networking::{
     DestinationRule, Location, Resolution, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
 };
-use verimesh_config::security::PeerAuthentication;
+use verimesh_config::security::{AuthorizationPolicy, PeerAuthentication, RequestAuthentication};
 use verimesh_config::{Kind, Resource};
 use verimesh_model::Protocol;
 
@@ -157,6 +158,8 @@ pub(crate) struct Index<'a> {
     pub vs_tests_source_namespace: Vec<bool>,
     pub sidecars: Vec<Scoped<'a, Sidecar>>,
     pub peer_authentications: Vec<Scoped<'a, PeerAuthentication>>,
+    pub authorization_policies: Vec<Attached<'a, AuthorizationPolicy>>,
+    pub request_authentications: Vec<Attached<'a, RequestAuthentication>>,
     pub workload_entries: Vec<Scoped<'a, WorkloadEntry>>,
     /// Container ports by (namespace, Deployment name), for named target ports.
     pub deployment_ports: HashMap<(String, String), Vec<(String, u16)>>,
@@ -186,6 +189,8 @@ impl<'a> Index<'a> {
             vs_tests_source_namespace: Vec::new(),
             sidecars: Vec::new(),
             peer_authentications: Vec::new(),
+            authorization_policies: Vec::new(),
+            request_authentications: Vec::new(),
             workload_entries: Vec::new(),
             deployment_ports: HashMap::new(),
             mesh,
@@ -294,6 +299,31 @@ impl<'a> Index<'a> {
                     spec: pa,
                     export: Export::default(),
                 });
+            }
+        }
+        for r in snap.of_kind(Kind::AuthorizationPolicy) {
+            if let Some(p) = r.as_authorization_policy() {
+                let (namespace, name) = scoped(r);
+                let s = Scoped {
+                    namespace,
+                    name,
+                    spec: p,
+                    export: Export::default(),
+                };
+                ix.authorization_policies
+                    .push(attach_authz(s, dry_run_of(r)));
+            }
+        }
+        for r in snap.of_kind(Kind::RequestAuthentication) {
+            if let Some(p) = r.as_request_authentication() {
+                let (namespace, name) = scoped(r);
+                let s = Scoped {
+                    namespace,
+                    name,
+                    spec: p,
+                    export: Export::default(),
+                };
+                ix.request_authentications.push(attach_authn(s));
             }
         }
         for r in snap.of_kind(Kind::WorkloadEntry) {

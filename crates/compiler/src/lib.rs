@@ -24,6 +24,7 @@ mod placement;
 mod policy;
 mod routes;
 mod scope;
+mod security;
 mod services;
 mod synth;
 mod unit;

@@ -8,6 +8,7 @@
 
 mod cluster;
 mod route;
+mod security;
 mod service;
 mod validate;
 
@@ -16,6 +17,7 @@ pub use route::{
     HeaderMatch, HeaderOps, HttpAction, HttpMatch, HttpRoute, Redirect, Retries, Rewrite,
     StringMatch, TcpRoute, WeightedCluster,
 };
+pub use security::{Scoped, Security, DEFAULT_ROOT_NAMESPACE, DEFAULT_TRUST_DOMAIN};
 pub use service::{Inbound, InboundPort, MtlsMode, Protocol, Service, ServicePort, Workload};
 pub use validate::ModelError;
 
@@ -39,6 +41,10 @@ pub struct ProxyConfig {
     /// original destination (Istio's ALLOW_ANY) or refused (REGISTRY_ONLY).
     #[serde(default)]
     pub allow_unknown_destinations: bool,
+    /// Who may call the workload: the authentication and authorization policies that apply
+    /// to it, for the proxy's inbound side.
+    #[serde(default)]
+    pub security: Security,
 }
 
 impl ProxyConfig {

@@ -12,7 +12,7 @@ pub enum ModelError {
     Invalid { path: String, message: String },
 }
 
-fn invalid(path: String, message: impl Into<String>) -> ModelError {
+pub(crate) fn invalid(path: String, message: impl Into<String>) -> ModelError {
     ModelError::Invalid {
         path,
         message: message.into(),
@@ -112,7 +112,7 @@ impl ProxyConfig {
                 }
             }
         }
-        Ok(())
+        self.security.validate(&self.workload.namespace)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::normalize::{HttpRequest, Normalizer, RawRequest, RequestError};
 use crate::scope::{PolicyScope, Workload};
 use std::collections::HashMap;
 use verimesh_config::mesh::{MeshConfig, NormalizationType};
-use verimesh_config::security::JwtRule;
+use verimesh_config::security::{AuthorizationPolicy, JwtRule, RequestAuthentication};
 use verimesh_config::Resource;
 
 /// Every policy of a configuration, compiled.
@@ -18,6 +18,23 @@ pub struct Engine {
     pub path_normalization: NormalizationType,
     authn: Vec<(PolicyScope, Vec<JwtRule>)>,
     jwks: HashMap<String, Jwks>,
+}
+
+/// One AuthorizationPolicy as [`Engine::from_specs`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthzSpec<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// The `istio.io/dry-run` annotation's value, if any.
+    pub dry_run: Option<&'a str>,
+    pub spec: &'a AuthorizationPolicy,
+}
+
+/// One RequestAuthentication as [`Engine::from_specs`] takes it.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthnSpec<'a> {
+    pub namespace: &'a str,
+    pub spec: &'a RequestAuthentication,
 }
 
 /// An engine narrowed to one workload: compute once per workload (or config push).
@@ -58,27 +75,70 @@ impl Engine {
         mesh: &MeshConfig,
         jwks: HashMap<String, Jwks>,
     ) -> Engine {
-        let mut authn: Vec<(PolicyScope, Vec<JwtRule>)> = resources
-            .clone()
+        let authn = resources.clone().into_iter().filter_map(|r| {
+            r.as_request_authentication().map(|ra| AuthnSpec {
+                namespace: r.namespace(),
+                spec: ra,
+            })
+        });
+        let mut engine = Engine::from_specs(std::iter::empty(), authn, mesh, jwks);
+        engine.policies = PolicySet::build(resources, mesh);
+        engine
+    }
+
+    /// The same engine from typed specs rather than loaded resources: what a proxy has, its
+    /// compiled config carrying the policies that apply to it.
+    pub fn from_specs<'a>(
+        authz: impl IntoIterator<Item = AuthzSpec<'a>>,
+        authn: impl IntoIterator<Item = AuthnSpec<'a>>,
+        mesh: &MeshConfig,
+        jwks: HashMap<String, Jwks>,
+    ) -> Engine {
+        let mut authn: Vec<(PolicyScope, Vec<JwtRule>)> = authn
             .into_iter()
-            .filter_map(|r| {
-                let ra = r.as_request_authentication()?;
+            .map(|a| {
+                let ra = a.spec;
                 let scope = PolicyScope::new(
-                    r.namespace(),
+                    a.namespace,
                     ra.selector.as_ref(),
                     ra.target_ref.as_ref(),
                     &ra.target_refs,
                 );
-                Some((scope, ra.jwt_rules.clone()))
+                (scope, ra.jwt_rules.clone())
             })
             .collect();
         authn.sort_by(|a, b| a.0.namespace.cmp(&b.0.namespace));
+        let mut authz: Vec<AuthzSpec<'a>> = authz.into_iter().collect();
+        authz.sort_by(|a, b| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+        let mut policies = PolicySet::build(std::iter::empty(), mesh);
+        for p in authz {
+            policies.push(p.namespace, p.name, p.dry_run, p.spec, mesh);
+        }
         Engine {
-            policies: PolicySet::build(resources, mesh),
+            policies,
             path_normalization: mesh.path_normalization(),
             authn,
             jwks,
         }
+    }
+
+    /// The `jwksUri`s of every jwtRule without inline keys: what the caller must fetch.
+    pub fn jwks_uris(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .authn
+            .iter()
+            .flat_map(|(_, rules)| rules)
+            .filter(|r| r.jwks.as_deref().is_none_or(str::is_empty))
+            .filter_map(|r| r.jwks_uri.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Replaces the fetched key sets (a JWKS refresh); call `for_workload` again after.
+    pub fn set_jwks(&mut self, jwks: HashMap<String, Jwks>) {
+        self.jwks = jwks;
     }
 
     pub fn for_workload(&self, w: &Workload) -> WorkloadPolicies {

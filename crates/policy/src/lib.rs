@@ -21,7 +21,7 @@ pub mod scope;
 
 pub use attrs::{Attributes, Authenticated, Connection, Peer};
 pub use authz::{Decision, PolicySet, Selected};
-pub use engine::{Engine, Outcome, Verdict, WorkloadPolicies};
+pub use engine::{AuthnSpec, AuthzSpec, Engine, Outcome, Verdict, WorkloadPolicies};
 pub use jwt::{Jwks, JwtError, JwtPolicy};
 pub use normalize::{HttpRequest, Normalizer, RawRequest, RequestError};
 pub use scope::Workload;

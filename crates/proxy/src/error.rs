@@ -50,6 +50,8 @@ pub enum ConnError {
     HandshakeTimeout(SocketAddr),
     #[error("mesh peer on {0} presented no identity")]
     NoPeerIdentity(SocketAddr),
+    #[error("refused by authorization: {0}")]
+    Denied(String),
     #[error("plaintext refused on port {0}: mTLS is STRICT")]
     PlaintextRefused(u16),
     #[error("HTTP: {0}")]

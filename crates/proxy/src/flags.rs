@@ -1,5 +1,8 @@
 //! Envoy's response flags, which access logs carry so a failure says who failed and how: the
-//! letters users already know from Istio (UF, UH, NR, UT, UR, URX, DC, UAEX, …).
+//! letters users already know from Istio (UF, UH, NR, UT, UR, URX, DC, UAEX, …). Envoy has no
+//! flag for an RBAC or JWT denial (its RBAC filter leaves `%RESPONSE_FLAGS%` at `-` and says
+//! `rbac_access_denied_matched_policy[...]` in `%RESPONSE_CODE_DETAILS%`), so neither has
+//! one here: the access log's `response_code_details` carries the same words.
 
 use std::fmt;
 
@@ -21,8 +24,6 @@ pub enum ResponseFlag {
     DownstreamConnectionTermination,
     /// Denied by an external authorizer.
     UnauthorizedExternalService,
-    /// Denied by authorization policy (RBAC).
-    RbacAccessDenied,
     /// The upstream connection was terminated (an L4 failure after connecting).
     UpstreamConnectionTermination,
     /// Rejected because a circuit breaker (connection-pool limit) is open.
@@ -48,7 +49,6 @@ impl ResponseFlag {
             ResponseFlag::NoRouteFound => "NR",
             ResponseFlag::DownstreamConnectionTermination => "DC",
             ResponseFlag::UnauthorizedExternalService => "UAEX",
-            ResponseFlag::RbacAccessDenied => "RBAC",
             ResponseFlag::UpstreamConnectionTermination => "UC",
             ResponseFlag::UpstreamOverflow => "UO",
             ResponseFlag::NoClusterFound => "NC",

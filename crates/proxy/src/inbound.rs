@@ -5,10 +5,13 @@
 
 use crate::detect::Detected;
 use crate::error::ConnError;
+use crate::flags::ResponseFlag;
 use crate::http::inbound::{self as http_in, InboundConn, Peer};
 use crate::mesh_tls::MeshProtocol;
+use crate::security;
 use crate::server::Shared;
 use crate::sniff::sniff;
+use crate::state::State;
 use crate::tcp::{self, TcpRecord};
 use crate::upstream::UpstreamKind;
 use std::net::SocketAddr;
@@ -32,8 +35,8 @@ pub async fn handle(
     let app_addr = SocketAddr::new(state.config.inbound.app_address, port);
     if mode == MtlsMode::Disable {
         // Istio's DISABLE: the proxy terminates nothing; bytes go to the app as they are.
-        let mut record = TcpRecord::new(&state, false, remote, dst, None);
-        record.opened(&shared);
+        let record = TcpRecord::new(&state, false, remote, dst, None);
+        let mut record = admit(&shared, &state, record, None, remote, dst).await?;
         let result = tcp::direct(&mut peer, app_addr, &mut record).await;
         record.finish(&shared, result.as_ref().map(|b| *b));
         return result.map(|_| ());
@@ -67,6 +70,7 @@ pub async fn handle(
                 Some(MeshProtocol::H2 | MeshProtocol::Http1) => {
                     let h2 = protocol == Some(MeshProtocol::H2);
                     let conn = Arc::new(InboundConn {
+                        policy: security::connection(Some(&id), remote, dst),
                         remote,
                         dst,
                         peer: Some(Peer { identity, xfcc }),
@@ -79,8 +83,8 @@ pub async fn handle(
                 }
                 _ => {
                     let mut stream = stream;
-                    let mut record = TcpRecord::new(&state, false, remote, dst, Some(identity));
-                    record.opened(&shared);
+                    let record = TcpRecord::new(&state, false, remote, dst, Some(identity));
+                    let mut record = admit(&shared, &state, record, Some(&id), remote, dst).await?;
                     let result = tcp::direct(&mut stream, app_addr, &mut record).await;
                     record.finish(&shared, result.as_ref().map(|b| *b));
                     return result.map(|_| ());
@@ -103,6 +107,7 @@ pub async fn handle(
     };
     if let Some(h2) = h2 {
         let conn = Arc::new(InboundConn {
+            policy: security::connection(None, remote, dst),
             remote,
             dst,
             peer: None,
@@ -113,9 +118,40 @@ pub async fn handle(
         crate::http::serve(peer, h2, handler).await?;
         return Ok(());
     }
-    let mut record = TcpRecord::new(&state, false, remote, dst, None);
-    record.opened(&shared);
+    let record = TcpRecord::new(&state, false, remote, dst, None);
+    let mut record = admit(&shared, &state, record, None, remote, dst).await?;
     let result = tcp::direct(&mut peer, app_addr, &mut record).await;
     record.finish(&shared, result.as_ref().map(|b| *b));
     result.map(|_| ())
+}
+
+/// Authorization of a TCP connection when it opens, with the verified peer identity (none
+/// for plaintext) and the port it was made to (Istio's TCP semantics are the engine's). A
+/// refusal is logged and closes the connection.
+async fn admit(
+    shared: &Shared,
+    state: &State,
+    mut record: TcpRecord,
+    peer: Option<&str>,
+    remote: SocketAddr,
+    dst: SocketAddr,
+) -> Result<TcpRecord, ConnError> {
+    let conn = security::connection(peer, remote, dst);
+    match state.security.check_tcp(&conn).await {
+        Ok(policy) => {
+            record.entry.authz_policy = policy;
+            record.opened(shared);
+            Ok(record)
+        }
+        Err(denied) => {
+            record.entry.authz_policy = Some(denied.policy.clone());
+            record.entry.connection_termination_details = Some(denied.details);
+            if denied.custom {
+                record.flags.add(ResponseFlag::UnauthorizedExternalService);
+            }
+            let err = ConnError::Denied(denied.policy);
+            record.finish(shared, Err(&err));
+            Err(err)
+        }
+    }
 }

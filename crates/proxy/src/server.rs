@@ -5,6 +5,7 @@
 
 use crate::error::{ConnError, ProxyError};
 use crate::mesh_tls::MeshTls;
+use crate::security::jwks::{JwksCache, JwksOptions};
 use crate::state::{State, StateError};
 use crate::telemetry::{AccessLog, LogTarget, Telemetry};
 use crate::upstream::{Connector, Pools};
@@ -38,6 +39,8 @@ pub struct ProxyOptions {
     /// How long the proxy waits for a client's first bytes before taking it as opaque TCP.
     pub detect_timeout: Duration,
     pub access_log: LogTarget,
+    /// How `jwksUri`s are fetched and refreshed.
+    pub jwks: JwksOptions,
 }
 
 impl Default for ProxyOptions {
@@ -49,6 +52,7 @@ impl Default for ProxyOptions {
             original_dst: OriginalDst::Kernel,
             detect_timeout: Duration::from_millis(200),
             access_log: LogTarget::Stdout,
+            jwks: JwksOptions::default(),
         }
     }
 }
@@ -61,14 +65,17 @@ pub struct Shared {
     pub tls: Arc<MeshTls>,
     pub telemetry: Arc<Telemetry>,
     pub detect_timeout: Duration,
+    /// Fetched key sets, per `jwksUri`; outlive config versions.
+    pub jwks: JwksCache,
 }
 
 impl Shared {
     /// Compiles and swaps in a new config; the old one stays when this one is refused.
     pub fn update(&self, config: ProxyConfig) -> Result<(), StateError> {
-        let state = State::new(config, &self.pools)?;
+        let state = State::new(config, &self.pools, &self.jwks)?;
         self.state.store(Arc::new(state));
         self.pools.retain_used();
+        self.jwks.retain_used();
         Ok(())
     }
 }
@@ -110,7 +117,8 @@ pub async fn start(
 ) -> Result<Proxy, ProxyError> {
     let tls = Arc::new(MeshTls::new(source)?);
     let pools = Pools::default();
-    let state = State::new(config, &pools)?;
+    let jwks = JwksCache::new(opts.jwks.clone());
+    let state = State::new(config, &pools, &jwks)?;
     let log = AccessLog::start(&opts.access_log).map_err(ProxyError::AccessLog)?;
     let shared = Arc::new(Shared {
         state: ArcSwap::from_pointee(state),
@@ -119,6 +127,7 @@ pub async fn start(
         tls,
         telemetry: Arc::new(Telemetry::new(log)),
         detect_timeout: opts.detect_timeout,
+        jwks,
     });
     let outbound_l = bind(opts.outbound).await?;
     let inbound_l = bind(opts.inbound).await?;

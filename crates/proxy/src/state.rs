@@ -5,6 +5,8 @@
 
 use crate::lb::{Balancer, EndpointLoad, Policy};
 use crate::routes::{CompiledRoute, RouteError, WeightedTargets};
+use crate::security::jwks::JwksCache;
+use crate::security::SecurityState;
 use crate::upstream::{EndpointPool, Pools, UpstreamKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -77,6 +79,8 @@ pub struct Me {
 pub struct State {
     pub config: ProxyConfig,
     pub me: Me,
+    /// Inbound authentication and authorization: the engine for this config version.
+    pub security: SecurityState,
     pub services: Vec<ServiceState>,
     by_addr: HashMap<SocketAddr, (usize, usize)>,
     by_name: HashMap<String, usize>,
@@ -94,8 +98,9 @@ pub enum StateError {
 impl State {
     /// Compiles a config for lookups; a config that fails validation or has a bad regex is
     /// refused as a whole (the caller keeps the previous one).
-    pub fn new(config: ProxyConfig, pools: &Pools) -> Result<Self, StateError> {
+    pub fn new(config: ProxyConfig, pools: &Pools, jwks: &JwksCache) -> Result<Self, StateError> {
         config.validate()?;
+        let security = SecurityState::new(&config, jwks);
         let clusters: HashMap<String, Arc<ClusterState>> = config
             .clusters
             .iter()
@@ -157,6 +162,7 @@ impl State {
         };
         Ok(Self {
             me,
+            security,
             config,
             services,
             by_addr,
@@ -181,10 +187,10 @@ impl State {
         Some((s, s.ports.iter().find(|p| p.port == port)?))
     }
 
-    /// How request paths are normalized before routing and policy (Istio's default, BASE,
-    /// until the model carries the mesh's `pathNormalization`).
+    /// How request paths are normalized before routing and policy (the mesh's
+    /// `pathNormalization`).
     pub fn path_normalization(&self) -> NormalizationType {
-        NormalizationType::Base
+        self.config.security.path_normalization
     }
 
     pub fn cluster(&self, name: &str) -> Option<&Arc<ClusterState>> {
@@ -308,7 +314,8 @@ mod tests {
             }],
             ..Default::default()
         };
-        let state = State::new(cfg, &Pools::default()).unwrap();
+        let jwks = JwksCache::new(Default::default());
+        let state = State::new(cfg, &Pools::default(), &jwks).unwrap();
         let (s, p) = state
             .port_by_addr("198.18.1.2:9000".parse().unwrap())
             .unwrap();

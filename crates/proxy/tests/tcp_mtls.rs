@@ -56,6 +56,7 @@ fn loopback(orig: SocketAddr) -> ProxyOptions {
         original_dst: OriginalDst::Fixed(orig),
         detect_timeout: Duration::from_millis(200),
         access_log: verimesh_proxy::LogTarget::Off,
+        jwks: Default::default(),
     }
 }
 

@@ -61,6 +61,12 @@ pub struct PolicySet {
     root_namespace: String,
 }
 
+/// Whether a policy whose `istio.io/dry-run` annotation has this value is dry-run (Istio's
+/// boolean spellings; anything else leaves it enforced).
+pub fn is_dry_run(annotation: Option<&str>) -> bool {
+    annotation.and_then(parse_bool).unwrap_or(false)
+}
+
 /// Istio's `strconv.ParseBool`.
 fn parse_bool(v: &str) -> Option<bool> {
     match v {

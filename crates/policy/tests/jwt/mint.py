@@ -2,14 +2,16 @@
 """Mints real JWTs with PyJWT for verimesh-policy's tests: fresh keys every run, one token
 per algorithm, and one per failure the verifier must catch. Prints one JSON object:
 {"now": ..., "jwks": "<JWKS text>", "other_jwks": "...", "tokens": {"name": "token", ...}}."""
-import base64, hashlib, hmac, json, sys
+import base64, hashlib, hmac, json, os, sys
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-NOW = 1_700_000_000
+# A fixed instant for the pure engine's tests; callers judging tokens against the wall clock
+# (the proxy's tests) pass MINT_NOW.
+NOW = int(os.environ.get("MINT_NOW", "1700000000"))
 ISS = "https://issuer.example"
 
 

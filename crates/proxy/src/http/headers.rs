@@ -1,6 +1,6 @@
-//! Header handling shared by both directions: mesh-internal headers removed from what
-//! callers send, the hints proxies pass each other, request ids, route header operations,
-//! and XFCC.
+//! Header handling shared by both directions: the hints proxies pass each other, request
+//! ids, route header operations, and XFCC. (Mesh-internal headers a caller sends are removed
+//! by the policy crate's normalization, in `http::authz`.)
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use verimesh_model::HeaderOps;
@@ -13,19 +13,6 @@ pub const PEER: &str = "x-verimesh-peer";
 pub const DOWNSTREAM_H2: &str = "x-verimesh-proto";
 pub const XFCC: &str = "x-forwarded-client-cert";
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// Removes every mesh-internal header (XFCC, `x-envoy-*`, `x-verimesh-*`): a caller must
-/// never be able to supply what the mesh asserts.
-pub fn strip_internal(headers: &mut HeaderMap) {
-    let internal: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| verimesh_policy::normalize::is_internal_header(n.as_str()))
-        .cloned()
-        .collect();
-    for name in internal {
-        headers.remove(&name);
-    }
-}
 
 /// Reads the peer hint as `(workload, namespace)`.
 pub fn peer_of(headers: &HeaderMap) -> Option<(String, String)> {
@@ -86,18 +73,6 @@ pub fn xfcc(by: &str, peer_cert_der: &[u8], peer_id: &str) -> Option<HeaderValue
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn internal_headers_are_removed_others_kept() {
-        let mut h = HeaderMap::new();
-        h.insert(XFCC, "By=forged".parse().unwrap());
-        h.insert(PEER, "evil;ns".parse().unwrap());
-        h.insert("x-envoy-original-path", "/admin".parse().unwrap());
-        h.insert("x-user", "kept".parse().unwrap());
-        strip_internal(&mut h);
-        assert_eq!(h.len(), 1);
-        assert!(h.contains_key("x-user"));
-    }
 
     #[test]
     fn xfcc_names_both_ends() {

@@ -3,11 +3,13 @@
 //! Mesh-internal headers a caller sent are removed; the verified caller's identity is given
 //! to the application in XFCC; the request goes to the application on the original port.
 
+use super::authz;
 use super::forward::{self, Wire};
 use super::headers;
 use super::request::{Direction, Exchange};
 use super::respond::Local;
 use crate::body::Body;
+use crate::security;
 use crate::server::Shared;
 use crate::upstream::EndpointPool;
 use http::header::HeaderValue;
@@ -28,6 +30,8 @@ pub struct Peer {
 }
 
 pub struct InboundConn {
+    /// The connection as authorization sees it (verified peer, addresses, port).
+    pub policy: verimesh_policy::Connection,
     pub remote: SocketAddr,
     pub dst: SocketAddr,
     pub peer: Option<Peer>,
@@ -72,37 +76,34 @@ pub async fn handle(
         ex.record.labels.connection_security_policy = "mutual_tls";
         ex.log(|e| e.source_principal = Some(peer.identity.to_string()));
     }
-    if let Some(h) = ex.headers_mut() {
-        headers::strip_internal(h);
-        if let Some(v) = conn.peer.as_ref().and_then(|p| p.xfcc.clone()) {
-            h.insert(headers::XFCC, v);
-        }
-    }
     ex.log(|e| e.destination_principal = Some(state.me.principal.to_string()));
     ex.log(|e| e.upstream_cluster = Some(format!("inbound|{}||", conn.dst.port())));
     ex.log(|e| e.upstream_host = Some(conn.app.addr.to_string()));
-    let target = match ex.normalized.take() {
-        Some(Ok(t)) => t,
-        Some(Err(local)) => {
-            let resp = ex.local(local, &state);
-            return ex.finish(resp, &shared.telemetry);
-        }
-        None => {
-            let resp = ex.local(Local::bad_request("unreadable request".into()), &state);
-            return ex.finish(resp, &shared.telemetry);
-        }
-    };
     let mut req = ex.take_request();
-    let pq = match &target.query {
-        Some(q) => format!("{}?{q}", target.path),
-        None => target.path.clone(),
-    };
-    let mut parts = req.uri().clone().into_parts();
-    if let Ok(p) = pq.parse() {
-        parts.path_and_query = Some(p);
+    // The engine normalizes and decides; the request forwarded is the one it decided on
+    // (mesh-internal headers gone), so only the mesh's own XFCC is added after.
+    let verdict = authz::check(&shared, &state, &conn.policy, &mut req, security::now()).await;
+    ex.log(|e| {
+        e.authz_policy = verdict.policy.clone();
+        e.response_code_details = verdict.details.clone();
+        e.authz_audit = verdict.audit.clone();
+    });
+    if let Some(refusal) = verdict.refusal {
+        let unauthorized = refusal.status == http::StatusCode::UNAUTHORIZED;
+        let mut resp = ex.local(refusal, &state);
+        for (name, value) in verdict.response_headers {
+            resp.headers_mut().append(name, value);
+        }
+        if unauthorized {
+            let path = req.uri().path().to_string();
+            if let Some(v) = authz::challenge(&ex.authority, &path) {
+                resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+            }
+        }
+        return ex.finish(resp, &shared.telemetry);
     }
-    if let Ok(uri) = http::Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
+    if let Some(v) = conn.peer.as_ref().and_then(|p| p.xfcc.clone()) {
+        req.headers_mut().insert(headers::XFCC, v);
     }
     let wire = match state
         .config
@@ -142,6 +143,9 @@ pub async fn handle(
         Ok(resp) => forward::incoming_response(resp),
         Err(e) => ex.local(Local::upstream(&e), &state),
     };
+    for (name, value) in verdict.response_headers {
+        resp.headers_mut().append(name, value);
+    }
     if conn.peer.is_some() {
         resp.headers_mut().remove(headers::PEER);
         if let Some(v) = &state.me.peer_header {

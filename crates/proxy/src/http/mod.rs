@@ -1,6 +1,8 @@
 //! The HTTP proxy: serving downstream connections with hyper, routing, forwarding through
 //! pooled upstream connections, and the exchange record behind access logs and metrics.
 
+mod authz;
+mod ext_authz;
 mod forward;
 mod headers;
 pub mod inbound;

@@ -172,10 +172,6 @@ impl Exchange {
         }
     }
 
-    pub fn headers_mut(&mut self) -> Option<&mut HeaderMap> {
-        self.request.as_mut().map(|r| r.headers_mut())
-    }
-
     /// The request, for sending on; only one taker (later callers get an empty GET).
     pub fn take_request(&mut self) -> Request<Body> {
         self.request

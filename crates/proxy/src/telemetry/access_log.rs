@@ -63,6 +63,16 @@ pub struct Entry {
     /// The authorization policy and rule that decided, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authz_policy: Option<String>,
+    /// Why the proxy answered itself, as Envoy words it (e.g.
+    /// `rbac_access_denied_matched_policy[ns[foo]-policy[deny]-rule[0]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_code_details: Option<String>,
+    /// Why the proxy closed a TCP connection it refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_termination_details: Option<String>,
+    /// AUDIT policies that matched and what dry-run policies would have done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authz_audit: Option<String>,
 }
 
 pub struct AccessLog {

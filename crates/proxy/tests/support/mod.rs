@@ -23,6 +23,8 @@ use verimesh_model::{
 };
 use verimesh_proxy::{start, LogTarget, OriginalDst, Proxy, ProxyOptions};
 
+pub mod policy;
+
 pub const CLIENT_ID: &str = "spiffe://cluster.local/ns/a/sa/client";
 pub const SERVER_ID: &str = "spiffe://cluster.local/ns/b/sa/server";
 pub const VIP: &str = "198.18.0.10:8080";
@@ -179,6 +181,7 @@ pub fn options(orig: SocketAddr, log: LogTarget) -> ProxyOptions {
         original_dst: OriginalDst::Fixed(orig),
         detect_timeout: Duration::from_millis(200),
         access_log: log,
+        jwks: Default::default(),
     }
 }
 

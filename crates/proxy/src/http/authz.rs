@@ -1,0 +1,214 @@
+//! The inbound request decided by the one engine, and then rewritten to be exactly the
+//! request it decided on: normalized path and query, lower-case header names, trimmed values,
+//! mesh-internal headers and forgeable claim headers gone, the JWT outputs applied. A request
+//! the engine refuses is answered as Envoy answers it: 400, 401 `Jwt verification fails`
+//! (Envoy's text for each failure) or 403 `RBAC: access denied`; CUSTOM policies ask their
+//! external authorizer (`ext_authz`).
+
+use super::ext_authz::{self, Answer};
+use super::respond::Local;
+use crate::security;
+use crate::server::Shared;
+use crate::state::State;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Request, StatusCode};
+use verimesh_policy::authz::Effect;
+use verimesh_policy::jwt::HeaderOp;
+use verimesh_policy::{Connection, HttpRequest, JwtError, RawRequest};
+
+/// What the access log records about the decision.
+#[derive(Default)]
+pub struct Verdict {
+    /// The policy and rule that decided.
+    pub policy: Option<String>,
+    /// Envoy's response-code details for a refusal.
+    pub details: Option<String>,
+    /// AUDIT policies that matched, and what dry-run policies would have done.
+    pub audit: Option<String>,
+    /// Set when the request is refused.
+    pub refusal: Option<Local>,
+    /// Headers an external authorizer asked for on the response (either way).
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Decides `req` and, when it may pass, rewrites it in place.
+pub async fn check<B>(
+    shared: &Shared,
+    state: &State,
+    conn: &Connection,
+    req: &mut Request<B>,
+    now: u64,
+) -> Verdict {
+    let sec = &state.security;
+    let mut v = Verdict::default();
+    let raw = match raw_request(req) {
+        Ok(r) => r,
+        Err(name) => {
+            v.refusal = Some(Local::bad_request(format!(
+                "the value of header {name:?} is not UTF-8"
+            )));
+            return v;
+        }
+    };
+    let c = sec.current().await;
+    let out = c.engine.decide_quiet(&c.policies, conn, Some(&raw), now);
+    if let Some(e) = out.bad_request {
+        v.refusal = Some(Local::bad_request(e.to_string()));
+        return v;
+    }
+    if let Some(e) = &out.bad_token {
+        v.details = Some(format!(
+            "jwt_authn_access_denied{{{}}}",
+            envoy_jwt_message(e).replace(' ', "_")
+        ));
+        let mut local = Local::new(StatusCode::UNAUTHORIZED, None, envoy_jwt_message(e));
+        local.detail = Some(e.to_string());
+        v.refusal = Some(local);
+        return v;
+    }
+    let Some(request) = out.request else {
+        v.refusal = Some(Local::bad_request("unreadable request".into()));
+        return v;
+    };
+    let d = out.decision.unwrap_or_default();
+    v.policy = security::describe(&c.engine, &d);
+    let mut notes: Vec<String> = d
+        .audited
+        .iter()
+        .map(|r| c.engine.policies.describe(r))
+        .collect();
+    for dr in &d.dry_runs {
+        let id = c.engine.policies.policy_id(dr.policy);
+        notes.push(match dr.matched {
+            Some(rule) => format!("dry-run {id} rule {rule} matched"),
+            None => format!("dry-run {id} matched nothing"),
+        });
+    }
+    if !notes.is_empty() {
+        tracing::info!(policies = %notes.join("; "), "authorization audit");
+        v.audit = Some(notes.join("; "));
+    }
+    // As Istio orders Envoy's filters: the token consumed (jwt_authn), then CUSTOM
+    // (ext_authz) on that request, then DENY/ALLOW (rbac).
+    rewrite(req, &request, &out.authn.header_ops);
+    for r in &d.delegations {
+        let provider = match c
+            .engine
+            .policies
+            .policy(r.policy as usize)
+            .map(|p| &p.effect)
+        {
+            Some(Effect::Custom { provider }) => provider.clone(),
+            _ => continue,
+        };
+        match ext_authz::check(shared, state, &provider, req).await {
+            Answer::Allow(headers) => v.response_headers.extend(headers),
+            Answer::Deny(local, headers) => {
+                v.policy = Some(c.engine.policies.describe(r));
+                v.details = local.detail.clone();
+                v.response_headers = headers;
+                v.refusal = Some(local);
+                return v;
+            }
+        }
+    }
+    if !d.allowed {
+        let denied = security::denied(&c.engine, &d);
+        v.policy = Some(denied.policy);
+        v.details = Some(denied.details);
+        // Envoy's RBAC filter sets no response flag; the details say which policy.
+        v.refusal = Some(Local::new(
+            StatusCode::FORBIDDEN,
+            None,
+            "RBAC: access denied",
+        ));
+    }
+    v
+}
+
+/// The request as received, for the engine. Header values must be UTF-8 (the engine judges
+/// text); `Err` names the first that is not.
+fn raw_request<B>(req: &Request<B>) -> Result<RawRequest, String> {
+    let mut headers = Vec::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        let text = std::str::from_utf8(value.as_bytes()).map_err(|_| name.to_string())?;
+        headers.push((name.as_str().to_string(), text.to_string()));
+    }
+    Ok(RawRequest {
+        method: req.method().as_str().to_string(),
+        target: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string()),
+        authority: req.uri().authority().map(|a| a.as_str().to_string()),
+        headers,
+    })
+}
+
+/// Makes `req` the request the engine decided on, then applies the JWT header operations.
+fn rewrite<B>(req: &mut Request<B>, decided: &HttpRequest, ops: &[HeaderOp]) {
+    let pq = match &decided.query {
+        Some(q) => format!("{}?{q}", decided.path),
+        None => decided.path.clone(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(p) = pq.parse() {
+        parts.path_and_query = Some(p);
+    }
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    let mut headers = HeaderMap::with_capacity(decided.headers.len());
+    for (name, value) in &decided.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    for op in ops {
+        match op {
+            HeaderOp::Remove(name) => {
+                headers.remove(name.as_str());
+            }
+            HeaderOp::Set(name, value) => {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    headers.insert(n, v);
+                }
+            }
+        }
+    }
+    *req.headers_mut() = headers;
+}
+
+/// Envoy's jwt_authn body for each failure (its `Status` texts).
+pub fn envoy_jwt_message(e: &JwtError) -> &'static str {
+    match e {
+        JwtError::Malformed(_) => {
+            "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
+        }
+        JwtError::AlgorithmNotAllowed(_) => "Jwt verification fails",
+        JwtError::UnknownIssuer(_) => "Jwt issuer is not configured",
+        JwtError::UnknownKid(_) | JwtError::NoKeys(_) => {
+            "Jwks doesn't have key to match kid or alg from Jwt"
+        }
+        JwtError::BadSignature => "Jwt verification fails",
+        JwtError::Expired => "Jwt is expired",
+        JwtError::NotYetValid => "Jwt not yet valid",
+        JwtError::BadAudience => "Audiences in Jwt are not allowed",
+        JwtError::MultipleTokens => "Found multiple Jwt tokens",
+        JwtError::BadJwks(_) => "Jwks is an invalid JSON",
+    }
+}
+
+/// Envoy's `www-authenticate` challenge on a refused token.
+pub fn challenge(host: &str, path: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "Bearer realm=\"http://{host}{path}\", error=\"invalid_token\""
+    ))
+    .ok()
+}
