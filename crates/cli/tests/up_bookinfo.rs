@@ -227,6 +227,12 @@ fn bookinfo_runs_on_the_local_mesh() {
         "details reached: {body}"
     );
     assert_eq!(reviews_version(&state), "v1");
+    // Least privilege (examples/bookinfo/policy.yaml): reviews admits only productpage.
+    let (code, body) = curl(&state, "details-v1", "http://reviews:9080/reviews/0");
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("403", "RBAC: access denied")
+    );
 
     // mTLS between namespaces: the reviews proxy counted mutual_tls requests from
     // productpage's identity, and STRICT refuses a caller outside the mesh (the control
