@@ -1,4 +1,4 @@
-//! httpbin-like endpoints: `/get`, `/headers`, `/ip`, `/status/N`, `/delay/N`, `/anything`.
+//! httpbin-like endpoints: `/get`, `/post`, `/put`, `/patch`, `/delete`, `/headers`, `/ip`, `/status/N`, `/delay/N`, `/anything`.
 
 use crate::reply::{self, Body};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
@@ -50,8 +50,20 @@ fn describe(req: &Request<()>, peer: SocketAddr, body: &[u8]) -> serde_json::Val
 pub async fn handle(req: &Request<()>, peer: SocketAddr, body: &[u8]) -> Option<Response<Body>> {
     let path = req.uri().path();
     let ok = StatusCode::OK;
-    if path == "/get" && req.method() == Method::GET {
-        return Some(reply::json(ok, &describe(req, peer, body)));
+    // httpbin's method endpoints: each answers only its own method (405 otherwise).
+    for (p, m) in [
+        ("/get", Method::GET),
+        ("/post", Method::POST),
+        ("/put", Method::PUT),
+        ("/patch", Method::PATCH),
+        ("/delete", Method::DELETE),
+    ] {
+        if path == p {
+            if req.method() != m {
+                return Some(reply::text(StatusCode::METHOD_NOT_ALLOWED, ""));
+            }
+            return Some(reply::json(ok, &describe(req, peer, body)));
+        }
     }
     if path == "/anything" || path.starts_with("/anything/") {
         return Some(reply::json(ok, &describe(req, peer, body)));

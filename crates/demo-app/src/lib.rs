@@ -4,6 +4,7 @@
 
 mod bookinfo;
 mod client;
+mod ext_authz;
 mod httpbin;
 mod reply;
 mod server;
@@ -23,6 +24,8 @@ pub enum Role {
     Details,
     Reviews,
     Ratings,
+    /// An external authorizer like Istio's ext-authz sample: `x-ext-authz: allow` or 403.
+    ExtAuthz,
 }
 
 impl Role {
@@ -33,6 +36,7 @@ impl Role {
             Role::Details => "details",
             Role::Reviews => "reviews",
             Role::Ratings => "ratings",
+            Role::ExtAuthz => "ext-authz",
         }
     }
 }
@@ -46,9 +50,10 @@ impl std::str::FromStr for Role {
             "details" => Role::Details,
             "reviews" => Role::Reviews,
             "ratings" => Role::Ratings,
+            "ext-authz" => Role::ExtAuthz,
             _ => {
                 return Err(format!(
-                    "unknown role {s:?}: expected httpbin, productpage, details, reviews or ratings"
+                    "unknown role {s:?}: expected httpbin, productpage, details, reviews, ratings or ext-authz"
                 ))
             }
         })

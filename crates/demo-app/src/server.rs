@@ -2,7 +2,7 @@
 
 use crate::client::Caller;
 use crate::reply::{self, Body};
-use crate::{bookinfo, httpbin, Config, DemoError};
+use crate::{bookinfo, ext_authz, httpbin, Config, DemoError, Role};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -72,6 +72,10 @@ async fn route(
         Err(_) => return reply::text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
     };
     let head = Request::from_parts(parts, ());
+    // The authorizer judges every path (Envoy sends the checked request's own path).
+    if cfg.role == Role::ExtAuthz {
+        return ext_authz::check(head.headers());
+    }
     let mut resp = match bookinfo::handle(cfg, caller, head.uri().path(), head.headers()).await {
         Some(r) => r,
         None => match httpbin::handle(&head, peer, &body).await {

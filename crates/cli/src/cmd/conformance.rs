@@ -16,10 +16,16 @@ pub enum Suite {
         #[arg(long)]
         verbose: bool,
     },
+    /// Istio's authentication and authorization tasks (shared/peer/istio-security-tasks),
+    /// run end to end on a local mesh (`verimesh up`; needs root): per scenario PASS/FAIL
+    /// with each request whose outcome differs from istio.io's, SKIPPED with the reason,
+    /// and a score. Exits 0 unless the mesh cannot run at all.
+    IstioSecurityTasks(super::security_tasks::Args),
 }
 
 pub fn run(suite: &Suite) -> anyhow::Result<ExitCode> {
     match suite {
+        Suite::IstioSecurityTasks(args) => super::security_tasks::run(args),
         Suite::IstioAnalyzers { dir, verbose } => {
             let results = verimesh_analyze::conformance::run(dir)?;
             let mut passed = 0;

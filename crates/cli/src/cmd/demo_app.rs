@@ -8,7 +8,7 @@ use verimesh_demo_app::{Config, Role, Upstreams};
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Which service to play: httpbin, productpage, details, reviews or ratings. Every role
+    /// Which service to play: httpbin, productpage, details, reviews, ratings or ext-authz. Every role
     /// also answers the httpbin endpoints (/get, /headers, /ip, /status/N, /delay/N, /anything).
     #[arg(long, default_value = "httpbin")]
     role: Role,
@@ -21,9 +21,10 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     address: IpAddr,
-    /// Also echo TCP on this port, each line prefixed (like Istio's tcp-echo sample).
+    /// Also echo TCP on this port, each line prefixed (like Istio's tcp-echo sample); may
+    /// repeat (the sample listens on 9000, 9001 and 9002).
     #[arg(long)]
-    tcp_echo_port: Option<u16>,
+    tcp_echo_port: Vec<u16>,
     /// The prefix of echoed lines.
     #[arg(long, default_value = "hello")]
     tcp_prefix: String,
@@ -58,10 +59,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let role = cfg.role.name();
         let http = verimesh_demo_app::serve(cfg).await?;
         eprintln!("demo-app ({role}) serving HTTP on {}", http.addr);
-        if let Some(p) = args.tcp_echo_port {
+        for p in args.tcp_echo_port {
             let (addr, _task) = verimesh_demo_app::serve_tcp_echo(
                 SocketAddr::new(args.address, p),
-                args.tcp_prefix,
+                args.tcp_prefix.clone(),
             )
             .await?;
             eprintln!("demo-app echoing TCP on {addr}");

@@ -9,5 +9,6 @@ mod duration;
 pub mod exec;
 pub mod iptables;
 pub mod proxy;
+mod security_tasks;
 pub mod status;
 pub mod up;

@@ -17,6 +17,9 @@ pub struct Replica {
     pub service_account: String,
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// False when the pod template opts out (`sidecar.istio.io/inject: "false"`): the app
+    /// runs without iptables or proxy, like Istio's workloads outside the mesh.
+    pub sidecar: bool,
 }
 
 pub struct Plan {
@@ -99,6 +102,7 @@ impl Plan {
                 service_account: inst.service_account.clone(),
                 command,
                 env,
+                sidecar: inst.sidecar,
             });
         }
         if !problems.is_empty() {

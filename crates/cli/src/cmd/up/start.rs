@@ -2,7 +2,7 @@
 //! (in a namespace of its own), then per replica `verimesh iptables`, the sidecar and the
 //! app; waiting until every proxy runs its config; supervising until a signal.
 
-use super::plan::{Plan, TRUST_DOMAIN};
+use super::plan::{Plan, Replica, TRUST_DOMAIN};
 use super::Args;
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -138,7 +138,15 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
     let token_dir = state.join("tokens");
     std::fs::create_dir_all(&token_dir)?;
     std::fs::set_permissions(&token_dir, std::fs::Permissions::from_mode(0o711))?;
+    let sidecar = SidecarEnv {
+        exe: exe.clone(),
+        control: control_addr.to_string(),
+        root: root.clone(),
+        token_dir: token_dir.clone(),
+        tokens,
+    };
     let mut table = Vec::new();
+    let mut proxied = Vec::new();
     for r in &plan.replicas {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -146,43 +154,9 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
         let Some(net) = nets.get(&(r.namespace.clone(), r.deployment.clone(), r.index)) else {
             continue;
         };
-        let token = tokens.add(&r.namespace, &r.service_account)?;
-        let token_file = token_dir.join(format!("{}.token", net.name));
-        write_secret(&token_file, &token)?;
-        let iptables = run.spawn(
-            &net.name,
-            &ProcessSpec::new("iptables", &exe, &["iptables"]),
-        )?;
-        match iptables.wait_timeout(Duration::from_secs(20)) {
-            Some(s) if s.success() => {}
-            other => anyhow::bail!("{}: verimesh iptables failed: {other:?}", net.name),
+        if r.sidecar {
+            start_sidecar(&mut run, &net.name, r, &sidecar)?;
         }
-        let proxy = ProcessSpec {
-            name: "proxy".into(),
-            program: exe.clone(),
-            args: [
-                "proxy",
-                "--control",
-                &control_addr.to_string(),
-                "--ca-root",
-                &root.display().to_string(),
-                "--token-file",
-                &token_file.display().to_string(),
-                "--namespace",
-                &r.namespace,
-                "--name",
-                &net.name,
-                "--service-account",
-                &r.service_account,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            uid: Some(PROXY_UID),
-            gid: Some(PROXY_UID),
-            ..ProcessSpec::default()
-        };
-        run.spawn(&net.name, &proxy)?;
         let (program, rest) = match r.command.split_first() {
             Some((p, rest)) if p == "verimesh" => (exe.clone(), rest.to_vec()),
             Some((p, rest)) => (p.clone(), rest.to_vec()),
@@ -196,14 +170,26 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
             ..ProcessSpec::default()
         };
         run.spawn(&net.name, &app)?;
-        let identity = format!(
-            "spiffe://{TRUST_DOMAIN}/ns/{}/sa/{}",
-            r.namespace, r.service_account
-        );
+        // A workload without a sidecar has no mesh identity and nothing to wait for.
+        let identity = if r.sidecar {
+            proxied.push(net.name.clone());
+            format!(
+                "spiffe://{TRUST_DOMAIN}/ns/{}/sa/{}",
+                r.namespace, r.service_account
+            )
+        } else {
+            "(no sidecar)".to_string()
+        };
         table.push((net.name.clone(), r.namespace.clone(), net.address, identity));
     }
 
-    let ready = wait_ready(&status_file, &table, args.ready_timeout, &stop);
+    let mut ready = wait_ready(&status_file, &proxied, args.ready_timeout, &stop);
+    ready.extend(
+        table
+            .iter()
+            .filter(|t| !proxied.contains(&t.0))
+            .map(|t| t.0.clone()),
+    );
     for (name, ..) in &table {
         if ready.contains(name) {
             run.set_ready(name, true)?;
@@ -271,7 +257,7 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Replicas whose proxy is connected and has ACKed its config, waiting up to `timeout`.
 fn wait_ready(
     status: &Path,
-    table: &[(String, String, Ipv4Addr, String)],
+    names: &[String],
     timeout: Duration,
     stop: &AtomicBool,
 ) -> Vec<String> {
@@ -286,7 +272,7 @@ fn wait_ready(
                     .collect()
             })
             .unwrap_or_default();
-        let all = table.iter().all(|(n, ..)| ready.contains(n));
+        let all = names.iter().all(|n| ready.contains(n));
         if all || Instant::now() > deadline || stop.load(Ordering::SeqCst) {
             return ready;
         }
@@ -305,4 +291,54 @@ fn print_table(table: &[(String, String, Ipv4Addr, String)], ready: &[String], c
         let r = if ready.contains(name) { "yes" } else { "no" };
         println!("{name:<w$}  {:<15}  {r:<5}  {id}", addr.to_string());
     }
+}
+
+/// What every sidecar needs from the run: the binary, the control plane, the CA root and
+/// where bootstrap tokens go.
+struct SidecarEnv {
+    exe: String,
+    control: String,
+    root: std::path::PathBuf,
+    token_dir: std::path::PathBuf,
+    tokens: verimesh_control::tokens::TokenStore,
+}
+
+/// A replica's mesh half, Istio's init container and sidecar: a bootstrap token,
+/// `verimesh iptables` (waited for) and `verimesh proxy` as the proxy uid.
+fn start_sidecar(run: &mut Run, net: &str, r: &Replica, env: &SidecarEnv) -> anyhow::Result<()> {
+    let token = env.tokens.add(&r.namespace, &r.service_account)?;
+    let token_file = env.token_dir.join(format!("{net}.token"));
+    write_secret(&token_file, &token)?;
+    let iptables = run.spawn(net, &ProcessSpec::new("iptables", &env.exe, &["iptables"]))?;
+    match iptables.wait_timeout(Duration::from_secs(20)) {
+        Some(s) if s.success() => {}
+        other => anyhow::bail!("{net}: verimesh iptables failed: {other:?}"),
+    }
+    let proxy = ProcessSpec {
+        name: "proxy".into(),
+        program: env.exe.clone(),
+        args: [
+            "proxy",
+            "--control",
+            &env.control,
+            "--ca-root",
+            &env.root.display().to_string(),
+            "--token-file",
+            &token_file.display().to_string(),
+            "--namespace",
+            &r.namespace,
+            "--name",
+            net,
+            "--service-account",
+            &r.service_account,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        uid: Some(PROXY_UID),
+        gid: Some(PROXY_UID),
+        ..ProcessSpec::default()
+    };
+    run.spawn(net, &proxy)?;
+    Ok(())
 }

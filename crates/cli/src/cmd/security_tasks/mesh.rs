@@ -1,0 +1,180 @@
+//! The workloads Istio's security tasks run against, as manifests for `verimesh up`:
+//! namespaces foo and bar (sidecars) and legacy (no sidecar), each with Istio's `httpbin`
+//! sample (Service port 8000 named http, container port 8080) and a `curl` client that only
+//! sleeps (the task `kubectl exec`s curl in it); in foo also the `tcp-echo` sample (9000,
+//! 9001 in the Service, 9002 only on the pod) and an authorizer with the contract of the
+//! `ext-authz` sample, plus the mesh config naming it as extension providers.
+//!
+//! Deployments are named `<app>-<namespace>`: `verimesh up` names replicas (network
+//! namespaces, logs) after the Deployment alone, so two `httpbin` Deployments in different
+//! namespaces would collide. Policies select by label and identities come from the service
+//! accounts, so the names change nothing Istio's tasks look at.
+
+use std::fmt::Write as _;
+
+pub const NAMESPACES: [&str; 3] = ["foo", "bar", "legacy"];
+
+/// The Deployment (and `verimesh exec` name) of an app in a namespace.
+pub fn deployment(app: &str, ns: &str) -> String {
+    format!("{app}-{ns}")
+}
+
+/// Istio's sample mesh config for the ext-authz task: the same two providers.
+const MESH_CONFIG: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio
+  namespace: istio-system
+data:
+  mesh: |-
+    extensionProviders:
+    - name: sample-ext-authz-grpc
+      envoyExtAuthzGrpc:
+        service: ext-authz.foo.svc.cluster.local
+        port: 9000
+    - name: sample-ext-authz-http
+      envoyExtAuthzHttp:
+        service: ext-authz.foo.svc.cluster.local
+        port: 8000
+        includeRequestHeadersInCheck: ["x-ext-authz"]
+"#;
+
+struct App<'a> {
+    name: &'a str,
+    ns: &'a str,
+    service_account: Option<&'a str>,
+    /// Service ports: (name, port, targetPort).
+    ports: &'a [(&'a str, u16, u16)],
+    command: &'a [&'a str],
+}
+
+fn app(out: &mut String, a: &App) {
+    let sa = a.service_account.unwrap_or("default");
+    if let Some(sa) = a.service_account {
+        let _ = write!(
+            out,
+            "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {}\n",
+            a.ns
+        );
+    }
+    if !a.ports.is_empty() {
+        let _ = write!(
+            out,
+            "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {n}\n  namespace: {ns}\n  \
+             labels:\n    app: {n}\n    service: {n}\nspec:\n  selector:\n    app: {n}\n  ports:\n",
+            n = a.name,
+            ns = a.ns
+        );
+        for (name, port, target) in a.ports {
+            let _ = writeln!(
+                out,
+                "  - name: {name}\n    port: {port}\n    targetPort: {target}"
+            );
+        }
+    }
+    // Workloads in `legacy` run without a sidecar, as the tasks deploy them there.
+    let inject = if a.ns == "legacy" {
+        "\n        sidecar.istio.io/inject: \"false\""
+    } else {
+        ""
+    };
+    let command: Vec<String> = a.command.iter().map(|c| format!("{c:?}")).collect();
+    let _ = write!(
+        out,
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {d}\n  namespace: {ns}\n\
+         spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {n}\n  template:\n    \
+         metadata:\n      labels:\n        app: {n}\n        version: v1{inject}\n    spec:\n      \
+         serviceAccountName: {sa}\n      containers:\n      - name: {n}\n        image: local\n        \
+         command: [{cmd}]\n",
+        d = deployment(a.name, a.ns),
+        n = a.name,
+        ns = a.ns,
+        cmd = command.join(", ")
+    );
+}
+
+/// The base manifests, as (file name, YAML).
+pub fn files() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for ns in NAMESPACES {
+        let mut y = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n");
+        app(
+            &mut y,
+            &App {
+                name: "httpbin",
+                ns,
+                service_account: Some("httpbin"),
+                ports: &[("http", 8000, 8080)],
+                command: &["verimesh", "demo-app", "--port", "8080"],
+            },
+        );
+        app(
+            &mut y,
+            &App {
+                name: "curl",
+                ns,
+                service_account: Some("curl"),
+                ports: &[("http", 80, 80)],
+                command: &["sleep", "1000000"],
+            },
+        );
+        if ns == "foo" {
+            app(
+                &mut y,
+                &App {
+                    name: "tcp-echo",
+                    ns,
+                    service_account: None,
+                    ports: &[("tcp", 9000, 9000), ("tcp-other", 9001, 9001)],
+                    command: &[
+                        "verimesh",
+                        "demo-app",
+                        "--port",
+                        "8080",
+                        "--tcp-echo-port",
+                        "9000",
+                        "--tcp-echo-port",
+                        "9001",
+                        "--tcp-echo-port",
+                        "9002",
+                    ],
+                },
+            );
+            app(
+                &mut y,
+                &App {
+                    name: "ext-authz",
+                    ns,
+                    service_account: None,
+                    ports: &[("http", 8000, 8000), ("grpc", 9000, 9000)],
+                    command: &["verimesh", "demo-app", "--role", "ext-authz", "--port", "8000"],
+                },
+            );
+        }
+        out.push((format!("{ns}.yaml"), y));
+    }
+    out.push(("mesh-config.yaml".into(), MESH_CONFIG.into()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manifests_load_without_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in files() {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        let loaded = verimesh_config::load_paths(&[dir.path()]);
+        let errors: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == verimesh_config::Level::Error)
+            .map(ToString::to_string)
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(loaded.unusable.is_empty(), "{:?}", loaded.unusable);
+    }
+}
