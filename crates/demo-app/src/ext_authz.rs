@@ -21,7 +21,9 @@ pub fn check(headers: &HeaderMap) -> Response<Body> {
     } else {
         (
             StatusCode::FORBIDDEN,
-            format!("denied by ext_authz for not found header `{CHECK_HEADER}: allow` in the request"),
+            format!(
+                "denied by ext_authz for not found header `{CHECK_HEADER}: allow` in the request"
+            ),
             "denied",
         )
     };

@@ -20,6 +20,9 @@ pub struct Mesh {
     child: Option<Child>,
     /// Replica addresses by Deployment, from the placement `up` wrote.
     addresses: BTreeMap<String, IpAddr>,
+    /// The scenario files in place: applying the same set again changes nothing on disk,
+    /// so the control plane would not reload (and `generation` would not advance).
+    current: Vec<(String, String)>,
 }
 
 fn status(state: &Path) -> serde_json::Value {
@@ -49,6 +52,7 @@ impl Mesh {
             state: state.to_path_buf(),
             child: Some(child),
             addresses: BTreeMap::new(),
+            current: Vec::new(),
         };
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -96,7 +100,11 @@ impl Mesh {
 
     /// Replaces the scenario's files with `files` and waits until the control plane has
     /// loaded them (its `generation` advanced) without error and every proxy ACKed.
-    pub fn apply(&self, files: &[(String, String)]) -> anyhow::Result<()> {
+    pub fn apply(&mut self, files: &[(String, String)]) -> anyhow::Result<()> {
+        if files == self.current.as_slice() {
+            return Ok(());
+        }
+        self.current = files.to_vec();
         let before = status(&self.state)["generation"].as_u64().unwrap_or(0);
         // Staged next to the config directory and renamed in, so the watcher sees the
         // whole set at once.
@@ -128,6 +136,18 @@ impl Mesh {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The proxy's log (stdout and stderr) of a Deployment's first replica.
+    pub fn proxy_log(&self, deployment: &str) -> String {
+        ["stdout", "stderr"]
+            .iter()
+            .filter_map(|s| {
+                let f = format!("{deployment}-0.proxy.{s}.log");
+                std::fs::read_to_string(self.state.join("logs").join(f)).ok()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Runs `cmd` in a workload; (exit code, stdout).

@@ -3,7 +3,8 @@
 //! sample (Service port 8000 named http, container port 8080) and a `curl` client that only
 //! sleeps (the task `kubectl exec`s curl in it); in foo also the `tcp-echo` sample (9000,
 //! 9001 in the Service, 9002 only on the pod) and an authorizer with the contract of the
-//! `ext-authz` sample, plus the mesh config naming it as extension providers.
+//! `ext-authz` sample, plus the mesh config naming it as extension providers; and bookinfo
+//! in `default` for the authz-http task.
 //!
 //! Deployments are named `<app>-<namespace>`: `verimesh up` names replicas (network
 //! namespaces, logs) after the Deployment alone, so two `httpbin` Deployments in different
@@ -93,6 +94,40 @@ fn app(out: &mut String, a: &App) {
     );
 }
 
+/// Istio's bookinfo in `default`, as the authz-http task deploys it, played by the demo app;
+/// reviews only as v2 (black stars), so every page calls ratings.
+fn bookinfo() -> String {
+    let mut y = String::new();
+    for (name, version) in [
+        ("productpage", "v1"),
+        ("details", "v1"),
+        ("reviews", "v2"),
+        ("ratings", "v1"),
+    ] {
+        let sa = format!("bookinfo-{name}");
+        app(
+            &mut y,
+            &App {
+                name,
+                ns: "default",
+                service_account: Some(&sa),
+                ports: &[("http", 9080, 9080)],
+                command: &[
+                    "verimesh",
+                    "demo-app",
+                    "--role",
+                    name,
+                    "--version",
+                    version,
+                    "--port",
+                    "9080",
+                ],
+            },
+        );
+    }
+    y
+}
+
 /// The base manifests, as (file name, YAML).
 pub fn files() -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -147,12 +182,20 @@ pub fn files() -> Vec<(String, String)> {
                     ns,
                     service_account: None,
                     ports: &[("http", 8000, 8000), ("grpc", 9000, 9000)],
-                    command: &["verimesh", "demo-app", "--role", "ext-authz", "--port", "8000"],
+                    command: &[
+                        "verimesh",
+                        "demo-app",
+                        "--role",
+                        "ext-authz",
+                        "--port",
+                        "8000",
+                    ],
                 },
             );
         }
         out.push((format!("{ns}.yaml"), y));
     }
+    out.push(("bookinfo.yaml".into(), bookinfo()));
     out.push(("mesh-config.yaml".into(), MESH_CONFIG.into()));
     out
 }

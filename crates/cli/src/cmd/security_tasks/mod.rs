@@ -2,6 +2,7 @@
 //! authorization tasks run end to end on a local mesh (`verimesh up`), each scenario's
 //! requests compared with the outcomes istio.io documents, and a score.
 
+mod bookinfo;
 mod live;
 mod mesh;
 mod prepare;
@@ -40,6 +41,10 @@ pub struct Args {
     /// Also list each request of the scenarios that passed.
     #[arg(long)]
     pub verbose: bool,
+    /// Keep the mesh's config and state (logs) in this directory instead of a temporary
+    /// one that is removed at the end.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
 }
 
 /// How long a scenario's requests are retried until they give the documented outcome,
@@ -81,7 +86,10 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
         })
         .collect();
 
-    let work = std::env::temp_dir().join(format!("verimesh-sectasks-{}", std::process::id()));
+    let work = match &args.work_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("verimesh-sectasks-{}", std::process::id())),
+    };
     let config = work.join("mesh");
     std::fs::create_dir_all(&config)?;
     for (name, text) in mesh::files() {
@@ -89,7 +97,9 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     }
     let started = Instant::now();
     let result = run_all(args, &entries, &config, &work, &jwks_doc, &tokens);
-    let _ = std::fs::remove_dir_all(&work);
+    if args.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     let verdicts = result?;
     report(args, &entries, &verdicts, started.elapsed());
     Ok(std::process::ExitCode::SUCCESS)
@@ -106,7 +116,12 @@ fn run_all(
     if !entries.iter().any(|e| matches!(e, Entry::Run(_))) {
         return Ok(Vec::new());
     }
-    let mesh = Mesh::start(config, &work.join("state"), &args.name, &args.subnet.to_string())?;
+    let mut mesh = Mesh::start(
+        config,
+        &work.join("state"),
+        &args.name,
+        &args.subnet.to_string(),
+    )?;
     // The bridge holds the subnet's first address: the host, as every workload sees it.
     let jwks = match args.jwks.as_str() {
         "inline" => Jwks::Inline(jwks_doc.to_string()),
@@ -120,13 +135,19 @@ fn run_all(
     let mut verdicts = Vec::new();
     for e in entries {
         if let Entry::Run(s) = e {
-            verdicts.push(run_scenario(&mesh, &args.dir, s, &jwks, tokens));
+            verdicts.push(run_scenario(&mut mesh, &args.dir, s, &jwks, tokens));
         }
     }
     Ok(verdicts)
 }
 
-fn run_scenario(mesh: &Mesh, dir: &Path, s: &Scenario, jwks: &Jwks, tokens: &Tokens) -> Verdict {
+fn run_scenario(
+    mesh: &mut Mesh,
+    dir: &Path,
+    s: &Scenario,
+    jwks: &Jwks,
+    tokens: &Tokens,
+) -> Verdict {
     let mut v = Verdict {
         name: s.name.to_string(),
         requests: s.checks.len(),
@@ -136,10 +157,7 @@ fn run_scenario(mesh: &Mesh, dir: &Path, s: &Scenario, jwks: &Jwks, tokens: &Tok
     let mut files = Vec::new();
     for (i, a) in s.apply.iter().enumerate() {
         match std::fs::read_to_string(dir.join(a.file)) {
-            Ok(text) => files.push((
-                format!("{i}-{}", a.file),
-                prepare::prepare(&text, a, jwks),
-            )),
+            Ok(text) => files.push((format!("{i}-{}", a.file), prepare::prepare(&text, a, jwks))),
             Err(e) => v.failures.push(format!("cannot read {}: {e}", a.file)),
         }
     }
@@ -162,7 +180,11 @@ fn run_scenario(mesh: &Mesh, dir: &Path, s: &Scenario, jwks: &Jwks, tokens: &Tok
                         break;
                     }
                     if Instant::now() > settle_until {
-                        let body = if o.body_ok { "" } else { " (body lacks the expected text)" };
+                        let body = if o.body_ok {
+                            ""
+                        } else {
+                            " (body lacks the expected text)"
+                        };
                         v.failures.push(format!(
                             "{what}: expected {}, got {}{body} ({})",
                             check.expect, o.got, o.detail
@@ -176,6 +198,14 @@ fn run_scenario(mesh: &Mesh, dir: &Path, s: &Scenario, jwks: &Jwks, tokens: &Tok
                 }
             }
             std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    if let Some((deployment, words)) = s.log {
+        let log = mesh.proxy_log(deployment);
+        if !log.lines().any(|l| words.iter().all(|w| l.contains(w))) {
+            v.failures.push(format!(
+                "{deployment}'s proxy log has no line with all of {words:?}"
+            ));
         }
     }
     v
@@ -210,7 +240,11 @@ fn report(args: &Args, entries: &[Entry], verdicts: &[Verdict], took: Duration) 
     let covered: Vec<String> = scenarios::all()
         .iter()
         .flat_map(|e| match e {
-            Entry::Run(s) => s.apply.iter().map(|a| a.file.to_string()).collect::<Vec<_>>(),
+            Entry::Run(s) => s
+                .apply
+                .iter()
+                .map(|a| a.file.to_string())
+                .collect::<Vec<_>>(),
             Entry::Skip { name, .. } => vec![format!("{name}.yaml")],
         })
         .collect();
@@ -227,7 +261,10 @@ fn report(args: &Args, entries: &[Entry], verdicts: &[Verdict], took: Duration) 
             skipped += 1;
             match scenarios::skipped_file(&f) {
                 Some(reason) => println!("SKIPPED {}: {reason}", f.trim_end_matches(".yaml")),
-                None => println!("SKIPPED {}: no expectations for this file yet", f.trim_end_matches(".yaml")),
+                None => println!(
+                    "SKIPPED {}: no expectations for this file yet",
+                    f.trim_end_matches(".yaml")
+                ),
             }
         }
     }

@@ -17,7 +17,10 @@ pub enum Jwks {
 }
 
 pub fn prepare(text: &str, apply: &Apply, jwks: &Jwks) -> String {
-    let mut text = text.to_string();
+    let mut text = match apply.docs {
+        Some(n) => first_documents(text, n),
+        None => text.to_string(),
+    };
     if let Some((from, to)) = apply.replace {
         text = text.replace(from, to);
     }
@@ -25,6 +28,23 @@ pub fn prepare(text: &str, apply: &Apply, jwks: &Jwks) -> String {
         text = default_namespace(&text, ns);
     }
     rewrite_jwks(&text, jwks)
+}
+
+/// The first `n` documents of a YAML stream (separated by `---` lines).
+fn first_documents(text: &str, n: usize) -> String {
+    let mut out = String::new();
+    let mut seen = 0;
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            seen += 1;
+            if seen >= n {
+                break;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Adds `namespace: NS` to every top-level `metadata:` that has none.
@@ -81,13 +101,28 @@ mod tests {
             file: "x.yaml",
             namespace: ns,
             replace: None,
+            docs: None,
         }
+    }
+
+    #[test]
+    fn the_first_documents_only() {
+        let text = "# c\na: 1\n---\nb: 2\n---\nc: 3\n";
+        let a = Apply {
+            docs: Some(2),
+            ..apply(None)
+        };
+        let out = prepare(text, &a, &Jwks::Served(String::new()));
+        assert_eq!(out, "# c\na: 1\n---\nb: 2\n");
     }
 
     #[test]
     fn a_namespace_is_added_only_where_none_is_named() {
         let out = prepare(PA, &apply(Some("foo")), &Jwks::Served(String::new()));
-        assert!(out.contains("metadata:\n  namespace: foo\n  name: default\n"), "{out}");
+        assert!(
+            out.contains("metadata:\n  namespace: foo\n  name: default\n"),
+            "{out}"
+        );
         let named = PA.replace("  name: default\n", "  name: default\n  namespace: bar\n");
         let out = prepare(&named, &apply(Some("foo")), &Jwks::Served(String::new()));
         assert!(!out.contains("foo"), "{out}");
@@ -96,8 +131,15 @@ mod tests {
     #[test]
     fn the_github_jwks_is_replaced() {
         let ra = "  jwtRules:\n  - issuer: \"x\"\n    jwksUri: \"https://raw.githubusercontent.com/istio/istio/master/j.json\"\n";
-        let out = prepare(ra, &apply(None), &Jwks::Served("http://10.0.0.1:80/j".into()));
-        assert!(out.contains("    jwksUri: \"http://10.0.0.1:80/j\"\n"), "{out}");
+        let out = prepare(
+            ra,
+            &apply(None),
+            &Jwks::Served("http://10.0.0.1:80/j".into()),
+        );
+        assert!(
+            out.contains("    jwksUri: \"http://10.0.0.1:80/j\"\n"),
+            "{out}"
+        );
         let out = prepare(ra, &apply(None), &Jwks::Inline("{\"keys\":\n []}".into()));
         assert!(out.contains("    jwks: '{\"keys\":[]}'\n"), "{out}");
     }

@@ -47,9 +47,12 @@ pub fn describe(check: &Check) -> String {
         To::Pod { app, ns, port } => format!("{app}.{ns} pod:{port}"),
     };
     match &check.http {
-        None => format!("curl.{} → {to} TCP", check.from),
+        None => format!("{}.{} → {to} TCP", check.client, check.from),
         Some(h) => {
-            let mut s = format!("curl.{} → {to} {} {}", check.from, h.method, h.path);
+            let mut s = format!(
+                "{}.{} → {to} {} {}",
+                check.client, check.from, h.method, h.path
+            );
             for (k, v) in &h.headers {
                 s.push_str(&format!(" [{k}: {v}]"));
             }
@@ -72,7 +75,7 @@ fn squeeze(s: &str) -> String {
 }
 
 pub fn send(mesh: &Mesh, tokens: &Tokens, check: &Check) -> anyhow::Result<Outcome> {
-    let client = deployment("curl", check.from);
+    let client = deployment(check.client, check.from);
     let target = authority(mesh, check)?;
     let Some(h) = &check.http else {
         let (host, port) = target.rsplit_once(':').unwrap_or((&target, ""));
@@ -94,10 +97,19 @@ pub fn send(mesh: &Mesh, tokens: &Tokens, check: &Check) -> anyhow::Result<Outco
             body_ok: true,
         });
     };
-    let mut cmd: Vec<String> = ["curl", "-s", "-m", "5", "-w", "\n%{http_code}", "-X", h.method]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut cmd: Vec<String> = [
+        "curl",
+        "-s",
+        "-m",
+        "5",
+        "-w",
+        "\n%{http_code}",
+        "-X",
+        h.method,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for (k, v) in &h.headers {
         cmd.push("-H".into());
         cmd.push(format!("{k}: {v}"));

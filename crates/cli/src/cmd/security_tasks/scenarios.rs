@@ -26,13 +26,19 @@ pub enum To {
         target: u16,
     },
     /// A pod's own address and a port the Service does not declare (tcp-echo's 9002).
-    Pod { app: &'static str, ns: &'static str, port: u16 },
+    Pod {
+        app: &'static str,
+        ns: &'static str,
+        port: u16,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub struct Check {
-    /// The client's namespace: the request is sent from its `curl` workload.
+    /// The client's namespace and app: the request is sent from that workload (Istio's
+    /// `curl`, or a bookinfo service standing in for its own calls).
     pub from: &'static str,
+    pub client: &'static str,
     pub to: To,
     /// None: a TCP connection that sends a line and expects tcp-echo's `hello` back.
     pub http: Option<Http>,
@@ -57,12 +63,17 @@ pub struct Apply {
     pub file: &'static str,
     pub namespace: Option<&'static str>,
     pub replace: Option<(&'static str, &'static str)>,
+    /// Only the first N YAML documents (a task that applies a file's resources one by one).
+    pub docs: Option<usize>,
 }
 
 pub struct Scenario {
     pub name: &'static str,
     pub apply: Vec<Apply>,
     pub checks: Vec<Check>,
+    /// After the requests: a line of this Deployment's proxy log must hold every one of
+    /// these words (what the task reads in the sidecar's log).
+    pub log: Option<(&'static str, &'static [&'static str])>,
 }
 
 pub enum Entry {
@@ -75,19 +86,19 @@ pub enum Entry {
 
 const NO_GATEWAY: &str = "needs an ingress gateway (verimesh has none yet)";
 
-fn file(file: &'static str) -> Apply {
+pub(super) fn file(file: &'static str) -> Apply {
     Apply {
         file,
         namespace: None,
         replace: None,
+        docs: None,
     }
 }
 
-fn file_in(file: &'static str, ns: &'static str) -> Apply {
+fn file_in(name: &'static str, ns: &'static str) -> Apply {
     Apply {
-        file,
         namespace: Some(ns),
-        replace: None,
+        ..file(name)
     }
 }
 
@@ -100,7 +111,7 @@ fn httpbin(ns: &'static str) -> To {
     }
 }
 
-fn get(path: &'static str) -> Http {
+pub(super) fn get(path: &'static str) -> Http {
     Http {
         method: "GET",
         path,
@@ -110,9 +121,10 @@ fn get(path: &'static str) -> Http {
     }
 }
 
-fn http(from: &'static str, to: To, h: Http, expect: &'static str) -> Check {
+pub(super) fn http(from: &'static str, to: To, h: Http, expect: &'static str) -> Check {
     Check {
         from,
+        client: "curl",
         to,
         http: Some(h),
         expect,
@@ -143,7 +155,11 @@ fn matrix(
 const ALL: [&str; 3] = ["foo", "bar", "legacy"];
 const MESHED: [&str; 2] = ["foo", "bar"];
 
-fn foo_get(path: &'static str, headers: Vec<(&'static str, &'static str)>, expect: &'static str) -> Check {
+fn foo_get(
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    expect: &'static str,
+) -> Check {
     let mut h = get(path);
     h.headers = headers;
     http("foo", httpbin("foo"), h, expect)
@@ -172,17 +188,19 @@ fn tcp(port: u16, expect: &'static str) -> Check {
     };
     Check {
         from: "foo",
+        client: "curl",
         to,
         http: None,
         expect,
     }
 }
 
-fn run(name: &'static str, apply: Vec<Apply>, checks: Vec<Check>) -> Entry {
+pub(super) fn run(name: &'static str, apply: Vec<Apply>, checks: Vec<Check>) -> Entry {
     Entry::Run(Scenario {
         name,
         apply,
         checks,
+        log: None,
     })
 }
 
@@ -200,6 +218,17 @@ pub fn all() -> Vec<Entry> {
     claim_header.token = Token::Demo;
     claim_header.body_contains = Some(r#""x-jwt-claim-foo":"bar""#);
     vec![
+        // Each task first checks that everything answers before any policy exists.
+        run(
+            "baseline: authn-policy set-up",
+            vec![],
+            matrix(&ALL, &ALL, &[]),
+        ),
+        run(
+            "baseline: authz-tcp set-up",
+            vec![],
+            vec![tcp(9000, "echo"), tcp(9001, "echo"), tcp(9002, "echo")],
+        ),
         // authentication/authn-policy: foo, bar (sidecars) and legacy (none).
         run(
             "authn-mtls-mesh-strict",
@@ -334,11 +363,20 @@ pub fn all() -> Vec<Entry> {
             ],
         ),
         // authorization/authz-dry-run: the DENY is only logged.
-        run(
-            "authz-dry-run",
-            vec![file_in("authz-dry-run.yaml", "foo")],
-            vec![foo_get("/headers", vec![], "200"), foo_get("/ip", vec![], "200")],
-        ),
+        // The task then finds `shadow denied, matched policy ...deny-path-headers...rule[0]`
+        // in httpbin's proxy log; verimesh's proxy logs its dry-run verdicts as an audit.
+        Entry::Run(Scenario {
+            name: "authz-dry-run",
+            apply: vec![file_in("authz-dry-run.yaml", "foo")],
+            checks: vec![
+                foo_get("/headers", vec![], "200"),
+                foo_get("/ip", vec![], "200"),
+            ],
+            log: Some((
+                "httpbin-foo",
+                &["dry-run", "deny-path-headers", "rule 0 matched"],
+            )),
+        }),
         // authorization/authz-custom: the file as written names the gRPC provider.
         run(
             "authz-custom-ext-authz",
@@ -354,12 +392,10 @@ pub fn all() -> Vec<Entry> {
             }],
             ext_authz_checks(),
         ),
-        Entry::Skip {
-            name: "authz-http-bookinfo",
-            reason: "its outcomes are bookinfo's productpage page states (which panels show \
-                     errors), not status codes; the runner does not deploy bookinfo yet",
-        },
     ]
+    .into_iter()
+    .chain(super::bookinfo::steps())
+    .collect()
 }
 
 /// Suite files no scenario runs, with why (the rest are listed by [`all`]).
