@@ -18,6 +18,12 @@ if [ -d "$shared/peer/istio-analyzers" ]; then
 else
   echo "== conformance skipped: $shared/peer/istio-analyzers not found"
 fi
+if [ -d "$shared/peer/istio-security-tasks" ] && [ "$(id -u)" = 0 ]; then
+  echo "== conformance: Istio security tasks on a local mesh (a failing scenario does not fail the run; a crash does)"
+  ./target/debug/verimesh conformance istio-security-tasks "$shared/peer/istio-security-tasks"
+else
+  echo "== security-task conformance skipped: needs root and $shared/peer/istio-security-tasks"
+fi
 
 echo "== analyze benchmark (10,000 generated resources)"
 cargo run --quiet --release --locked -p verimesh-bench -- analyze-corpus --resources 10000

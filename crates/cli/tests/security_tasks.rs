@@ -14,6 +14,8 @@ const SUBNET: &str = "198.19.208.0/20";
 /// Scenarios that pass today. One that stops passing fails this test; one that starts
 /// passing belongs here.
 const EXPECTED_PASS: &[&str] = &[
+    "baseline: authn-policy set-up",
+    "baseline: authz-tcp set-up",
     "authn-mtls-mesh-strict",
     "authn-mtls-namespace-strict",
     "authn-mtls-workload-strict",
@@ -33,6 +35,11 @@ const EXPECTED_PASS: &[&str] = &[
     "authz-jwt-require-claim",
     "authz-dry-run",
     "authz-custom-ext-authz (sample-ext-authz-http)",
+    "authz-http-bookinfo 1 (allow-nothing)",
+    "authz-http-bookinfo 2 (+productpage-viewer)",
+    "authz-http-bookinfo 3 (+details-viewer)",
+    "authz-http-bookinfo 4 (+reviews-viewer)",
+    "authz-http-bookinfo 5 (+ratings-viewer)",
 ];
 
 fn suite() -> Option<PathBuf> {
