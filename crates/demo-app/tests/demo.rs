@@ -128,3 +128,28 @@ async fn tcp_echo_prefixes_lines() {
         assert_eq!(line.as_deref(), Some(format!("hello {word}").as_str()));
     }
 }
+
+/// httpbin's method endpoints (Istio's authz-deny task POSTs to /post) and the ext-authz
+/// role's verdicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn method_endpoints_and_ext_authz() {
+    let addr = start(Role::Httpbin, "v1", Upstreams::default()).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let post = http::Request::post(format!("http://{addr}/post"))
+        .body(Empty::new())
+        .expect("request");
+    let resp = client.request(post).await.expect("response");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(get(addr, "/post", &[]).await.0, 405);
+
+    let authz = start(Role::ExtAuthz, "v1", Upstreams::default()).await;
+    assert_eq!(
+        get(authz, "/headers", &[("x-ext-authz", "allow")]).await.0,
+        200
+    );
+    assert_eq!(
+        get(authz, "/headers", &[("x-ext-authz", "deny")]).await.0,
+        403
+    );
+    assert_eq!(get(authz, "/anything", &[]).await.0, 403);
+}

@@ -120,3 +120,37 @@ impl Plan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: NAME\n  \
+        namespace: legacy\nspec:\n  selector:\n    matchLabels:\n      app: NAME\n  template:\n    \
+        metadata:\n      labels:\n        app: NAMELABEL\n    spec:\n      containers:\n      \
+        - name: c\n        image: local\n        command: [sleep, '100']\n";
+
+    /// Regression: `up` started a sidecar for pods that opt out, which the control plane
+    /// (rightly) refused as unknown, so `up` never became ready.
+    #[test]
+    fn a_pod_that_opts_out_gets_no_sidecar() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let meshed = TWO.replace("NAMELABEL", "meshed").replace("NAME", "meshed");
+        let plain = TWO
+            .replace(
+                "NAMELABEL",
+                "plain\n        sidecar.istio.io/inject: \"false\"",
+            )
+            .replace("NAME", "plain");
+        std::fs::write(dir.path().join("d.yaml"), format!("{meshed}---\n{plain}")).expect("w");
+        let plan = Plan::load(dir.path()).expect("plan");
+        let sidecar = |d: &str| {
+            plan.replicas
+                .iter()
+                .find(|r| r.deployment == d)
+                .map(|r| r.sidecar)
+        };
+        assert_eq!(sidecar("meshed"), Some(true));
+        assert_eq!(sidecar("plain"), Some(false));
+    }
+}
