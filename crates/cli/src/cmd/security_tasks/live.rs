@@ -18,8 +18,9 @@ pub struct Mesh {
     config: PathBuf,
     state: PathBuf,
     child: Option<Child>,
-    /// Replica addresses by Deployment, from the placement `up` wrote.
-    addresses: BTreeMap<String, IpAddr>,
+    /// Each app's first replica by (namespace, Deployment): its name in the run (what
+    /// `verimesh exec` and the log files use) and address, from the run's state.
+    replicas: BTreeMap<(String, String), (String, IpAddr)>,
     /// The scenario files in place: applying the same set again changes nothing on disk,
     /// so the control plane would not reload (and `generation` would not advance).
     current: Vec<(String, String)>,
@@ -51,7 +52,7 @@ impl Mesh {
             config: config.to_path_buf(),
             state: state.to_path_buf(),
             child: Some(child),
-            addresses: BTreeMap::new(),
+            replicas: BTreeMap::new(),
             current: Vec::new(),
         };
         let (tx, lines) = mpsc::channel();
@@ -76,26 +77,25 @@ impl Mesh {
                 ),
             }
         }
-        let placement: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(state.join("placement.json")).context("placement.json")?,
-        )
-        .context("placement.json")?;
-        for i in placement["instances"].as_array().into_iter().flatten() {
-            if let (Some(d), Some(a)) = (
-                i["deployment"].as_str(),
-                i["address"].as_str().and_then(|a| a.parse().ok()),
-            ) {
-                mesh.addresses.insert(d.to_string(), a);
-            }
+        let run = verimesh_local::State::load(state)?.context("the run's state.json")?;
+        for w in run.workloads.iter().filter(|w| w.replica == 0) {
+            // `up` names a Deployment `name.namespace` in the run when the name recurs.
+            let suffix = format!(".{}", w.namespace);
+            let deployment = w.deployment.strip_suffix(&suffix).unwrap_or(&w.deployment);
+            mesh.replicas.insert(
+                (w.namespace.clone(), deployment.to_string()),
+                (w.name.clone(), IpAddr::V4(w.address)),
+            );
         }
         Ok(mesh)
     }
 
-    pub fn address(&self, deployment: &str) -> anyhow::Result<IpAddr> {
-        self.addresses
-            .get(deployment)
-            .copied()
-            .with_context(|| format!("no replica of {deployment} in the placement"))
+    /// The first replica of a Deployment: (name in the run, address).
+    pub fn replica(&self, ns: &str, deployment: &str) -> anyhow::Result<(&str, IpAddr)> {
+        self.replicas
+            .get(&(ns.to_string(), deployment.to_string()))
+            .map(|(n, a)| (n.as_str(), *a))
+            .with_context(|| format!("no replica of {ns}/{deployment} in the run"))
     }
 
     /// Replaces the scenario's files with `files` and waits until the control plane has
@@ -138,25 +138,25 @@ impl Mesh {
         }
     }
 
-    /// The proxy's log (stdout and stderr) of a Deployment's first replica.
-    pub fn proxy_log(&self, deployment: &str) -> String {
+    /// The proxy's log (stdout and stderr) of a replica.
+    pub fn proxy_log(&self, replica: &str) -> String {
         ["stdout", "stderr"]
             .iter()
             .filter_map(|s| {
-                let f = format!("{deployment}-0.proxy.{s}.log");
+                let f = format!("{replica}.proxy.{s}.log");
                 std::fs::read_to_string(self.state.join("logs").join(f)).ok()
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
 
-    /// Runs `cmd` in a workload; (exit code, stdout).
-    pub fn exec(&self, workload: &str, cmd: &[String]) -> anyhow::Result<(i32, String)> {
+    /// Runs `cmd` in a replica; (exit code, stdout).
+    pub fn exec(&self, replica: &str, cmd: &[String]) -> anyhow::Result<(i32, String)> {
         let out = Command::new(&self.exe)
             .arg("exec")
             .arg("--state-dir")
             .arg(&self.state)
-            .arg(workload)
+            .arg(replica)
             .arg("--")
             .args(cmd)
             .stderr(Stdio::null())

@@ -5,20 +5,12 @@
 //! 9001 in the Service, 9002 only on the pod) and an authorizer with the contract of the
 //! `ext-authz` sample, plus the mesh config naming it as extension providers; and bookinfo
 //! in `default` for the authz-http task.
-//!
-//! Deployments are named `<app>-<namespace>`: `verimesh up` names replicas (network
-//! namespaces, logs) after the Deployment alone, so two `httpbin` Deployments in different
-//! namespaces would collide. Policies select by label and identities come from the service
-//! accounts, so the names change nothing Istio's tasks look at.
+//! Deployments keep the samples' names (`httpbin` in three namespaces: `up` names their
+//! replicas `httpbin.foo-0`, …).
 
 use std::fmt::Write as _;
 
 pub const NAMESPACES: [&str; 3] = ["foo", "bar", "legacy"];
-
-/// The Deployment (and `verimesh exec` name) of an app in a namespace.
-pub fn deployment(app: &str, ns: &str) -> String {
-    format!("{app}-{ns}")
-}
 
 /// Istio's sample mesh config for the ext-authz task: the same two providers.
 const MESH_CONFIG: &str = r#"apiVersion: v1
@@ -82,12 +74,11 @@ fn app(out: &mut String, a: &App) {
     let command: Vec<String> = a.command.iter().map(|c| format!("{c:?}")).collect();
     let _ = write!(
         out,
-        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {d}\n  namespace: {ns}\n\
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {n}\n  namespace: {ns}\n\
          spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {n}\n  template:\n    \
          metadata:\n      labels:\n        app: {n}\n        version: v1{inject}\n    spec:\n      \
          serviceAccountName: {sa}\n      containers:\n      - name: {n}\n        image: local\n        \
          command: [{cmd}]\n",
-        d = deployment(a.name, a.ns),
         n = a.name,
         ns = a.ns,
         cmd = command.join(", ")

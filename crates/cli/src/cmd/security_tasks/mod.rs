@@ -200,11 +200,14 @@ fn run_scenario(
             std::thread::sleep(Duration::from_millis(300));
         }
     }
-    if let Some((deployment, words)) = s.log {
-        let log = mesh.proxy_log(deployment);
+    if let Some((ns, deployment, words)) = s.log {
+        let log = match mesh.replica(ns, deployment) {
+            Ok((replica, _)) => mesh.proxy_log(replica),
+            Err(e) => format!("{e:#}"),
+        };
         if !log.lines().any(|l| words.iter().all(|w| l.contains(w))) {
             v.failures.push(format!(
-                "{deployment}'s proxy log has no line with all of {words:?}"
+                "the proxy log of {ns}/{deployment} has no line with all of {words:?}"
             ));
         }
     }

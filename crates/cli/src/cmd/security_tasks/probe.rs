@@ -2,7 +2,6 @@
 //! the client namespace's `curl` workload), and its outcome in the task's terms.
 
 use super::live::Mesh;
-use super::mesh::deployment;
 use super::scenarios::{Check, To, Token};
 
 /// The two demo tokens of Istio's samples.
@@ -31,12 +30,12 @@ fn authority(mesh: &Mesh, check: &Check) -> anyhow::Result<String> {
             target,
         } => {
             if check.from == "legacy" {
-                format!("{}:{target}", mesh.address(&deployment(app, ns))?)
+                format!("{}:{target}", mesh.replica(ns, app)?.1)
             } else {
                 format!("{app}.{ns}:{port}")
             }
         }
-        To::Pod { app, ns, port } => format!("{}:{port}", mesh.address(&deployment(app, ns))?),
+        To::Pod { app, ns, port } => format!("{}:{port}", mesh.replica(ns, app)?.1),
     })
 }
 
@@ -75,7 +74,7 @@ fn squeeze(s: &str) -> String {
 }
 
 pub fn send(mesh: &Mesh, tokens: &Tokens, check: &Check) -> anyhow::Result<Outcome> {
-    let client = deployment(check.client, check.from);
+    let client = mesh.replica(check.from, check.client)?.0;
     let target = authority(mesh, check)?;
     let Some(h) = &check.http else {
         let (host, port) = target.rsplit_once(':').unwrap_or((&target, ""));
@@ -85,7 +84,7 @@ pub fn send(mesh: &Mesh, tokens: &Tokens, check: &Check) -> anyhow::Result<Outco
             "exec 3<>/dev/tcp/{host}/{port} || exit 7; echo 'port {port}' >&3; \
              read -t 3 line <&3; echo \"$line\""
         );
-        let (code, out) = mesh.exec(&client, &["bash".into(), "-c".into(), script])?;
+        let (code, out) = mesh.exec(client, &["bash".into(), "-c".into(), script])?;
         let got = if out.contains("hello") {
             "echo"
         } else {
@@ -125,7 +124,7 @@ pub fn send(mesh: &Mesh, tokens: &Tokens, check: &Check) -> anyhow::Result<Outco
         cmd.push(format!("Authorization: Bearer {t}"));
     }
     cmd.push(format!("http://{target}{}", h.path));
-    let (code, out) = mesh.exec(&client, &cmd)?;
+    let (code, out) = mesh.exec(client, &cmd)?;
     let (body, status) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
     let body_ok = h
         .body_contains

@@ -71,9 +71,9 @@ pub struct Scenario {
     pub name: &'static str,
     pub apply: Vec<Apply>,
     pub checks: Vec<Check>,
-    /// After the requests: a line of this Deployment's proxy log must hold every one of
-    /// these words (what the task reads in the sidecar's log).
-    pub log: Option<(&'static str, &'static [&'static str])>,
+    /// After the requests: a line of the proxy log of this (namespace, Deployment) must
+    /// hold every one of these words (what the task reads in the sidecar's log).
+    pub log: Option<(&'static str, &'static str, &'static [&'static str])>,
 }
 
 pub enum Entry {
@@ -373,7 +373,8 @@ pub fn all() -> Vec<Entry> {
                 foo_get("/ip", vec![], "200"),
             ],
             log: Some((
-                "httpbin-foo",
+                "foo",
+                "httpbin",
                 &["dry-run", "deny-path-headers", "rule 0 matched"],
             )),
         }),

@@ -12,6 +12,10 @@ pub const TRUST_DOMAIN: &str = "cluster.local";
 /// One replica to start.
 pub struct Replica {
     pub deployment: String,
+    /// The Deployment's name in the local run (network namespace, logs, `verimesh exec`):
+    /// its own name, or `name.namespace` when Deployments of that name exist in several
+    /// namespaces (a run's replica names must be unique; Kubernetes' are per namespace).
+    pub local_name: String,
     pub index: u32,
     pub namespace: String,
     pub service_account: String,
@@ -20,6 +24,13 @@ pub struct Replica {
     /// False when the pod template opts out (`sidecar.istio.io/inject: "false"`): the app
     /// runs without iptables or proxy, like Istio's workloads outside the mesh.
     pub sidecar: bool,
+}
+
+impl Replica {
+    /// The name the control plane knows the proxy by (the placement's instance name).
+    pub fn proxy_name(&self) -> String {
+        format!("{}-{}", self.deployment, self.index)
+    }
 }
 
 pub struct Plan {
@@ -52,6 +63,12 @@ impl Plan {
         let mut placement = Placement::synthesize(&snap, TRUST_DOMAIN);
         // Deployments only: a bare Pod manifest has no replica to run here.
         placement.instances.retain(|i| i.deployment.is_some());
+        // Deployment names with the namespaces they occur in.
+        let placement_names: std::collections::BTreeSet<(String, String)> = placement
+            .instances
+            .iter()
+            .filter_map(|i| Some((i.deployment.clone()?, i.namespace.clone())))
+            .collect();
         let mut replicas = Vec::new();
         for inst in &mut placement.instances {
             let Some(deployment) = inst.deployment.clone() else {
@@ -95,7 +112,18 @@ impl Plan {
                 .iter()
                 .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
                 .collect();
+            let shared = placement_names
+                .iter()
+                .filter(|(n, _)| *n == deployment)
+                .count()
+                > 1;
+            let local_name = if shared {
+                format!("{deployment}.{}", inst.namespace)
+            } else {
+                deployment.clone()
+            };
             replicas.push(Replica {
+                local_name,
                 deployment,
                 index,
                 namespace: inst.namespace.clone(),
@@ -152,5 +180,31 @@ mod tests {
         };
         assert_eq!(sidecar("meshed"), Some(true));
         assert_eq!(sidecar("plain"), Some(false));
+    }
+
+    /// Regression: two Deployments of one name in different namespaces made `up` fail
+    /// with `workload "httpbin-0" already exists in this run`.
+    #[test]
+    fn deployments_of_one_name_in_two_namespaces_get_distinct_local_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = TWO.replace("NAMELABEL", "web").replace("NAME", "web");
+        let b = a.replace("namespace: legacy", "namespace: other");
+        let c = TWO.replace("NAMELABEL", "solo").replace("NAME", "solo");
+        std::fs::write(dir.path().join("d.yaml"), format!("{a}---\n{b}---\n{c}")).expect("w");
+        let plan = Plan::load(dir.path()).expect("plan");
+        let mut names: Vec<(String, String)> = plan
+            .replicas
+            .iter()
+            .map(|r| (r.local_name.clone(), r.proxy_name()))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("solo".to_string(), "solo-0".to_string()),
+                ("web.legacy".to_string(), "web-0".to_string()),
+                ("web.other".to_string(), "web-0".to_string()),
+            ]
+        );
     }
 }

@@ -59,7 +59,7 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
     let control_addr = std::net::SocketAddr::new(IpAddr::V4(control.address), CONTROL_PORT);
     let mut nets = BTreeMap::new();
     for r in &plan.replicas {
-        let net = run.add_workload(&WorkloadSpec::new(&r.deployment, r.index, &r.namespace))?;
+        let net = run.add_workload(&WorkloadSpec::new(&r.local_name, r.index, &r.namespace))?;
         nets.insert((r.namespace.clone(), r.deployment.clone(), r.index), net);
     }
     for inst in &mut plan.placement.instances {
@@ -172,7 +172,7 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
         run.spawn(&net.name, &app)?;
         // A workload without a sidecar has no mesh identity and nothing to wait for.
         let identity = if r.sidecar {
-            proxied.push(net.name.clone());
+            proxied.push((net.name.clone(), (r.namespace.clone(), r.proxy_name())));
             format!(
                 "spiffe://{TRUST_DOMAIN}/ns/{}/sa/{}",
                 r.namespace, r.service_account
@@ -183,13 +183,17 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
         table.push((net.name.clone(), r.namespace.clone(), net.address, identity));
     }
 
-    let mut ready = wait_ready(&status_file, &proxied, args.ready_timeout, &stop);
-    ready.extend(
-        table
-            .iter()
-            .filter(|t| !proxied.contains(&t.0))
-            .map(|t| t.0.clone()),
-    );
+    let keys: Vec<(String, String)> = proxied.iter().map(|p| p.1.clone()).collect();
+    let synced = wait_ready(&status_file, &keys, args.ready_timeout, &stop);
+    let ready: Vec<String> = table
+        .iter()
+        .map(|t| &t.0)
+        .filter(|name| match proxied.iter().find(|p| &p.0 == *name) {
+            Some((_, key)) => synced.contains(key),
+            None => true,
+        })
+        .cloned()
+        .collect();
     for (name, ..) in &table {
         if ready.contains(name) {
             run.set_ready(name, true)?;
@@ -254,25 +258,26 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replicas whose proxy is connected and has ACKed its config, waiting up to `timeout`.
+/// The proxies, as (namespace, name), that are connected and have ACKed their config,
+/// waiting up to `timeout` for all of `keys`.
 fn wait_ready(
     status: &Path,
-    names: &[String],
+    keys: &[(String, String)],
     timeout: Duration,
     stop: &AtomicBool,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let deadline = Instant::now() + timeout;
     loop {
-        let ready: Vec<String> = MeshStatus::read(status)
+        let ready: Vec<(String, String)> = MeshStatus::read(status)
             .map(|s| {
                 s.proxies
                     .iter()
                     .filter(|p| p.in_sync)
-                    .map(|p| p.name.clone())
+                    .map(|p| (p.namespace.clone(), p.name.clone()))
                     .collect()
             })
             .unwrap_or_default();
-        let all = names.iter().all(|n| ready.contains(n));
+        let all = keys.iter().all(|k| ready.contains(k));
         if all || Instant::now() > deadline || stop.load(Ordering::SeqCst) {
             return ready;
         }
@@ -328,7 +333,7 @@ fn start_sidecar(run: &mut Run, net: &str, r: &Replica, env: &SidecarEnv) -> any
             "--namespace",
             &r.namespace,
             "--name",
-            net,
+            &r.proxy_name(),
             "--service-account",
             &r.service_account,
         ]
