@@ -31,6 +31,7 @@ const EXPECTED_PASS: &[&str] = &[
     "authz-tcp-allow-http-field",
     "authz-tcp-deny-http-field",
     "authz-tcp-deny-http-field-and-port",
+    "authz-jwt-requestauthentication-only",
     "authz-jwt-require-principal",
     "authz-jwt-require-claim",
     "authz-dry-run",

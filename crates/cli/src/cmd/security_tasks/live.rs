@@ -37,13 +37,16 @@ impl Mesh {
     /// Runs `verimesh up CONFIG` and waits for `ready`.
     pub fn start(config: &Path, state: &Path, run: &str, subnet: &str) -> anyhow::Result<Mesh> {
         let exe = std::env::current_exe().context("locating the verimesh binary")?;
+        // Its stderr is kept for the error below (a leftover run of the same name, …).
+        let stderr_path = config.with_extension("up.stderr.log");
+        let stderr = std::fs::File::create(&stderr_path)?;
         let mut child = Command::new(&exe)
             .arg("up")
             .arg(config)
             .args(["--name", run, "--subnet", subnet, "--state-dir"])
             .arg(state)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .context("starting verimesh up")?;
         let out = child.stdout.take().context("verimesh up has no stdout")?;
@@ -70,11 +73,16 @@ impl Mesh {
                 Ok(l) if l == "ready" => break,
                 Ok(l) => seen.push(l),
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-                Err(_) => bail!(
-                    "verimesh up did not become ready (logs in {}/logs):\n{}",
-                    state.display(),
-                    seen.join("\n")
-                ),
+                Err(_) => {
+                    let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    let tail: Vec<&str> = err.lines().rev().take(10).collect();
+                    bail!(
+                        "verimesh up did not become ready (logs in {}/logs):\n{}\n{}",
+                        state.display(),
+                        seen.join("\n"),
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    )
+                }
             }
         }
         let run = verimesh_local::State::load(state)?.context("the run's state.json")?;

@@ -205,8 +205,12 @@ pub(super) fn run(name: &'static str, apply: Vec<Apply>, checks: Vec<Check>) -> 
 }
 
 fn ext_authz_checks() -> Vec<Check> {
+    // The authorizer's own denial reaches the caller.
+    let mut denied = get("/headers");
+    denied.headers = vec![("x-ext-authz", "deny")];
+    denied.body_contains = Some("denied by ext_authz for not found header `x-ext-authz: allow`");
     vec![
-        foo_get("/headers", vec![("x-ext-authz", "deny")], "403"),
+        http("foo", httpbin("foo"), denied, "403"),
         foo_get("/headers", vec![("x-ext-authz", "allow")], "200"),
         foo_get("/ip", vec![("x-ext-authz", "deny")], "200"),
     ]
@@ -344,7 +348,19 @@ pub fn all() -> Vec<Entry> {
             vec![file("authz-tcp-deny-http-field-and-port.yaml")],
             vec![tcp(9000, "refused"), tcp(9001, "echo")],
         ),
-        // authorization/authz-jwt.
+        // authorization/authz-jwt: first the RequestAuthentication alone (a token is
+        // checked if present, but not required).
+        run(
+            "authz-jwt-requestauthentication-only",
+            vec![Apply {
+                docs: Some(1),
+                ..file("authz-jwt-require-principal.yaml")
+            }],
+            vec![
+                foo_token("/headers", Token::Invalid, "401"),
+                foo_token("/headers", Token::None, "200"),
+            ],
+        ),
         run(
             "authz-jwt-require-principal",
             vec![file("authz-jwt-require-principal.yaml")],
