@@ -129,12 +129,19 @@ fn apply(ctx: &Context, response: ConfigResponse) -> ConfigRequest {
         Ok(applied) => {
             let version = applied.config.version.clone();
             // A delta with nothing in it (a reconnect to a control plane with the same
-            // config) changes nothing; a whole config equal to the one in force neither.
+            // config) changes nothing; a whole config equal to the one in force neither. A
+            // delta with something in it is a change: comparing a large config whole costs
+            // more than waking the receivers.
             let empty =
                 !response.full && response.resources.is_empty() && response.removed.is_empty();
             let config = applied.config;
             ctx.config.send_if_modified(|current| {
-                if empty || current.as_deref() == Some(&config) {
+                let same = if response.full {
+                    current.as_deref() == Some(&config)
+                } else {
+                    empty
+                };
+                if same {
                     return false;
                 }
                 *current = Some(Arc::new(config));
