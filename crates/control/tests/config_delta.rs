@@ -175,18 +175,16 @@ async fn a_refused_delta_keeps_the_last_good_config_and_the_hub_resends_it_whole
         s.web.clone(),
         mesh_config("v2", &[WEB, DB], 2000, "missing"),
     );
-    let nacked = |full_expected: bool| {
-        let web = s.web.clone();
-        move |e: &HubEvent| match e {
-            HubEvent::Nacked {
-                proxy,
-                version,
-                error,
-            } if proxy == &web && version == "v2" => Some((error.clone(), full_expected)),
-            _ => None,
-        }
+    let web = s.web.clone();
+    let nacked = move |e: &HubEvent| match e {
+        HubEvent::Nacked {
+            proxy,
+            version,
+            error,
+        } if proxy == &web && version == "v2" => Some(error.clone()),
+        _ => None,
     };
-    let (error, _) = event(&mut s.events, nacked(false)).await;
+    let error = event(&mut s.events, nacked.clone()).await;
     assert!(error.contains("unknown cluster \"missing\""), "{error}");
     // The refused delta is resent as the whole config, which is refused too.
     event(&mut s.events, nacked).await;

@@ -91,7 +91,7 @@ pub(crate) struct Desired {
 #[derive(Debug)]
 enum Source {
     Config(Arc<ProxyConfig>),
-    Parts(ProxyParts),
+    Parts(Box<ProxyParts>),
 }
 
 impl Desired {
@@ -165,7 +165,7 @@ impl Cache {
             version: parts.core.version.clone(),
             core,
             outbound,
-            source: Source::Parts(parts),
+            source: Source::Parts(Box::new(parts)),
         }))
     }
 
