@@ -74,6 +74,7 @@ pub fn core_of(config: &ProxyConfig) -> ProxyConfig {
         services: _,
         clusters: _,
         allow_unknown_destinations,
+        security,
     } = config;
     ProxyConfig {
         version: version.clone(),
@@ -82,6 +83,7 @@ pub fn core_of(config: &ProxyConfig) -> ProxyConfig {
         services: Vec::new(),
         clusters: Vec::new(),
         allow_unknown_destinations: *allow_unknown_destinations,
+        security: security.clone(),
     }
 }
 
