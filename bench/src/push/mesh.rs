@@ -107,13 +107,9 @@ pub fn outbound(shape: &Shape, timeout_ms: u64) -> (Vec<Service>, Vec<Cluster>) 
     (services, clusters)
 }
 
-/// The config of the sidecar of `service`'s workload.
-pub fn proxy_config(
-    shape: &Shape,
-    service: usize,
-    version: &str,
-    outbound: &(Vec<Service>, Vec<Cluster>),
-) -> ProxyConfig {
+/// The top-level part of the config of the sidecar of `service`'s workload (no services and
+/// clusters: those are the shared outbound view).
+pub fn proxy_core(shape: &Shape, service: usize, version: &str) -> ProxyConfig {
     let name = shape.service_name(service);
     let ns = shape.namespace(service);
     ProxyConfig {
@@ -133,8 +129,8 @@ pub fn proxy_config(
             }],
             ..Default::default()
         },
-        services: outbound.0.clone(),
-        clusters: outbound.1.clone(),
+        services: vec![],
+        clusters: vec![],
         allow_unknown_destinations: false,
         security: Default::default(),
     }

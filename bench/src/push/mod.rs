@@ -14,7 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
-use verimesh_control::config::{ConfigHub, HubEvent, Placement, ProxyKey};
+use verimesh_control::config::{
+    ConfigHub, HubEvent, Placement, ProxyKey, ProxyParts, SharedOutbound,
+};
 use verimesh_identity::{Ca, TrustDomain};
 use verimesh_model::ProxyConfig;
 
@@ -76,12 +78,21 @@ pub fn proxy(args: &Args, i: usize) -> Proxy {
     }
 }
 
-/// Every proxy's config at `version`, the first service's route timeout set to `timeout_ms`.
-fn configs(args: &Args, version: &str, timeout_ms: u64) -> Vec<(ProxyKey, Arc<ProxyConfig>)> {
+/// Every proxy's config at `version`, the first service's route timeout set to `timeout_ms`,
+/// as the compiler shares it: one outbound view (every service and cluster a fresh `Arc`, as
+/// a recompilation makes them) shared by all proxies, a core per workload.
+fn configs(args: &Args, version: &str, timeout_ms: u64) -> Vec<(ProxyKey, ProxyParts)> {
     let shape = args.shape();
-    let outbound = mesh::outbound(&shape, timeout_ms);
-    let per_workload: Vec<Arc<ProxyConfig>> = (0..args.workloads())
-        .map(|w| Arc::new(mesh::proxy_config(&shape, w, version, &outbound)))
+    let (services, clusters) = mesh::outbound(&shape, timeout_ms);
+    let outbound = Arc::new(SharedOutbound {
+        services: services.into_iter().map(Arc::new).collect(),
+        clusters: clusters.into_iter().map(Arc::new).collect(),
+    });
+    let per_workload: Vec<ProxyParts> = (0..args.workloads())
+        .map(|w| ProxyParts {
+            core: mesh::proxy_core(&shape, w, version),
+            outbound: outbound.clone(),
+        })
         .collect();
     (0..args.proxies)
         .map(|i| {
@@ -140,8 +151,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         placements.get(k).cloned()
     })));
     let v1 = configs(args, "v1", 15_000);
-    let json_kib = serde_json_len(&v1[0].1) / 1024;
-    hub.publish_all(v1);
+    let json_kib = v1
+        .first()
+        .map(|(_, parts)| serde_json_len(&parts.to_config()) / 1024)
+        .unwrap_or(0);
+    hub.publish_all_parts(v1);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -204,7 +218,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let v2 = configs(args, "v2", 16_000);
     let cpu_before = sys::cpu_time();
     let start = Instant::now();
-    let changed = hub.publish_all(v2);
+    let changed = hub.publish_all_parts(v2);
     runtime.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(600),

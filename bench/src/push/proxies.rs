@@ -43,8 +43,16 @@ pub fn run(
     for line in std::io::stdin().lock().lines() {
         if line?.trim() == "report" {
             let accepted: u64 = clients.iter().map(|c| c.status().borrow().accepted).sum();
+            // What the last response to each proxy carried: whole configs, and resource bytes.
+            let (mut full, mut bytes) = (0usize, 0usize);
+            for c in &clients {
+                if let Some(u) = &c.status().borrow().last_update {
+                    full += usize::from(u.full);
+                    bytes += u.bytes;
+                }
+            }
             println!(
-                "report cpu_ms={} peak_rss_mib={:.0} accepted={accepted}",
+                "report cpu_ms={} peak_rss_mib={:.0} accepted={accepted} last_full={full} last_bytes={bytes}",
                 sys::cpu_time().as_millis(),
                 sys::peak_rss_mib()
             );

@@ -6,9 +6,11 @@
 pub mod ca_client;
 pub mod config_client;
 mod connect;
+pub mod resource;
 
 pub use ca_client::{CaClient, CaClientError};
-pub use config_client::{ClientStatus, ConfigClient, ConfigClientOptions};
+pub use config_client::{ClientStatus, ConfigClient, ConfigClientOptions, Update};
+pub use resource::ResourceName;
 
 /// `verimesh.ca.v1`: the certificate signing service.
 pub mod ca {
@@ -18,8 +20,9 @@ pub mod ca {
     }
 }
 
-/// `verimesh.config.v1`: streaming each proxy's compiled config (xDS-style versions, nonces,
-/// ACK/NACK). The config travels as the JSON of `verimesh_model::ProxyConfig`.
+/// `verimesh.config.v1`: streaming each proxy's compiled config (incremental-xDS-style
+/// resources with content versions, nonces, ACK/NACK). Each resource travels as the JSON of
+/// its part of `verimesh_model::ProxyConfig` (see [`resource`]).
 pub mod config {
     pub mod v1 {
         #![allow(clippy::all, clippy::unwrap_used, missing_docs)]

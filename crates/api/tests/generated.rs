@@ -17,8 +17,8 @@ fn generated_code_matches_the_protos() {
     tonic_prost_build::configure()
         .build_transport(false)
         .emit_rerun_if_changed(false)
-        // A config payload is shared by reference between the hub and every stream sending it.
-        .bytes(".verimesh.config.v1.ConfigResponse.config_json")
+        // An encoded resource is shared by reference between the hub and every stream sending it.
+        .bytes(".verimesh.config.v1.Resource.json")
         .out_dir(&out)
         .compile_fds(fds)
         .expect("code generation");

@@ -210,7 +210,7 @@ fn every_command_has_help() {
         (&["ca", "issue", "--help"][..], "--spiffe-id"),
         (&["ca", "inspect", "--help"][..], "FILE"),
         (&["ca", "token", "--help"][..], "--service-account"),
-        (&["control", "--help"][..], "only the CA"),
+        (&["control", "--help"][..], "--placement"),
     ] {
         let out = verimesh(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

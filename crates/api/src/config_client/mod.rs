@@ -1,13 +1,16 @@
 //! The proxy's side of the config stream (`verimesh.config.v1`): connects to the control plane
 //! over mTLS (presenting the workload certificate, verifying the control plane's SPIFFE ID),
-//! says which proxy it is, and hands every config it receives to the proxy on a
-//! `tokio::sync::watch` channel once the config has parsed and passed
-//! [`ProxyConfig::validate`]; each config is answered with an ACK, or a NACK carrying the
+//! says which proxy it is and which resources it holds, and applies every response (a whole
+//! config, or a delta of changed and removed resources) to its last good config; the result
+//! goes to the proxy on a `tokio::sync::watch` channel once it has passed
+//! [`ProxyConfig::validate`]. Each response is answered with an ACK, or a NACK carrying the
 //! error while the last good config stays in force. When the stream breaks, the last config
-//! stays too, and the client reconnects with exponential backoff and jitter; the control plane
-//! sends its current config on every new stream, so a restarted control plane resyncs it.
+//! stays too, and the client reconnects with exponential backoff and jitter; on every new
+//! stream the control plane sends what differs from what the hello reported, so a restarted
+//! control plane resyncs it.
 
 mod backoff;
+mod delta;
 mod stream;
 
 use backoff::Backoff;
@@ -33,7 +36,7 @@ pub struct ConfigClientOptions {
     pub max_backoff: Duration,
     pub connect_timeout: Duration,
     pub keepalive: Duration,
-    /// Larger configs are refused by the transport (gRPC's default limit is 4 MiB, which a
+    /// Larger responses are refused by the transport (gRPC's default limit is 4 MiB, which a
     /// mesh of a few thousand services exceeds).
     pub max_config_bytes: usize,
 }
@@ -72,6 +75,44 @@ pub struct ClientStatus {
     pub last_error: Option<String>,
     /// Why the last refused config was refused.
     pub last_nack: Option<String>,
+    /// What the last response carried.
+    pub last_update: Option<Update>,
+}
+
+/// What one response carried: for status pages, tests and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Update {
+    pub version: String,
+    /// A whole config rather than a delta.
+    pub full: bool,
+    /// How many resources were sent.
+    pub resource_count: usize,
+    /// Their names, when there are at most [`Update::MAX_NAMES`] (a whole config of a large
+    /// mesh would otherwise keep thousands of names here).
+    pub resources: Vec<String>,
+    /// Names of the resources removed.
+    pub removed: Vec<String>,
+    /// Bytes of resource JSON.
+    pub bytes: usize,
+}
+
+impl Update {
+    pub const MAX_NAMES: usize = 64;
+
+    fn of(response: &crate::config::v1::ConfigResponse) -> Self {
+        Self {
+            version: response.version.clone(),
+            full: response.full,
+            resource_count: response.resources.len(),
+            resources: if response.resources.len() <= Self::MAX_NAMES {
+                response.resources.iter().map(|r| r.name.clone()).collect()
+            } else {
+                Vec::new()
+            },
+            removed: response.removed.clone(),
+            bytes: response.resources.iter().map(|r| r.json.len()).sum(),
+        }
+    }
 }
 
 /// A running config stream; dropping it stops the stream (the last config stays with the
@@ -104,6 +145,7 @@ impl ConfigClient {
             tls,
             config: config_tx,
             status: status_tx,
+            held: std::sync::Mutex::default(),
         };
         let task = tokio::spawn(run(ctx));
         Ok(Self {

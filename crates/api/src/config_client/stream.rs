@@ -1,15 +1,16 @@
-//! One config stream: connect, hello, then receive configs and answer each until the stream
-//! ends.
+//! One config stream: connect, hello (naming the resources held), then receive responses and
+//! answer each until the stream ends.
 
-use super::{ClientStatus, ConfigClientOptions};
+use super::delta::{self, Versions};
+use super::{ClientStatus, ConfigClientOptions, Update};
 use crate::config::v1::config_request::Kind;
 use crate::config::v1::config_service_client::ConfigServiceClient;
-use crate::config::v1::{Ack, ConfigRequest, ConfigResponse, Hello, Nack};
+use crate::config::v1::{Ack, ConfigRequest, ConfigResponse, Hello, Nack, ResourceVersion};
 use crate::connect::{self, ChannelOptions};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use verimesh_model::{ModelError, ProxyConfig};
+use verimesh_model::ProxyConfig;
 
 /// What one stream needs; shared by every reconnection.
 pub(super) struct Context {
@@ -17,6 +18,10 @@ pub(super) struct Context {
     pub(super) tls: Arc<rustls::ClientConfig>,
     pub(super) config: watch::Sender<Option<Arc<ProxyConfig>>>,
     pub(super) status: watch::Sender<ClientStatus>,
+    /// The resources the config in force was assembled from (empty for a config booted from
+    /// a file): the basis of the next delta, and what a new stream's hello reports. Written
+    /// only by the stream task, together with `config`.
+    pub(super) held: Mutex<Versions>,
 }
 
 /// Why a stream ended.
@@ -30,15 +35,6 @@ pub(super) enum StreamEnded {
     Failed(Box<tonic::Status>),
     #[error("the control plane closed the stream")]
     Closed,
-}
-
-/// Why a received config was refused.
-#[derive(Debug, thiserror::Error)]
-enum Refusal {
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error("the response is for version {response:?} but the config says {config:?}")]
-    VersionMismatch { response: String, config: String },
 }
 
 /// Runs one stream until it ends; sets `received` once a config has arrived.
@@ -69,11 +65,22 @@ async fn stream(
     // Answers go out through this channel; a few slots are plenty, one answer per config.
     let (answers, outgoing) = mpsc::channel(4);
     let running_version = running_version(ctx);
+    let resources = ctx
+        .held
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(name, version)| ResourceVersion {
+            name: name.clone(),
+            version: version.clone(),
+        })
+        .collect();
     let hello = ConfigRequest {
         kind: Some(Kind::Hello(Hello {
             name: opts.name.clone(),
             namespace: opts.namespace.clone(),
             running_version,
+            resources,
         })),
     };
     answers.send(hello).await.map_err(|_| StreamEnded::Closed)?;
@@ -110,21 +117,40 @@ fn running_version(ctx: &Context) -> String {
         .unwrap_or_default()
 }
 
-/// Checks a received config and, if it is good, puts it in force; returns the ACK or NACK.
+/// Applies a response to the config in force and, if the result is good, puts it in force;
+/// returns the ACK or NACK.
 fn apply(ctx: &Context, response: ConfigResponse) -> ConfigRequest {
-    match decode(&response) {
-        Ok(config) => {
-            let version = config.version.clone();
-            // The same config again (a new stream after a reconnect) wakes no one.
+    let current = ctx.config.borrow().clone();
+    let mut held = ctx.held.lock().unwrap_or_else(|e| e.into_inner());
+    let update = Update::of(&response);
+    let applied = delta::apply(current.as_deref(), &held, &response);
+    ctx.status.send_modify(|s| s.last_update = Some(update));
+    match applied {
+        Ok(applied) => {
+            let version = applied.config.version.clone();
+            // A delta with nothing in it (a reconnect to a control plane with the same
+            // config) changes nothing; a whole config equal to the one in force neither. A
+            // delta with something in it is a change: comparing a large config whole costs
+            // more than waking the receivers.
+            let empty =
+                !response.full && response.resources.is_empty() && response.removed.is_empty();
+            let config = applied.config;
             ctx.config.send_if_modified(|current| {
-                if current.as_deref() == Some(&config) {
+                let same = if response.full {
+                    current.as_deref() == Some(&config)
+                } else {
+                    empty
+                };
+                if same {
                     return false;
                 }
                 *current = Some(Arc::new(config));
                 true
             });
+            *held = applied.versions;
             ctx.status.send_modify(|s| s.accepted += 1);
-            tracing::debug!(%version, "config accepted");
+            tracing::debug!(%version, full = response.full, resources = response.resources.len(),
+                removed = response.removed.len(), "config accepted");
             ConfigRequest {
                 kind: Some(Kind::Ack(Ack {
                     version,
@@ -134,29 +160,17 @@ fn apply(ctx: &Context, response: ConfigResponse) -> ConfigRequest {
         }
         Err(refusal) => {
             let error = refusal.to_string();
-            tracing::warn!(version = %response.version, %error, "config refused; keeping the last good one");
+            tracing::warn!(version = %response.version, full = response.full, %error,
+                "config refused; keeping the last good one");
             ctx.status
                 .send_modify(|s| s.last_nack = Some(error.clone()));
             ConfigRequest {
                 kind: Some(Kind::Nack(Nack {
                     nonce: response.nonce,
                     error,
-                    running_version: running_version(ctx),
+                    running_version: current.map(|c| c.version.clone()).unwrap_or_default(),
                 })),
             }
         }
     }
-}
-
-fn decode(response: &ConfigResponse) -> Result<ProxyConfig, Refusal> {
-    let config: ProxyConfig = serde_json::from_slice(&response.config_json)
-        .map_err(|e| ModelError::Parse(e.to_string()))?;
-    if config.version != response.version {
-        return Err(Refusal::VersionMismatch {
-            response: response.version.clone(),
-            config: config.version,
-        });
-    }
-    config.validate()?;
-    Ok(config)
 }

@@ -1,12 +1,13 @@
-//! The config hub: the control plane's current config for every proxy, and what each proxy has
-//! been sent, has applied (ACK) or refused (NACK). The compiler feeds it; one stream per
-//! connected proxy ([`super::service`]) watches its proxy's entry and pushes every new version.
+//! The config hub: the control plane's current config for every proxy, as shared encoded
+//! resources, and what each proxy has been sent, has applied (ACK) or refused (NACK). The
+//! compiler feeds it; one stream per connected proxy ([`super::service`]) watches its proxy's
+//! entry and pushes what changed in every new version.
 
+use super::resources::{Cache, Desired, ProxyParts};
 use super::ProxyKey;
-use bytes::Bytes;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, watch, Semaphore};
 use verimesh_identity::SpiffeId;
@@ -40,9 +41,10 @@ impl PlacementLookup for NoPlacements {
 /// Tuning of the hub.
 #[derive(Debug, Clone)]
 pub struct HubOptions {
-    /// Pushes in flight at once across all proxies (encoded, sent, not yet ACKed or NACKed). A
-    /// push to every proxy at once would hold every proxy's encoded config in memory at the
-    /// same time; this bounds it (Istio's push throttle plays the same role).
+    /// Pushes in flight at once across all proxies (sent, not yet ACKed or NACKed). A push to
+    /// every proxy at once would hold every proxy's response (a whole config, for a proxy
+    /// that just connected) in transport buffers at the same time; this bounds it (Istio's
+    /// push throttle plays the same role).
     pub max_concurrent_pushes: usize,
     /// How long a push may wait for its ACK or NACK before its slot is given to another
     /// proxy (the stream stays open, and a late answer is still recorded).
@@ -113,13 +115,13 @@ pub enum HubEvent {
 /// What a stream needs of its proxy's entry.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub(crate) desired: watch::Sender<Option<Arc<ProxyConfig>>>,
+    pub(crate) desired: watch::Sender<Option<Arc<Desired>>>,
     pub(crate) track: Mutex<Tracking>,
 }
 
 impl Entry {
     fn status(&self, proxy: ProxyKey) -> ProxyStatus {
-        let published_version = self.desired.borrow().as_ref().map(|c| c.version.clone());
+        let published_version = self.desired.borrow().as_ref().map(|d| d.version.clone());
         let t = self.track.lock().unwrap_or_else(|e| e.into_inner());
         ProxyStatus {
             proxy,
@@ -154,30 +156,8 @@ pub struct ConfigHub {
     pub(crate) pushes: Arc<Semaphore>,
     pub(crate) options: HubOptions,
     events: broadcast::Sender<HubEvent>,
-    /// Encodings of configs being pushed, by the config's address, so proxies given the same
-    /// `Arc<ProxyConfig>` (replicas of one workload) share one encoding. Weak: an encoding
-    /// lives only while some push of it is in flight.
-    encodings: Mutex<HashMap<usize, Weak<Encoded>>>,
-}
-
-/// A config's JSON encoding, made once by whichever stream needs it first.
-#[derive(Debug)]
-pub(crate) struct Encoded {
-    /// Held so the address keying the cache cannot be reused while this lives.
-    config: Arc<ProxyConfig>,
-    json: OnceLock<Result<Bytes, String>>,
-}
-
-impl Encoded {
-    pub(crate) fn json(&self) -> Result<Bytes, String> {
-        self.json
-            .get_or_init(|| {
-                serde_json::to_vec(&*self.config)
-                    .map(Bytes::from)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-    }
+    /// Encoded resources, shared between proxies (see [`super::resources`]).
+    cache: Mutex<Cache>,
 }
 
 impl fmt::Debug for ConfigHub {
@@ -201,22 +181,81 @@ impl ConfigHub {
             pushes: Arc::new(Semaphore::new(options.max_concurrent_pushes.max(1))),
             options,
             events,
-            encodings: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
-    /// Sets `proxy`'s config. Its stream (if connected) pushes it unless the proxy already
-    /// has this version: a config's `version` names its content, so an equal version is not
-    /// sent again. Returns whether the version changed.
+    /// Sets `proxy`'s config. Its stream (if connected) pushes what changed unless the proxy
+    /// already has this version: a config's `version` names its content, so an equal version
+    /// is not sent again. Returns whether the version changed. Replicas given the same `Arc`
+    /// share one encoding; [`ConfigHub::publish_parts`] shares more.
     pub fn publish(&self, proxy: ProxyKey, config: Arc<ProxyConfig>) -> bool {
-        let entry = self.entry(proxy);
-        entry.desired.send_if_modified(|current| {
-            if current.as_ref().map(|c| c.version.as_str()) == Some(config.version.as_str()) {
-                return false;
+        let entry = self.entry(proxy.clone());
+        if Self::has_version(&entry, &config.version) {
+            return false;
+        }
+        let desired = self.cache().config(&config);
+        self.set(&entry, &proxy, desired)
+    }
+
+    /// Sets `proxy`'s config from shared pieces: a service, cluster or outbound view that
+    /// many proxies share (the compiler's `Arc`s) is encoded once, not once per proxy.
+    /// Otherwise as [`ConfigHub::publish`].
+    pub fn publish_parts(&self, proxy: ProxyKey, parts: ProxyParts) -> bool {
+        let entry = self.entry(proxy.clone());
+        if Self::has_version(&entry, &parts.core.version) {
+            return false;
+        }
+        let desired = self.cache().parts(parts);
+        self.set(&entry, &proxy, desired)
+    }
+
+    /// Publishes the parts of every proxy of a compilation; returns how many proxies got a
+    /// new version.
+    pub fn publish_all_parts(
+        &self,
+        configs: impl IntoIterator<Item = (ProxyKey, ProxyParts)>,
+    ) -> usize {
+        configs
+            .into_iter()
+            .filter(|(proxy, parts)| self.publish_parts(proxy.clone(), parts.clone()))
+            .count()
+    }
+
+    fn has_version(entry: &Entry, version: &str) -> bool {
+        entry
+            .desired
+            .borrow()
+            .as_ref()
+            .is_some_and(|d| d.version == version)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(
+        &self,
+        entry: &Entry,
+        proxy: &ProxyKey,
+        desired: Result<Arc<Desired>, super::resources::EncodeError>,
+    ) -> bool {
+        match desired {
+            Ok(desired) => entry.desired.send_if_modified(|current| {
+                if current
+                    .as_ref()
+                    .is_some_and(|c| c.version == desired.version)
+                {
+                    return false;
+                }
+                *current = Some(desired);
+                true
+            }),
+            Err(e) => {
+                tracing::error!(%proxy, error = %e, "config not published");
+                false
             }
-            *current = Some(config);
-            true
-        })
+        }
     }
 
     /// Publishes every config of a compilation; returns how many proxies got a new version.
@@ -241,10 +280,12 @@ impl ConfigHub {
         !open && entries.remove(proxy).is_some()
     }
 
-    /// The config the control plane wants `proxy` to run.
+    /// The config the control plane wants `proxy` to run (materialized, if it was published
+    /// in parts).
     pub fn published(&self, proxy: &ProxyKey) -> Option<Arc<ProxyConfig>> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.get(proxy).and_then(|e| e.desired.borrow().clone())
+        let desired = entries.get(proxy).and_then(|e| e.desired.borrow().clone());
+        desired.map(|d| d.config())
     }
 
     /// Every known proxy (published to, or connected), sorted.
@@ -284,26 +325,6 @@ impl ConfigHub {
     pub(crate) fn emit(&self, event: HubEvent) {
         // No subscribers is the normal case.
         let _ = self.events.send(event);
-    }
-
-    /// The shared encoding of `config` (encoded on first use by [`Encoded::json`]).
-    pub(crate) fn encoding(&self, config: &Arc<ProxyConfig>) -> Arc<Encoded> {
-        let key = Arc::as_ptr(config) as usize;
-        let mut map = self.encodings.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = map.get(&key).and_then(Weak::upgrade) {
-            if Arc::ptr_eq(&e.config, config) {
-                return e;
-            }
-        }
-        if map.len() > 256 {
-            map.retain(|_, w| w.strong_count() > 0);
-        }
-        let e = Arc::new(Encoded {
-            config: config.clone(),
-            json: OnceLock::new(),
-        });
-        map.insert(key, Arc::downgrade(&e));
-        e
     }
 
     pub(crate) fn placement(&self, proxy: &ProxyKey) -> Option<Placement> {

@@ -1,15 +1,19 @@
 //! Config distribution: the control plane's compiled config for each proxy, streamed to it
 //! over `verimesh.config.v1` (xDS's ideas — versions, nonces, ACK/NACK — in a small protocol
-//! of our own). [`ConfigHub`] holds the configs and each proxy's push state; [`ConfigService`]
-//! serves one stream per connected proxy on the control plane's gRPC port.
+//! of our own, incremental: only resources that changed are sent). [`ConfigHub`] holds the
+//! configs as shared encoded resources and each proxy's push state; [`ConfigService`] serves
+//! one stream per connected proxy on the control plane's gRPC port.
 
+mod delta;
 mod hub;
+mod resources;
 mod service;
 
 pub use hub::{
     ConfigHub, HubEvent, HubOptions, NackRecord, NoPlacements, Placement, PlacementLookup,
     ProxyStatus,
 };
+pub use resources::{EncodeError, ProxyParts, SharedOutbound};
 pub use service::ConfigService;
 
 use std::fmt;

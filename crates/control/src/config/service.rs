@@ -1,9 +1,12 @@
 //! `verimesh.config.v1.ConfigService`: one stream per proxy. The hello names the proxy; the
 //! caller's client certificate must be that proxy's identity by the placement records. Then the
-//! stream pushes the proxy's config whenever its version changes, one push at a time: the next
-//! is sent only after the proxy answered the previous one (or the answer timed out).
+//! stream pushes the proxy's config whenever its version changes — the resources that differ
+//! from what the proxy holds — one push at a time: the next is sent only after the proxy
+//! answered the previous one (or the answer timed out).
 
-use super::hub::{ConfigHub, Encoded, Entry, HubEvent, NackRecord};
+use super::delta::{Delta, Held};
+use super::hub::{ConfigHub, Entry, HubEvent, NackRecord};
+use super::resources::Desired;
 use super::ProxyKey;
 use crate::service::ConnInfo;
 use std::pin::pin;
@@ -61,7 +64,7 @@ impl config_service_server::ConfigService for ConfigService {
                 ))
             }
         };
-        let proxy = ProxyKey::new(hello.namespace, hello.name);
+        let proxy = ProxyKey::new(hello.namespace.clone(), hello.name.clone());
         let not_after = conn.as_ref().and_then(|c| c.peer_not_after);
         let peer = conn.and_then(|c| c.peer);
         let identity = self
@@ -70,7 +73,9 @@ impl config_service_server::ConfigService for ConfigService {
                 tracing::warn!(%remote, %proxy, peer = ?peer.as_ref().map(|p| p.to_string()),
                     reason = status.message(), "config stream refused");
             })?;
-        tracing::info!(%remote, %proxy, %identity, running = %hello.running_version, "proxy connected");
+        tracing::info!(%remote, %proxy, %identity, running = %hello.running_version,
+            resources = hello.resources.len(), "proxy connected");
+        let held = Held::from_hello(&hello);
         let (tx, rx) = mpsc::channel(1);
         let session = Session {
             entry: self.hub.entry(proxy.clone()),
@@ -78,7 +83,7 @@ impl config_service_server::ConfigService for ConfigService {
             proxy,
             remote,
         };
-        tokio::spawn(session.run(identity, not_after, inbound, tx));
+        tokio::spawn(session.run(identity, not_after, held, inbound, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -114,11 +119,21 @@ impl ConfigService {
 /// A push waiting for its ACK or NACK.
 struct Pending {
     nonce: String,
-    version: String,
+    desired: Arc<Desired>,
+    /// Whether it was the whole config (else a delta).
+    full: bool,
     /// The push slot, given back on the answer or when it times out.
     slot: Option<OwnedSemaphorePermit>,
-    /// Keeps the encoding available to other streams pushing the same config meanwhile.
-    _encoded: Arc<Encoded>,
+}
+
+/// A stream's push state.
+struct PushState {
+    /// What the proxy holds: the basis of the next delta.
+    held: Held,
+    /// The version last sent (not sent again unless a delta of it was refused).
+    sent: Option<String>,
+    pending: Option<Pending>,
+    counter: u64,
 }
 
 struct Session {
@@ -133,6 +148,7 @@ impl Session {
         self,
         identity: SpiffeId,
         not_after: Option<SystemTime>,
+        held: Held,
         mut inbound: Streaming<ConfigRequest>,
         tx: Outbound,
     ) {
@@ -144,7 +160,7 @@ impl Session {
             t.cert_not_after = not_after;
         }
         self.hub.emit(HubEvent::Connected(self.proxy.clone()));
-        let result = self.push_loop(&mut inbound, &tx).await;
+        let result = self.push_loop(held, &mut inbound, &tx).await;
         {
             let mut t = self.track();
             t.streams = t.streams.saturating_sub(1);
@@ -171,60 +187,42 @@ impl Session {
 
     async fn push_loop(
         &self,
+        held: Held,
         inbound: &mut Streaming<ConfigRequest>,
         tx: &Outbound,
     ) -> Result<(), Status> {
         let mut desired = self.entry.desired.subscribe();
-        let mut sent: Option<String> = None;
-        let mut counter: u64 = 0;
-        let mut pending: Option<Pending> = None;
+        let mut st = PushState {
+            held,
+            sent: None,
+            pending: None,
+            counter: 0,
+        };
         let mut deadline = pin!(tokio::time::sleep(Duration::ZERO));
         loop {
             let next = desired
                 .borrow_and_update()
                 .clone()
-                .filter(|c| sent.as_deref() != Some(c.version.as_str()));
-            let can_push = next.is_some() && pending.as_ref().is_none_or(|p| p.slot.is_none());
-            let waiting = pending.as_ref().is_some_and(|p| p.slot.is_some());
+                .filter(|d| st.sent.as_deref() != Some(d.version.as_str()));
+            let can_push = next.is_some() && st.pending.as_ref().is_none_or(|p| p.slot.is_none());
+            let waiting = st.pending.as_ref().is_some_and(|p| p.slot.is_some());
             tokio::select! {
                 msg = inbound.message() => match msg? {
-                    Some(req) => self.answer(req, &mut pending)?,
+                    Some(req) => self.answer(req, &mut st)?,
                     None => return Ok(()),
                 },
                 slot = self.hub.pushes.clone().acquire_owned(), if can_push => {
                     let slot = slot.map_err(|_| Status::unavailable("shutting down"))?;
-                    let Some(config) = next else { continue };
-                    counter += 1;
-                    let nonce = counter.to_string();
-                    // Encoded for the push rather than kept with the config: only pushes in
-                    // flight hold an encoding (bounded by the push slots), shared by streams
-                    // pushing the same config.
-                    let encoded = self.hub.encoding(&config);
-                    let json = encoded
-                        .json()
-                        .map_err(|e| Status::internal(format!("cannot encode the config: {e}")))?;
-                    let response = ConfigResponse {
-                        version: config.version.clone(),
-                        nonce: nonce.clone(),
-                        config_json: json,
-                    };
-                    if tx.send(Ok(response)).await.is_err() {
+                    let Some(next) = next else { continue };
+                    if !self.push(next, slot, &mut st, tx).await {
                         return Ok(());
                     }
-                    self.track().last_sent = Some(config.version.clone());
-                    sent = Some(config.version.clone());
-                    pending = Some(Pending {
-                        nonce,
-                        version: config.version.clone(),
-                        slot: Some(slot),
-                        _encoded: encoded,
-                    });
                     deadline.as_mut().reset(tokio::time::Instant::now() + self.hub.options.ack_timeout);
                 }
                 () = &mut deadline, if waiting => {
                     tracing::warn!(remote = %self.remote, proxy = %self.proxy,
                         "no ACK or NACK within {:?}; pushing to others meanwhile", self.hub.options.ack_timeout);
-                    if let Some(p) = pending.as_mut() {
+                    if let Some(p) = st.pending.as_mut() {
                         p.slot = None;
                     }
                 }
@@ -238,42 +236,91 @@ impl Session {
         }
     }
 
+    /// Sends `next` as a delta against what the proxy holds; false if the stream is gone.
+    async fn push(
+        &self,
+        next: Arc<Desired>,
+        slot: OwnedSemaphorePermit,
+        st: &mut PushState,
+        tx: &Outbound,
+    ) -> bool {
+        st.counter += 1;
+        let nonce = st.counter.to_string();
+        // A push still unanswered (timed out) may or may not have been applied: the proxy's
+        // state is unknown, so only the whole config is safe.
+        let basis = if st.pending.is_some() {
+            &Held::Nothing
+        } else {
+            &st.held
+        };
+        let delta = Delta::new(basis, &next);
+        let response = delta.response(&next.version, nonce.clone());
+        tracing::debug!(proxy = %self.proxy, version = %next.version, full = delta.full,
+            resources = delta.resources.len(), removed = delta.removed.len(), "pushing");
+        if tx.send(Ok(response)).await.is_err() {
+            return false;
+        }
+        self.track().last_sent = Some(next.version.clone());
+        st.sent = Some(next.version.clone());
+        st.pending = Some(Pending {
+            nonce,
+            full: delta.full,
+            desired: next,
+            slot: Some(slot),
+        });
+        true
+    }
+
     /// An ACK or NACK: recorded when it answers the push in flight; a stale one (an answer to
     /// an earlier push, overtaken) is ignored, as in xDS.
-    fn answer(&self, req: ConfigRequest, pending: &mut Option<Pending>) -> Result<(), Status> {
+    fn answer(&self, req: ConfigRequest, st: &mut PushState) -> Result<(), Status> {
         let nonce = match &req.kind {
             Some(Kind::Ack(a)) => &a.nonce,
             Some(Kind::Nack(n)) => &n.nonce,
             Some(Kind::Hello(_)) => return Err(Status::invalid_argument("a second hello")),
             None => return Err(Status::invalid_argument("an empty request")),
         };
-        let Some(p) = pending.take_if(|p| &p.nonce == nonce) else {
+        let Some(p) = st.pending.take_if(|p| &p.nonce == nonce) else {
             tracing::debug!(proxy = %self.proxy, %nonce, "stale answer ignored");
             return Ok(());
         };
         match req.kind {
             Some(Kind::Ack(ack)) => {
-                if ack.version != p.version {
-                    tracing::warn!(proxy = %self.proxy, acked = %ack.version, sent = %p.version,
+                let version = p.desired.version.clone();
+                if ack.version != version {
+                    tracing::warn!(proxy = %self.proxy, acked = %ack.version, sent = %version,
                         "ACK names another version than was sent; recording the one sent");
                 }
-                self.track().last_acked = Some(p.version.clone());
+                // The proxy holds exactly what was sent: the basis of the next delta, shared
+                // with the hub rather than copied.
+                st.held = Held::Acked(p.desired);
+                self.track().last_acked = Some(version.clone());
                 self.hub.emit(HubEvent::Acked {
                     proxy: self.proxy.clone(),
-                    version: p.version,
+                    version,
                 });
             }
             Some(Kind::Nack(nack)) => {
-                tracing::warn!(remote = %self.remote, proxy = %self.proxy, version = %p.version,
+                let version = p.desired.version.clone();
+                tracing::warn!(remote = %self.remote, proxy = %self.proxy, %version, full = p.full,
                     running = %nack.running_version, error = %nack.error, "proxy refused its config");
+                // The proxy kept its last good config, but whether that is what this stream
+                // thinks it holds is no longer certain (a delta may have been refused because
+                // the proxy's state differs): the next push is the whole config. A refused
+                // delta is resent at once that way; a refused whole config waits for the next
+                // version, as it would be refused again.
+                st.held = Held::Nothing;
+                if !p.full {
+                    st.sent = None;
+                }
                 self.track().last_nack = Some(NackRecord {
-                    version: p.version.clone(),
+                    version: version.clone(),
                     error: nack.error.clone(),
                     at: SystemTime::now(),
                 });
                 self.hub.emit(HubEvent::Nacked {
                     proxy: self.proxy.clone(),
-                    version: p.version,
+                    version,
                     error: nack.error,
                 });
             }

@@ -4,6 +4,8 @@
 // Test scaffolding: a failure here is a test failure.
 #![allow(clippy::unwrap_used)]
 
+pub mod config;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
