@@ -28,14 +28,15 @@ pub struct Args {
     pub jwt_samples: Option<PathBuf>,
     /// How the JWKS reaches the proxies: `served` (jwksUri to a local HTTP server on the
     /// mesh's bridge) or `inline` (the RequestAuthentication's `jwks` field).
-    #[arg(long, default_value = "served")]
-    pub jwks: String,
+    #[arg(long, value_enum, default_value_t = JwksMode::Served)]
+    pub jwks: JwksMode,
     /// Only the scenarios whose name contains this.
     #[arg(long)]
     pub only: Option<String>,
-    /// The mesh's run name and subnet (pick others to run next to another mesh).
+    /// The mesh's run name (another one to run next to a mesh of this name).
     #[arg(long, default_value = "sectk")]
     pub name: String,
+    /// The mesh's subnet (one no other local mesh uses).
     #[arg(long, default_value = "198.19.96.0/20")]
     pub subnet: ipnet::Ipv4Net,
     /// Also list each request of the scenarios that passed.
@@ -45,6 +46,12 @@ pub struct Args {
     /// one that is removed at the end.
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum JwksMode {
+    Served,
+    Inline,
 }
 
 /// How long a scenario's requests are retried until they give the documented outcome,
@@ -91,6 +98,8 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
         None => std::env::temp_dir().join(format!("verimesh-sectasks-{}", std::process::id())),
     };
     let config = work.join("mesh");
+    // A kept work directory may hold a previous run's scenario.
+    let _ = std::fs::remove_dir_all(&config);
     std::fs::create_dir_all(&config)?;
     for (name, text) in mesh::files() {
         std::fs::write(config.join(name), text)?;
@@ -123,14 +132,13 @@ fn run_all(
         &args.subnet.to_string(),
     )?;
     // The bridge holds the subnet's first address: the host, as every workload sees it.
-    let jwks = match args.jwks.as_str() {
-        "inline" => Jwks::Inline(jwks_doc.to_string()),
-        "served" => {
+    let jwks = match args.jwks {
+        JwksMode::Inline => Jwks::Inline(jwks_doc.to_string()),
+        JwksMode::Served => {
             let gateway = args.subnet.hosts().next().context("subnet too small")?;
             let server = JwksServer::start(gateway.into(), jwks_doc.to_string())?;
             Jwks::Served(server.url)
         }
-        other => anyhow::bail!("--jwks must be served or inline, not {other:?}"),
     };
     let mut verdicts = Vec::new();
     for e in entries {
