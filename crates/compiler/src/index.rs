@@ -126,6 +126,32 @@ pub(crate) struct Scoped<'a, T> {
     pub export: Export,
 }
 
+/// A resource that has no exportTo: scoped to its own namespace only.
+fn local_one<'a, T>(
+    snap: &Snapshot<'a>,
+    r: &'a Resource,
+    spec: Option<&'a T>,
+) -> Option<Scoped<'a, T>> {
+    Some(Scoped {
+        namespace: snap.ns(r).to_string(),
+        name: r.name().to_string(),
+        spec: spec?,
+        export: Export::default(),
+    })
+}
+
+/// Every resource of `kind` that decodes as `T`, scoped to its own namespace.
+fn local<'a, T>(
+    snap: &Snapshot<'a>,
+    kind: Kind,
+    decode: fn(&'a Resource) -> Option<&'a T>,
+) -> Vec<Scoped<'a, T>> {
+    snap.of_kind(kind)
+        .iter()
+        .filter_map(|r| local_one(snap, r, decode(r)))
+        .collect()
+}
+
 pub(crate) struct Index<'a> {
     pub mesh: MeshConfig,
     pub root_ns: String,
@@ -279,64 +305,24 @@ impl<'a> Index<'a> {
                 });
             }
         }
-        for r in snap.of_kind(Kind::Sidecar) {
-            if let Some(sc) = r.as_sidecar() {
-                let (namespace, name) = scoped(r);
-                ix.sidecars.push(Scoped {
-                    namespace,
-                    name,
-                    spec: sc,
-                    export: Export::default(),
-                });
-            }
-        }
-        for r in snap.of_kind(Kind::PeerAuthentication) {
-            if let Some(pa) = r.as_peer_authentication() {
-                let (namespace, name) = scoped(r);
-                ix.peer_authentications.push(Scoped {
-                    namespace,
-                    name,
-                    spec: pa,
-                    export: Export::default(),
-                });
-            }
-        }
+        ix.sidecars = local(snap, Kind::Sidecar, Resource::as_sidecar);
+        ix.peer_authentications = local(
+            snap,
+            Kind::PeerAuthentication,
+            Resource::as_peer_authentication,
+        );
         for r in snap.of_kind(Kind::AuthorizationPolicy) {
-            if let Some(p) = r.as_authorization_policy() {
-                let (namespace, name) = scoped(r);
-                let s = Scoped {
-                    namespace,
-                    name,
-                    spec: p,
-                    export: Export::default(),
-                };
+            if let Some(s) = local_one(snap, r, r.as_authorization_policy()) {
                 ix.authorization_policies
                     .push(attach_authz(s, dry_run_of(r)));
             }
         }
         for r in snap.of_kind(Kind::RequestAuthentication) {
-            if let Some(p) = r.as_request_authentication() {
-                let (namespace, name) = scoped(r);
-                let s = Scoped {
-                    namespace,
-                    name,
-                    spec: p,
-                    export: Export::default(),
-                };
+            if let Some(s) = local_one(snap, r, r.as_request_authentication()) {
                 ix.request_authentications.push(attach_authn(s));
             }
         }
-        for r in snap.of_kind(Kind::WorkloadEntry) {
-            if let Some(we) = r.as_workload_entry() {
-                let (namespace, name) = scoped(r);
-                ix.workload_entries.push(Scoped {
-                    namespace,
-                    name,
-                    spec: we,
-                    export: Export::default(),
-                });
-            }
-        }
+        ix.workload_entries = local(snap, Kind::WorkloadEntry, Resource::as_workload_entry);
         for r in snap.of_kind(Kind::Deployment) {
             if let Some(d) = r.as_deployment() {
                 let ports = d
