@@ -35,11 +35,7 @@ pub async fn handle(
     let app_addr = SocketAddr::new(state.config.inbound.app_address, port);
     if mode == MtlsMode::Disable {
         // Istio's DISABLE: the proxy terminates nothing; bytes go to the app as they are.
-        let record = TcpRecord::new(&state, false, remote, dst, None);
-        let mut record = admit(&shared, &state, record, None, remote, dst).await?;
-        let result = tcp::direct(&mut peer, app_addr, &mut record).await;
-        record.finish(&shared, result.as_ref().map(|b| *b));
-        return result.map(|_| ());
+        return tcp_to_app(&shared, &state, &mut peer, None, remote, dst).await;
     }
     let detected = sniff(&peer, shared.detect_timeout).await?;
     let app = shared.pools.get(app_addr, UpstreamKind::Plain);
@@ -83,11 +79,8 @@ pub async fn handle(
                 }
                 _ => {
                     let mut stream = stream;
-                    let record = TcpRecord::new(&state, false, remote, dst, Some(identity));
-                    let mut record = admit(&shared, &state, record, Some(&id), remote, dst).await?;
-                    let result = tcp::direct(&mut stream, app_addr, &mut record).await;
-                    record.finish(&shared, result.as_ref().map(|b| *b));
-                    return result.map(|_| ());
+                    let peer = Some((id.as_str(), identity));
+                    return tcp_to_app(&shared, &state, &mut stream, peer, remote, dst).await;
                 }
             }
         }
@@ -118,10 +111,30 @@ pub async fn handle(
         crate::http::serve(peer, h2, handler).await?;
         return Ok(());
     }
-    let record = TcpRecord::new(&state, false, remote, dst, None);
-    let mut record = admit(&shared, &state, record, None, remote, dst).await?;
-    let result = tcp::direct(&mut peer, app_addr, &mut record).await;
-    record.finish(&shared, result.as_ref().map(|b| *b));
+    tcp_to_app(&shared, &state, &mut peer, None, remote, dst).await
+}
+
+/// Opaque TCP to the application on the original port, once admitted; logged and counted.
+async fn tcp_to_app<S>(
+    shared: &Shared,
+    state: &State,
+    stream: &mut S,
+    peer: Option<(&str, Arc<str>)>,
+    remote: SocketAddr,
+    dst: SocketAddr,
+) -> Result<(), ConnError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let app_addr = SocketAddr::new(state.config.inbound.app_address, dst.port());
+    let (id, identity) = match peer {
+        Some((id, identity)) => (Some(id), Some(identity)),
+        None => (None, None),
+    };
+    let record = TcpRecord::new(state, false, remote, dst, identity);
+    let mut record = admit(shared, state, record, id, remote, dst).await?;
+    let result = tcp::direct(stream, app_addr, &mut record).await;
+    record.finish(shared, result.as_ref().map(|b| *b));
     result.map(|_| ())
 }
 

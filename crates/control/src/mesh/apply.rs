@@ -7,6 +7,28 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 use verimesh_config::Resource;
 
+/// A directory loaded as desired state: every problem refuses it (`Err` lists them, with file,
+/// line and field); otherwise the resources, one definition each, and the overrides made.
+pub fn load_dir(
+    dir: &std::path::Path,
+) -> Result<(verimesh_config::Loaded, Vec<String>), Vec<String>> {
+    let mut loaded = verimesh_config::load_paths(&[dir]);
+    let overridden = latest_wins(&mut loaded.resources);
+    let mut problems: Vec<String> = loaded.unusable.clone();
+    problems.extend(
+        loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.level == verimesh_config::Level::Error)
+            .map(ToString::to_string),
+    );
+    if problems.is_empty() {
+        Ok((loaded, overridden))
+    } else {
+        Err(problems)
+    }
+}
+
 /// Keeps one definition per resource; returns a warning per dropped one.
 pub fn latest_wins(resources: &mut Vec<Resource>) -> Vec<String> {
     let mtime = |r: &Resource| {

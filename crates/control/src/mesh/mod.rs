@@ -8,7 +8,7 @@ mod publish;
 mod status;
 mod watch;
 
-pub use apply::latest_wins;
+pub use apply::{latest_wins, load_dir};
 pub use publish::{compile_dir, Compiled, MeshError};
 pub use status::{write_status, MeshStatus, ProxyLine};
 pub use watch::{fingerprint, Fingerprint};

@@ -28,17 +28,7 @@ pub struct Compiled {
 const MAX_LISTED: usize = 10;
 
 pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshError> {
-    let mut loaded = verimesh_config::load_paths(&[dir]);
-    let overridden = super::latest_wins(&mut loaded.resources);
-    let mut problems: Vec<String> = loaded.unusable.clone();
-    problems.extend(
-        loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.level == verimesh_config::Level::Error)
-            .map(ToString::to_string),
-    );
-    if !problems.is_empty() {
+    let (loaded, overridden) = super::load_dir(dir).map_err(|problems| {
         let more = problems.len().saturating_sub(MAX_LISTED);
         let mut text = problems
             .into_iter()
@@ -48,8 +38,8 @@ pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshEr
         if more > 0 {
             text.push_str(&format!("\n… and {more} more"));
         }
-        return Err(MeshError::Invalid(text));
-    }
+        MeshError::Invalid(text)
+    })?;
     let source = verimesh_analyze::mesh_source::resolve(&loaded, None);
     let snap = Snapshot::new(&loaded.resources, source.mesh);
     let compiler =

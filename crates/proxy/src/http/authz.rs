@@ -147,17 +147,7 @@ fn raw_request<B>(req: &Request<B>) -> Result<RawRequest, String> {
 
 /// Makes `req` the request the engine decided on, then applies the JWT header operations.
 fn rewrite<B>(req: &mut Request<B>, decided: &HttpRequest, ops: &[HeaderOp]) {
-    let pq = match &decided.query {
-        Some(q) => format!("{}?{q}", decided.path),
-        None => decided.path.clone(),
-    };
-    let mut parts = req.uri().clone().into_parts();
-    if let Ok(p) = pq.parse() {
-        parts.path_and_query = Some(p);
-    }
-    if let Ok(uri) = http::Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
-    }
+    super::forward::set_path(req, &decided.path, decided.query.as_deref());
     let mut headers = HeaderMap::with_capacity(decided.headers.len());
     for (name, value) in &decided.headers {
         if let (Ok(n), Ok(v)) = (

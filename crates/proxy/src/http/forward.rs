@@ -76,6 +76,22 @@ pub fn is_upgrade(req: &Request<Body>) -> bool {
             })
 }
 
+/// Replaces the request's path and query (what routing and policy decided on is what is
+/// forwarded).
+pub fn set_path<B>(req: &mut Request<B>, path: &str, query: Option<&str>) {
+    let pq = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(p) = pq.parse() {
+        parts.path_and_query = Some(p);
+    }
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
 fn origin_form(uri: &Uri) -> Uri {
     uri.path_and_query()
         .map(|pq| pq.as_str())

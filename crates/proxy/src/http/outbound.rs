@@ -15,7 +15,7 @@ use crate::server::Shared;
 use crate::state::{ClusterRef, PortState, State};
 use crate::upstream::UpstreamKind;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -102,7 +102,7 @@ async fn route(
     ex.log(|e| e.upstream_cluster = Some(cluster.name.to_string()));
     let mut req = ex.take_request();
     let path = rewritten_path(route, prefix.as_deref(), &target);
-    set_path(&mut req, &path, target.query.as_deref());
+    forward::set_path(&mut req, &path, target.query.as_deref());
     let mut authority = ex.authority.clone();
     if let Some(a) = route
         .and_then(|r| r.rewrite.as_ref())
@@ -202,20 +202,6 @@ fn rewritten_path(
     }
 }
 
-fn set_path(req: &mut Request<Body>, path: &str, query: Option<&str>) {
-    let pq = match query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_string(),
-    };
-    let mut parts = req.uri().clone().into_parts();
-    if let Ok(p) = pq.parse() {
-        parts.path_and_query = Some(p);
-    }
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
-    }
-}
-
 fn redirect(
     r: &Redirect,
     ex: &Exchange,
@@ -261,7 +247,7 @@ async fn passthrough(
     ex.log(|e| e.upstream_cluster = Some("PassthroughCluster".into()));
     ex.log(|e| e.upstream_host = Some(conn.dst.to_string()));
     let mut req = ex.take_request();
-    set_path(&mut req, &target.path, target.query.as_deref());
+    forward::set_path(&mut req, &target.path, target.query.as_deref());
     let wire = if conn.h2 { Wire::Http2 } else { Wire::Http1 };
     let authority = ex.authority.clone();
     to_original(shared, state, conn, ex, req, &authority, wire).await

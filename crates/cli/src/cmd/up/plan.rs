@@ -43,21 +43,11 @@ pub struct Plan {
 impl Plan {
     /// Loads DIR; any error (with file, line and field) refuses the whole run.
     pub fn load(dir: &Path) -> Result<Plan, Vec<String>> {
-        let mut loaded = verimesh_config::load_paths(&[dir]);
-        for w in verimesh_control::mesh::latest_wins(&mut loaded.resources) {
+        let (loaded, overridden) = verimesh_control::mesh::load_dir(dir)?;
+        for w in overridden {
             eprintln!("warning: {w}");
         }
-        let mut problems: Vec<String> = loaded.unusable.clone();
-        problems.extend(
-            loaded
-                .diagnostics
-                .iter()
-                .filter(|d| d.level == verimesh_config::Level::Error)
-                .map(ToString::to_string),
-        );
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        let mut problems = Vec::new();
         let source = verimesh_analyze::mesh_source::resolve(&loaded, None);
         let snap = Snapshot::new(&loaded.resources, source.mesh);
         let mut placement = Placement::synthesize(&snap, TRUST_DOMAIN);
