@@ -79,6 +79,16 @@ impl Flags {
         self.0.is_empty()
     }
 
+    /// As a metrics label; the common `-` is shared, not allocated per request.
+    pub fn label(&self) -> std::sync::Arc<str> {
+        static NONE: std::sync::OnceLock<std::sync::Arc<str>> = std::sync::OnceLock::new();
+        if self.0.is_empty() {
+            NONE.get_or_init(|| std::sync::Arc::from("-")).clone()
+        } else {
+            std::sync::Arc::from(self.to_string())
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = ResponseFlag> + '_ {
         self.0.iter().copied()
     }

@@ -7,6 +7,7 @@ use crate::lb::{Balancer, EndpointLoad, Policy};
 use crate::routes::{CompiledRoute, RouteError, WeightedTargets};
 use crate::security::jwks::JwksCache;
 use crate::security::SecurityState;
+use crate::telemetry::Labels;
 use crate::upstream::{EndpointPool, Pools, UpstreamKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -74,6 +75,40 @@ pub struct Me {
     pub principal: Arc<str>,
     /// `x-verimesh-peer` as this proxy sends it to other proxies.
     pub peer_header: Option<http::HeaderValue>,
+}
+
+/// `unknown`, shared: labels fill it in on every request, which must not allocate for it.
+pub fn unknown() -> Arc<str> {
+    static UNKNOWN: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    UNKNOWN.get_or_init(|| Arc::from("unknown")).clone()
+}
+
+impl Me {
+    /// Istio's labels for traffic this proxy reports: its own side filled in, the other side
+    /// `unknown` until the peer is known.
+    pub fn labels(&self, outbound: bool, protocol: &'static str) -> Labels {
+        let me = (
+            self.workload.clone(),
+            self.namespace.clone(),
+            self.principal.clone(),
+        );
+        let other = (unknown(), unknown(), unknown());
+        let (source, destination) = if outbound { (me, other) } else { (other, me) };
+        Labels {
+            reporter: if outbound { "source" } else { "destination" },
+            source_workload: source.0,
+            source_workload_namespace: source.1,
+            source_principal: source.2,
+            destination_workload: destination.0,
+            destination_workload_namespace: destination.1,
+            destination_principal: destination.2,
+            destination_service: unknown(),
+            request_protocol: protocol,
+            response_code: 0,
+            response_flags: crate::flags::Flags::default().label(),
+            connection_security_policy: if outbound { "unknown" } else { "none" },
+        }
+    }
 }
 
 pub struct State {

@@ -40,31 +40,11 @@ impl TcpRecord {
         dst: SocketAddr,
         peer: Option<Arc<str>>,
     ) -> Self {
-        let me = &state.me;
-        let unknown: Arc<str> = Arc::from("unknown");
-        let (src, dstw) = if outbound {
-            (
-                (
-                    me.workload.clone(),
-                    me.namespace.clone(),
-                    me.principal.clone(),
-                ),
-                (unknown.clone(), unknown.clone(), unknown.clone()),
-            )
-        } else {
-            (
-                (
-                    unknown.clone(),
-                    unknown.clone(),
-                    peer.clone().unwrap_or(unknown.clone()),
-                ),
-                (
-                    me.workload.clone(),
-                    me.namespace.clone(),
-                    me.principal.clone(),
-                ),
-            )
-        };
+        let mut labels = state.me.labels(outbound, "tcp");
+        if let (false, Some(p)) = (outbound, &peer) {
+            labels.source_principal = p.clone();
+            labels.connection_security_policy = "mutual_tls";
+        }
         TcpRecord {
             entry: Entry {
                 start_time: crate::telemetry::access_log::timestamp(SystemTime::now()),
@@ -75,24 +55,7 @@ impl TcpRecord {
                 source_principal: peer.as_ref().map(|p| p.to_string()),
                 ..Entry::default()
             },
-            labels: Labels {
-                reporter: if outbound { "source" } else { "destination" },
-                source_workload: src.0,
-                source_workload_namespace: src.1,
-                source_principal: src.2,
-                destination_workload: dstw.0,
-                destination_workload_namespace: dstw.1,
-                destination_principal: dstw.2,
-                destination_service: unknown,
-                request_protocol: "tcp",
-                response_code: 0,
-                response_flags: Arc::from("-"),
-                connection_security_policy: match (outbound, peer.is_some()) {
-                    (true, _) => "unknown",
-                    (false, true) => "mutual_tls",
-                    (false, false) => "none",
-                },
-            },
+            labels,
             flags: Flags::default(),
             start: Instant::now(),
         }
@@ -112,7 +75,7 @@ impl TcpRecord {
                 (0, 0)
             }
         };
-        let flags: Arc<str> = Arc::from(self.flags.to_string());
+        let flags = self.flags.label();
         self.labels.response_flags = flags.clone();
         shared
             .telemetry

@@ -10,7 +10,7 @@ use crate::body::{self, Body};
 use crate::flags::Flags;
 use crate::server::Shared;
 use crate::state::{ClusterState, State};
-use crate::telemetry::{Counted, Entry, InFlight, Labels, Metered, Telemetry};
+use crate::telemetry::{Counted, Entry, InFlight, Metered, Telemetry};
 use http::header::{self, HeaderMap};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
@@ -37,10 +37,6 @@ pub struct Exchange {
     /// Whether the access log is on: when off, its entry is left empty (no per-request
     /// formatting or allocation for it).
     logging: bool,
-}
-
-fn unknown() -> Arc<str> {
-    Arc::from("unknown")
 }
 
 impl Exchange {
@@ -78,29 +74,6 @@ impl Exchange {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/grpc"));
-        let me = &state.me;
-        let (reporter, security) = match direction {
-            Direction::Outbound => ("source", "unknown"),
-            Direction::Inbound => ("destination", "none"),
-        };
-        let (source, destination) = match direction {
-            Direction::Outbound => (
-                (
-                    me.workload.clone(),
-                    me.namespace.clone(),
-                    me.principal.clone(),
-                ),
-                (unknown(), unknown(), unknown()),
-            ),
-            Direction::Inbound => (
-                (unknown(), unknown(), unknown()),
-                (
-                    me.workload.clone(),
-                    me.namespace.clone(),
-                    me.principal.clone(),
-                ),
-            ),
-        };
         let request_bytes = Arc::new(AtomicU64::new(0));
         let entry = if !logging {
             Entry {
@@ -128,20 +101,10 @@ impl Exchange {
         };
         let record = Box::new(InFlight {
             entry,
-            labels: Labels {
-                reporter,
-                source_workload: source.0,
-                source_workload_namespace: source.1,
-                source_principal: source.2,
-                destination_workload: destination.0,
-                destination_workload_namespace: destination.1,
-                destination_principal: destination.2,
-                destination_service: unknown(),
-                request_protocol: if grpc { "grpc" } else { "http" },
-                response_code: 0,
-                response_flags: Arc::from("-"),
-                connection_security_policy: security,
-            },
+            labels: state.me.labels(
+                direction == Direction::Outbound,
+                if grpc { "grpc" } else { "http" },
+            ),
             flags: Flags::default(),
             start: Instant::now(),
             request_bytes: request_bytes.clone(),

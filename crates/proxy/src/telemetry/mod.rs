@@ -53,7 +53,7 @@ impl InFlight {
     fn finish(mut self, telemetry: &Telemetry, sent: u64) {
         let duration = self.start.elapsed();
         let received = self.request_bytes.load(Ordering::Relaxed);
-        let flags: Arc<str> = Arc::from(self.flags.to_string());
+        let flags = self.flags.label();
         self.labels.response_flags = flags.clone();
         self.labels.response_code = self.entry.response_code;
         telemetry.stats.request(
