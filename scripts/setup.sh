@@ -13,6 +13,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The data-plane tests capture packets between namespaces and drive the mesh with curl.
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The local-mesh tests signal and find processes with kill, pgrep and pkill.
+command -v pkill >/dev/null 2>&1 || need_apt+=(procps)
 # The data-plane benchmark compares verimesh with the same chain built from nginx.
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
