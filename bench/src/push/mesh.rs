@@ -133,5 +133,6 @@ pub fn proxy_core(shape: &Shape, service: usize, version: &str) -> ProxyConfig {
         clusters: vec![],
         allow_unknown_destinations: false,
         security: Default::default(),
+        gateway: None,
     }
 }

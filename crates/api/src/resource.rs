@@ -75,6 +75,7 @@ pub fn core_of(config: &ProxyConfig) -> ProxyConfig {
         clusters: _,
         allow_unknown_destinations,
         security,
+        gateway,
     } = config;
     ProxyConfig {
         version: version.clone(),
@@ -84,6 +85,7 @@ pub fn core_of(config: &ProxyConfig) -> ProxyConfig {
         clusters: Vec::new(),
         allow_unknown_destinations: *allow_unknown_destinations,
         security: security.clone(),
+        gateway: gateway.clone(),
     }
 }
 

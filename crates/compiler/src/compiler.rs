@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use verimesh_analyze::hosts::selector_matches;
 use verimesh_analyze::Snapshot;
-use verimesh_model::{Inbound, ProxyConfig, Security, Workload};
+use verimesh_model::{Gateway, Inbound, ProxyConfig, Security, Workload};
 
 /// One proxy's compiled config, its outbound part shared with the proxies of the same view.
 #[derive(Clone, Debug)]
@@ -28,6 +28,8 @@ pub struct CompiledProxy {
     pub inbound: Inbound,
     pub security: Security,
     pub outbound: Arc<Outbound>,
+    /// A gateway's listeners; `None` for sidecars.
+    pub gateway: Option<Gateway>,
 }
 
 impl CompiledProxy {
@@ -51,6 +53,7 @@ impl CompiledProxy {
                 .collect(),
             allow_unknown_destinations: self.outbound.allow_unknown_destinations,
             security: self.security.clone(),
+            gateway: self.gateway.clone(),
         }
     }
 }
@@ -182,13 +185,23 @@ impl<'a> Compiler<'a> {
             identity: inst.identity(&self.trust_domain),
             labels: inst.labels.clone(),
         };
-        let inbound = src.inbound(index, inst);
         let security = self.security(inst);
+        let (inbound, gateway, outbound) = if inst.gateway {
+            let (gateway, missing) = self.gateway(inst);
+            (
+                Inbound::default(),
+                Some(gateway),
+                outbound.with_missing(missing),
+            )
+        } else {
+            (src.inbound(index, inst), None, outbound)
+        };
         let mut h = Fnv128::default();
         h.u128(outbound.hash);
         h.value(&workload);
         h.value(&inbound);
         h.value(&security);
+        h.value(&gateway);
         CompiledProxy {
             namespace: inst.namespace.clone(),
             name: inst.name.clone(),
@@ -197,6 +210,7 @@ impl<'a> Compiler<'a> {
             inbound,
             security,
             outbound,
+            gateway,
         }
     }
 
@@ -205,6 +219,7 @@ impl<'a> Compiler<'a> {
             namespace: &inst.namespace,
             ns_id: self.ix.ns_id(&inst.namespace),
             labels: &inst.labels,
+            gateway: None,
         }
     }
 
@@ -220,7 +235,7 @@ impl<'a> Compiler<'a> {
                 name: name.into(),
             })?;
         let inst = &self.placement.instances[index];
-        if !inst.sidecar {
+        if !inst.has_proxy() {
             return Err(CompileError::NoSidecar {
                 namespace: namespace.into(),
                 name: name.into(),
@@ -234,13 +249,13 @@ impl<'a> Compiler<'a> {
         Ok(cfg)
     }
 
-    /// Every proxy of the placement (instances with a sidecar), in placement order. Proxies
+    /// Every proxy of the placement (sidecars and gateways), in placement order. Proxies
     /// of one view share its outbound part; each view is built once.
     pub fn compile_all(&self) -> Vec<CompiledProxy> {
         let mut views: FastMap<ViewKey, Arc<Outbound>> = FastMap::default();
         let mut out = Vec::new();
         for (index, inst) in self.placement.instances.iter().enumerate() {
-            if !inst.sidecar {
+            if !inst.has_proxy() {
                 continue;
             }
             let v = self.viewer(inst);

@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use verimesh_analyze::hosts::to_fqdn;
 use verimesh_analyze::Snapshot;
+use verimesh_config::k8s::Secret;
 use verimesh_config::mesh::MeshConfig;
 use verimesh_config::networking::{
-    DestinationRule, Location, Resolution, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
+    DestinationRule, Gateway, Location, Resolution, ServiceEntry, Sidecar, VirtualService,
+    WorkloadEntry,
 };
 use verimesh_config::security::{AuthorizationPolicy, PeerAuthentication, RequestAuthentication};
 use verimesh_config::{Kind, Resource};
@@ -189,6 +191,9 @@ pub(crate) struct Index<'a> {
     pub workload_entries: Vec<Scoped<'a, WorkloadEntry>>,
     /// Container ports by (namespace, Deployment name), for named target ports.
     pub deployment_ports: HashMap<(String, String), Vec<(String, u16)>>,
+    pub gateways: Vec<Scoped<'a, Gateway>>,
+    /// Secrets by (namespace, name): gateway certificates (`credentialName`).
+    pub secrets: HashMap<(String, String), &'a Secret>,
 }
 
 impl<'a> Index<'a> {
@@ -219,6 +224,8 @@ impl<'a> Index<'a> {
             request_authentications: Vec::new(),
             workload_entries: Vec::new(),
             deployment_ports: HashMap::new(),
+            gateways: Vec::new(),
+            secrets: HashMap::new(),
             mesh,
         };
         let scoped = |r: &'a Resource| (snap.ns(r).to_string(), r.name().to_string());
@@ -323,6 +330,12 @@ impl<'a> Index<'a> {
             }
         }
         ix.workload_entries = local(snap, Kind::WorkloadEntry, Resource::as_workload_entry);
+        ix.gateways = local(snap, Kind::Gateway, Resource::as_gateway);
+        for r in snap.of_kind(Kind::Secret) {
+            if let Some(secret) = r.as_secret() {
+                ix.secrets.insert(scoped(r), secret);
+            }
+        }
         for r in snap.of_kind(Kind::Deployment) {
             if let Some(d) = r.as_deployment() {
                 let ports = d

@@ -15,6 +15,7 @@ mod clusters;
 mod compiler;
 mod endpoints;
 mod error;
+mod gateway;
 mod hash;
 mod inbound;
 mod index;
@@ -33,6 +34,7 @@ mod view;
 pub use compiler::{CompiledProxy, Compiler};
 pub use error::CompileError;
 pub use placement::{spiffe_id, Instance, Placement};
+pub use synth::{is_gateway, INJECT_TEMPLATES};
 pub use view::Outbound;
 
 use verimesh_analyze::Snapshot;

@@ -34,7 +34,19 @@ fn caller_matches(
         && source_namespace
             .filter(|ns| !ns.is_empty())
             .is_none_or(|ns| ns == v.namespace)
-        && (gateways.is_empty() || gateways.iter().any(|g| g == MESH_GATEWAY))
+        && match v.gateway {
+            None => gateways.is_empty() || gateways.iter().any(|g| g == MESH_GATEWAY),
+            // The VirtualService is bound to this gateway; a match naming gateways narrows
+            // it (a short name is a Gateway of the VirtualService's namespace).
+            Some(gw) => {
+                gateways.is_empty()
+                    || gateways.iter().any(|g| {
+                        g == gw
+                            || (!g.contains('/')
+                                && gw.rsplit_once('/').is_some_and(|(_, n)| n == g))
+                    })
+            }
+        }
 }
 
 fn header_matches(map: &BTreeMap<String, IstioMatch>, invert: bool) -> Vec<HeaderMatch> {

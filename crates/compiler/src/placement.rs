@@ -35,6 +35,11 @@ pub struct Instance {
     /// Whether a sidecar proxy runs next to it (only those get a proxy config, and only those
     /// are reached over mesh mTLS by auto mTLS).
     pub sidecar: bool,
+    /// Whether it is a gateway: a proxy with no application (Istio's gateway injection
+    /// template, `inject.istio.io/templates: gateway`). It gets a config; callers reach it
+    /// in plaintext or TLS, never mesh mTLS.
+    #[serde(default)]
+    pub gateway: bool,
 }
 
 impl Placement {
@@ -52,6 +57,11 @@ impl Placement {
 }
 
 impl Instance {
+    /// Whether the control plane compiles a config for it.
+    pub fn has_proxy(&self) -> bool {
+        self.sidecar || self.gateway
+    }
+
     /// `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`.
     pub fn identity(&self, trust_domain: &str) -> String {
         spiffe_id(trust_domain, &self.namespace, &self.service_account)

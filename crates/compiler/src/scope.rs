@@ -16,6 +16,9 @@ pub(crate) struct Viewer<'p> {
     /// `Index::ns_id` of `namespace`.
     pub ns_id: usize,
     pub labels: &'p BTreeMap<String, String>,
+    /// Set while compiling a gateway's routes: the Gateway resource (`namespace/name`) whose
+    /// server is being compiled; `None` is the mesh (sidecars).
+    pub gateway: Option<&'p str>,
 }
 
 impl Index<'_> {

@@ -18,6 +18,16 @@ fn address(base: [u8; 2], n: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(base[0], base[1], hi, lo))
 }
 
+/// Istio's annotation naming the injection templates; `gateway` makes the pod a gateway.
+pub const INJECT_TEMPLATES: &str = "inject.istio.io/templates";
+
+/// Whether a pod template's annotations ask for Istio's gateway template.
+pub fn is_gateway(annotations: &std::collections::BTreeMap<String, String>) -> bool {
+    annotations
+        .get(INJECT_TEMPLATES)
+        .is_some_and(|t| t.split(',').any(|x| x.trim() == "gateway"))
+}
+
 impl Placement {
     pub fn synthesize(snap: &Snapshot<'_>, trust_domain: &str) -> Placement {
         let mut p = Placement {
@@ -25,7 +35,9 @@ impl Placement {
             ..Default::default()
         };
         for w in snap.workloads() {
-            let sidecar = snap.in_mesh(w);
+            let gateway = is_gateway(w.annotations);
+            // A gateway's proxy is the pod's only container, not a sidecar.
+            let sidecar = !gateway && snap.in_mesh(w);
             let service_account = w
                 .spec
                 .service_account_name
@@ -60,6 +72,7 @@ impl Placement {
                     service_account: service_account.clone(),
                     address,
                     sidecar,
+                    gateway,
                 });
             }
         }

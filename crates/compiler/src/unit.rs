@@ -66,11 +66,23 @@ impl Unit {
 
 pub(crate) type UnitKey = (usize, Option<usize>, bool, String, Vec<bool>);
 
-struct UnitResolver<'r, 'a> {
+pub(crate) struct UnitResolver<'r, 'a> {
     compiler: &'r Compiler<'a>,
     facts: &'r ViewFacts,
-    missing: Vec<Cluster>,
+    /// Clusters routes named that do not exist (they answer 503 NC).
+    pub missing: Vec<Cluster>,
     deps: Vec<Dependency>,
+}
+
+impl<'r, 'a> UnitResolver<'r, 'a> {
+    pub(crate) fn new(compiler: &'r Compiler<'a>, facts: &'r ViewFacts) -> Self {
+        UnitResolver {
+            compiler,
+            facts,
+            missing: Vec::new(),
+            deps: Vec::new(),
+        }
+    }
 }
 
 impl Resolver for UnitResolver<'_, '_> {
@@ -177,12 +189,7 @@ impl Compiler<'_> {
         let ix = &self.ix;
         let svc = &ix.services[si];
         let vs = vs.map(|i| &ix.virtual_services[i]);
-        let mut resolver = UnitResolver {
-            compiler: self,
-            facts,
-            missing: Vec::new(),
-            deps: Vec::new(),
-        };
+        let mut resolver = UnitResolver::new(self, facts);
         let mut notes = Vec::new();
         let ports = svc
             .ports

@@ -30,6 +30,35 @@ pub struct Outbound {
     pub(crate) hash: u128,
 }
 
+impl Outbound {
+    /// This view plus clusters a gateway's routes name that no service provides (each a
+    /// `missing` cluster answering 503 NC); the same view when there are none.
+    pub(crate) fn with_missing(self: Arc<Self>, missing: Vec<Cluster>) -> Arc<Outbound> {
+        let mut extra: BTreeMap<String, Cluster> = BTreeMap::new();
+        for c in missing {
+            if !self.clusters.iter().any(|have| have.name == c.name) {
+                extra.entry(c.name.clone()).or_insert(c);
+            }
+        }
+        if extra.is_empty() {
+            return self;
+        }
+        let mut h = Fnv128::default();
+        h.u128(self.hash);
+        let mut clusters = self.clusters.clone();
+        for c in extra.into_values() {
+            h.u128(content_hash(&c));
+            clusters.push(Arc::new(c));
+        }
+        Arc::new(Outbound {
+            services: self.services.clone(),
+            clusters,
+            allow_unknown_destinations: self.allow_unknown_destinations,
+            hash: h.finish(),
+        })
+    }
+}
+
 impl Compiler<'_> {
     pub(crate) fn build_view(
         &self,
@@ -38,23 +67,11 @@ impl Compiler<'_> {
         bits: &[bool],
     ) -> Outbound {
         let ix = &self.ix;
-        let visible = ix.visible_services(v, sidecar);
-        let mut facts = ViewFacts {
-            by_host: {
-                let mut v = vec![usize::MAX; ix.host_ids.len()];
-                for &si in &visible {
-                    v[ix.service_host[si]] = si;
-                }
-                v
-            },
-            rules: FastMap::default(),
-        };
-        let mut sets = Vec::with_capacity(visible.len());
-        for &si in &visible {
-            let chosen = ix.destination_rules(v, si);
-            sets.push(self.clusters_of(si, &chosen));
-            facts.rules.insert(si, chosen);
-        }
+        let (visible, facts) = self.view_facts(v, sidecar);
+        let sets: Vec<_> = visible
+            .iter()
+            .map(|si| self.clusters_of(*si, facts.rules.get(si).map_or(&[], Vec::as_slice)))
+            .collect();
         let table = VsTable::new(ix, v);
         let units: Vec<_> = visible
             .iter()
@@ -101,6 +118,30 @@ impl Compiler<'_> {
             allow_unknown_destinations,
             hash: h.finish(),
         }
+    }
+
+    /// The services a viewer sees and, per service, the DestinationRules chosen for it.
+    pub(crate) fn view_facts(
+        &self,
+        v: Viewer<'_>,
+        sidecar: Option<usize>,
+    ) -> (Vec<usize>, ViewFacts) {
+        let ix = &self.ix;
+        let visible = ix.visible_services(v, sidecar);
+        let mut facts = ViewFacts {
+            by_host: {
+                let mut v = vec![usize::MAX; ix.host_ids.len()];
+                for &si in &visible {
+                    v[ix.service_host[si]] = si;
+                }
+                v
+            },
+            rules: FastMap::default(),
+        };
+        for &si in &visible {
+            facts.rules.insert(si, ix.destination_rules(v, si));
+        }
+        (visible, facts)
     }
 
     /// The clusters of a service under one DestinationRule choice, built once per choice.

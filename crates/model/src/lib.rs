@@ -7,12 +7,16 @@
 //! stays in force).
 
 mod cluster;
+mod gateway;
 mod route;
 mod security;
 mod service;
 mod validate;
 
 pub use cluster::{Cluster, ConnectionLimits, Endpoint, LbPolicy, Transport, TLS_MODE_LABEL};
+pub use gateway::{
+    domain_rank, Gateway, GatewayListener, ListenerProtocol, ServerTls, ServerTlsMode, VirtualHost,
+};
 pub use route::{
     HeaderMatch, HeaderOps, HttpAction, HttpMatch, HttpRoute, Redirect, Retries, Rewrite,
     StringMatch, TcpRoute, WeightedCluster,
@@ -45,6 +49,10 @@ pub struct ProxyConfig {
     /// to it, for the proxy's inbound side.
     #[serde(default)]
     pub security: Security,
+    /// Set for a gateway: its listeners. A gateway has no inbound side and intercepts
+    /// nothing; it routes what arrives on these ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Gateway>,
 }
 
 impl ProxyConfig {

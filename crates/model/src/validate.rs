@@ -112,6 +112,58 @@ impl ProxyConfig {
                 }
             }
         }
+        if let Some(g) = &self.gateway {
+            let mut ports = BTreeSet::new();
+            for (i, l) in g.listeners.iter().enumerate() {
+                let at = format!("gateway.listeners[{i}]");
+                if l.port == 0 || !ports.insert(l.port) {
+                    return Err(invalid(
+                        format!("{at}.port"),
+                        format!("port {} is zero or listed twice", l.port),
+                    ));
+                }
+                let https = l.protocol == crate::ListenerProtocol::Https;
+                if https && l.tls.is_empty() {
+                    return Err(invalid(
+                        format!("{at}.tls"),
+                        "an HTTPS listener needs at least one certificate",
+                    ));
+                }
+                for (j, t) in l.tls.iter().enumerate() {
+                    let at = format!("{at}.tls[{j}]");
+                    if t.certificate_chain.trim().is_empty() || t.private_key.trim().is_empty() {
+                        return Err(invalid(
+                            at,
+                            "a certificate chain and a private key are required",
+                        ));
+                    }
+                    if t.mode == crate::ServerTlsMode::Mutual
+                        && t.ca_certificates
+                            .as_deref()
+                            .is_none_or(|c| c.trim().is_empty())
+                    {
+                        return Err(invalid(
+                            format!("{at}.caCertificates"),
+                            "MUTUAL TLS needs CA certificates to verify clients with",
+                        ));
+                    }
+                }
+                for (j, vh) in l.virtual_hosts.iter().enumerate() {
+                    let at = format!("{at}.virtualHosts[{j}]");
+                    if vh.domains.is_empty() {
+                        return Err(invalid(
+                            format!("{at}.domains"),
+                            "a virtual host needs a domain",
+                        ));
+                    }
+                    for (k, r) in vh.routes.iter().enumerate() {
+                        if let HttpAction::Route { clusters: targets } = &r.action {
+                            check(format!("{at}.routes[{k}].action.clusters"), targets)?;
+                        }
+                    }
+                }
+            }
+        }
         self.security.validate(&self.workload.namespace)
     }
 }

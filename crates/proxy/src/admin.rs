@@ -52,11 +52,25 @@ fn respond(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
             "text/plain; version=0.0.4",
             stats(shared).into_bytes(),
         ),
-        "/config_dump" => match serde_json::to_vec_pretty(&shared.state.load().config) {
+        "/config_dump" => match serde_json::to_vec_pretty(&redacted(&shared.state.load().config)) {
             Ok(body) => with_type(StatusCode::OK, "application/json", body),
             Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
         },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The config as shown: gateway private keys are never served, even on localhost.
+fn redacted(
+    config: &verimesh_model::ProxyConfig,
+) -> std::borrow::Cow<'_, verimesh_model::ProxyConfig> {
+    match &config.gateway {
+        None => std::borrow::Cow::Borrowed(config),
+        Some(g) => {
+            let mut c = config.clone();
+            c.gateway = Some(g.redacted());
+            std::borrow::Cow::Owned(c)
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod body;
 pub mod detect;
 mod error;
 pub mod flags;
+mod gateway;
 mod http;
 mod inbound;
 pub mod intercept;

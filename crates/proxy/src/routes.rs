@@ -69,9 +69,15 @@ impl Matcher {
     }
 }
 
+/// Istio's pseudo-header for routing on a verified JWT claim: `@request.auth.claims.groups`
+/// (nested claims separated by dots). Never read from the request's own headers.
+const CLAIM_PREFIX: &str = "@request.auth.claims.";
+
 #[derive(Debug)]
 struct NamedMatch {
     name: String,
+    /// For a claim match: the claim's path in the token's payload.
+    claim: Option<Vec<String>>,
     value: Option<Matcher>,
     invert: bool,
 }
@@ -79,6 +85,10 @@ struct NamedMatch {
 impl NamedMatch {
     fn compile(h: &HeaderMatch, route: &str) -> Result<Self, RouteError> {
         Ok(NamedMatch {
+            claim: h
+                .name
+                .strip_prefix(CLAIM_PREFIX)
+                .map(|path| path.split('.').map(str::to_string).collect()),
             name: h.name.to_ascii_lowercase(),
             value: h
                 .value
@@ -116,6 +126,8 @@ pub struct RouteInput<'a> {
     pub authority: &'a str,
     pub headers: &'a HeaderMap,
     pub query: Option<&'a str>,
+    /// The payload of the request's verified JWT, when one was verified.
+    pub claims: Option<&'a serde_json::Value>,
 }
 
 impl CompiledMatch {
@@ -169,6 +181,13 @@ impl CompiledMatch {
             return false;
         }
         for h in &self.headers {
+            if let Some(path) = &h.claim {
+                let values = claim_values(input.claims, path);
+                if !h.holds(values.iter().map(String::as_str)) {
+                    return false;
+                }
+                continue;
+            }
             let values = input
                 .headers
                 .get_all(h.name.as_str())
@@ -186,6 +205,26 @@ impl CompiledMatch {
             }
         }
         true
+    }
+}
+
+/// A claim's values as strings: a string, each element of a list, numbers and booleans
+/// printed; nothing when there is no verified token or no such claim.
+fn claim_values(claims: Option<&serde_json::Value>, path: &[String]) -> Vec<String> {
+    let mut at = claims;
+    for key in path {
+        at = at.and_then(|v| v.get(key.as_str()));
+    }
+    let scalar = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match at {
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(scalar).collect(),
+        Some(v) => scalar(v).into_iter().collect(),
+        None => Vec::new(),
     }
 }
 
@@ -319,7 +358,44 @@ mod tests {
             authority: "reviews",
             headers,
             query,
+            claims: None,
         }
+    }
+
+    /// `@request.auth.claims.*` reads the verified token's payload (`@` cannot start a real
+    /// header name), and a list claim matches when any element does.
+    #[test]
+    fn claim_matches_read_the_verified_payload_only() {
+        let route = HttpRoute {
+            name: "r".into(),
+            matches: vec![HttpMatch {
+                headers: vec![HeaderMatch {
+                    name: "@request.auth.claims.groups".into(),
+                    value: Some(StringMatch::Exact("group1".into())),
+                    invert: false,
+                }],
+                ..Default::default()
+            }],
+            action: HttpAction::DirectResponse {
+                status: 200,
+                body: String::new(),
+            },
+            timeout_ms: None,
+            retries: None,
+            rewrite: None,
+            request_headers: None,
+            response_headers: None,
+        };
+        let r = CompiledRoute::compile(&route, &|n| ClusterRef::Missing(Arc::from(n))).unwrap();
+        let headers = HeaderMap::new();
+        let mut i = input("/", &headers, None);
+        assert!(r.matches(&i).is_none(), "no verified token: no claim");
+        let with = serde_json::json!({"groups": ["group0", "group1"]});
+        i.claims = Some(&with);
+        assert!(r.matches(&i).is_some());
+        let without = serde_json::json!({"groups": "group2", "sub": "x"});
+        i.claims = Some(&without);
+        assert!(r.matches(&i).is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `Proxy::update` swaps in a new one (refused as a whole if it does not compile).
 
 use crate::error::{ConnError, ProxyError};
+use crate::gateway::GatewayListeners;
 use crate::mesh_tls::MeshTls;
 use crate::security::jwks::{JwksCache, JwksOptions};
 use crate::state::{State, StateError};
@@ -13,7 +14,7 @@ use crate::{inbound, outbound};
 use arc_swap::ArcSwap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -41,6 +42,8 @@ pub struct ProxyOptions {
     pub access_log: LogTarget,
     /// How `jwksUri`s are fetched and refreshed.
     pub jwks: JwksOptions,
+    /// The address a gateway's listeners bind (their ports come from the config).
+    pub gateway_bind: std::net::IpAddr,
 }
 
 impl Default for ProxyOptions {
@@ -53,6 +56,7 @@ impl Default for ProxyOptions {
             detect_timeout: Duration::from_millis(200),
             access_log: LogTarget::Stdout,
             jwks: JwksOptions::default(),
+            gateway_bind: std::net::IpAddr::from([0, 0, 0, 0]),
         }
     }
 }
@@ -67,6 +71,10 @@ pub struct Shared {
     pub detect_timeout: Duration,
     /// Fetched key sets, per `jwksUri`; outlive config versions.
     pub jwks: JwksCache,
+    /// The listeners a gateway's config names, bound and closed as configs change.
+    pub gateway_listeners: GatewayListeners,
+    /// Itself, for tasks that config changes start (gateway listeners).
+    this: Weak<Shared>,
 }
 
 impl Shared {
@@ -76,6 +84,7 @@ impl Shared {
         self.state.store(Arc::new(state));
         self.pools.retain_used();
         self.jwks.retain_used();
+        self.gateway_listeners.reconcile(&self.this);
         Ok(())
     }
 }
@@ -120,7 +129,7 @@ pub async fn start(
     let jwks = JwksCache::new(opts.jwks.clone());
     let state = State::new(config, &pools, &jwks)?;
     let log = AccessLog::start(&opts.access_log).map_err(ProxyError::AccessLog)?;
-    let shared = Arc::new(Shared {
+    let shared = Arc::new_cyclic(|this| Shared {
         state: ArcSwap::from_pointee(state),
         pools,
         connector: Connector { tls: tls.clone() },
@@ -128,7 +137,10 @@ pub async fn start(
         telemetry: Arc::new(Telemetry::new(log)),
         detect_timeout: opts.detect_timeout,
         jwks,
+        gateway_listeners: GatewayListeners::new(opts.gateway_bind),
+        this: this.clone(),
     });
+    shared.gateway_listeners.reconcile(&shared.this);
     let outbound_l = bind(opts.outbound).await?;
     let inbound_l = bind(opts.inbound).await?;
     let admin_l = bind(opts.admin).await?;

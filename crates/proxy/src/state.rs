@@ -120,6 +120,8 @@ pub struct State {
     by_addr: HashMap<SocketAddr, (usize, usize)>,
     by_name: HashMap<String, usize>,
     clusters: HashMap<String, Arc<ClusterState>>,
+    /// A gateway's listeners; `None` for a sidecar.
+    pub gateway: Option<crate::gateway::GatewayState>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,8 @@ pub enum StateError {
     Model(#[from] verimesh_model::ModelError),
     #[error(transparent)]
     Route(#[from] RouteError),
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::GatewayStateError),
 }
 
 impl State {
@@ -187,6 +191,11 @@ impl State {
                 ports,
             });
         }
+        let gateway = config
+            .gateway
+            .as_ref()
+            .map(|g| crate::gateway::GatewayState::new(g, &resolve))
+            .transpose()?;
         let w = &config.workload;
         let or_unknown = |s: &str| Arc::from(if s.is_empty() { "unknown" } else { s });
         let me = Me {
@@ -203,6 +212,7 @@ impl State {
             by_addr,
             by_name,
             clusters,
+            gateway,
         })
     }
 

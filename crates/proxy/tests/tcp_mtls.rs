@@ -57,6 +57,7 @@ fn loopback(orig: SocketAddr) -> ProxyOptions {
         detect_timeout: Duration::from_millis(200),
         access_log: verimesh_proxy::LogTarget::Off,
         jwks: Default::default(),
+        gateway_bind: std::net::IpAddr::from([127, 0, 0, 1]),
     }
 }
 

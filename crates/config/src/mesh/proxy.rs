@@ -76,6 +76,17 @@ impl ProxyConfig {
     pub fn proxy_admin_port(&self) -> u32 {
         self.proxy_admin_port.unwrap_or(15000)
     }
+
+    /// `gatewayTopology.numTrustedProxies`: how many proxies in front of a gateway append to
+    /// `X-Forwarded-For` (0 when unset or not a count).
+    pub fn num_trusted_proxies(&self) -> u32 {
+        self.gateway_topology
+            .as_ref()
+            .and_then(|t| t.get("numTrustedProxies"))
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    }
 }
 
 /// The proxy's legacy tracing settings (the Telemetry API and extension providers supersede

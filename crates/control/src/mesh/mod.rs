@@ -32,7 +32,7 @@ impl PlacementLookup for PlacementRecords {
     fn placement(&self, proxy: &ProxyKey) -> Option<HubPlacement> {
         self.0
             .instance(&proxy.namespace, &proxy.name)
-            .filter(|i| i.sidecar)
+            .filter(|i| i.has_proxy())
             .map(|i| HubPlacement {
                 namespace: i.namespace.clone(),
                 service_account: i.service_account.clone(),

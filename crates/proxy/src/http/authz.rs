@@ -29,6 +29,8 @@ pub struct Verdict {
     pub refusal: Option<Local>,
     /// Headers an external authorizer asked for on the response (either way).
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The payload of the request's verified JWT (gateways route on its claims).
+    pub claims: Option<serde_json::Value>,
 }
 
 /// Decides `req` and, when it may pass, rewrites it in place.
@@ -70,6 +72,7 @@ pub async fn check<B>(
         v.refusal = Some(Local::bad_request("unreadable request".into()));
         return v;
     };
+    v.claims = out.authn.auth.as_ref().map(|a| a.claims.clone());
     let d = out.decision.unwrap_or_default();
     v.policy = security::describe(&c.engine, &d);
     let mut notes: Vec<String> = d

@@ -4,6 +4,7 @@
 mod authz;
 mod ext_authz;
 mod forward;
+pub mod gateway;
 mod headers;
 pub mod inbound;
 pub mod outbound;

@@ -27,6 +27,8 @@ pub struct OutboundConn {
     pub dst: SocketAddr,
     /// The application speaks HTTP/2 on this connection.
     pub h2: bool,
+    /// The connection came to a gateway listener (not intercepted from an application).
+    pub gateway: bool,
 }
 
 pub async fn handle(
@@ -70,7 +72,21 @@ async fn route(
     };
     ex.record.labels.destination_service = service.hostname.clone();
     ex.log(|e| e.destination_service = Some(service.hostname.to_string()));
-    let (route, prefix) = match pick_route(port, ex, &target) {
+    route_port(shared, state, conn, ex, target, port, None).await
+}
+
+/// Routes a request by one port's routes (a service port, or a gateway's virtual host):
+/// the first matching route decides; `claims` are the verified JWT's, for claim matches.
+pub(super) async fn route_port(
+    shared: &Arc<Shared>,
+    state: &Arc<State>,
+    conn: &OutboundConn,
+    ex: &mut Exchange,
+    target: verimesh_policy::normalize::Target,
+    port: &PortState,
+    claims: Option<&serde_json::Value>,
+) -> Response<Body> {
+    let (route, prefix) = match pick_route(port, ex, &target, claims) {
         Ok(r) => r,
         Err(local) => return ex.local(local, state),
     };
@@ -100,6 +116,11 @@ async fn route(
         ClusterRef::Missing(name) => return ex.local(Local::no_cluster(&name), state),
     };
     ex.log(|e| e.upstream_cluster = Some(cluster.name.to_string()));
+    if conn.gateway {
+        // A gateway learns the service from the route it took.
+        ex.record.labels.destination_service = cluster.service.clone();
+        ex.log(|e| e.destination_service = Some(cluster.service.to_string()));
+    }
     let mut req = ex.take_request();
     let path = rewritten_path(route, prefix.as_deref(), &target);
     forward::set_path(&mut req, &path, target.query.as_deref());
@@ -161,6 +182,7 @@ fn pick_route<'a>(
     port: &'a PortState,
     ex: &Exchange,
     target: &verimesh_policy::normalize::Target,
+    claims: Option<&serde_json::Value>,
 ) -> Result<(Option<&'a CompiledRoute>, Option<String>), Local> {
     if port.http_routes.is_empty() {
         return Ok((None, None));
@@ -171,6 +193,7 @@ fn pick_route<'a>(
         authority: &ex.authority,
         headers: ex.headers(),
         query: target.query.as_deref(),
+        claims,
     };
     for r in &port.http_routes {
         if let Some(prefix) = r.matches(&input) {

@@ -142,6 +142,11 @@ impl Exchange {
             .unwrap_or_else(|| Request::new(body::empty()))
     }
 
+    /// Gives back a request taken to be decided on, for routing.
+    pub fn put_request(&mut self, req: Request<Body>) {
+        self.request = Some(req);
+    }
+
     /// Answers locally, recording the flag and the reason.
     pub fn local(&mut self, local: Local, _state: &State) -> Response<Body> {
         if let Some(f) = local.flag {

@@ -182,6 +182,7 @@ pub fn options(orig: SocketAddr, log: LogTarget) -> ProxyOptions {
         detect_timeout: Duration::from_millis(200),
         access_log: log,
         jwks: Default::default(),
+        gateway_bind: std::net::IpAddr::from([127, 0, 0, 1]),
     }
 }
 
