@@ -24,6 +24,9 @@ pub struct Replica {
     /// False when the pod template opts out (`sidecar.istio.io/inject: "false"`): the app
     /// runs without iptables or proxy, like Istio's workloads outside the mesh.
     pub sidecar: bool,
+    /// A gateway (`inject.istio.io/templates: gateway`): the proxy alone, serving the ports
+    /// its Gateways name; no iptables, no application.
+    pub gateway: bool,
 }
 
 impl Replica {
@@ -71,10 +74,11 @@ impl Plan {
                 .unwrap_or(0);
             // `up` injects a sidecar everywhere unless the pod opts out the way Istio
             // spells it; namespaces need no injection label to be in the local mesh.
-            inst.sidecar = inst
-                .labels
-                .get("sidecar.istio.io/inject")
-                .is_none_or(|v| v != "false");
+            inst.sidecar = !inst.gateway
+                && inst
+                    .labels
+                    .get("sidecar.istio.io/inject")
+                    .is_none_or(|v| v != "false");
             let container = snap
                 .of_kind(Kind::Deployment)
                 .iter()
@@ -89,7 +93,8 @@ impl Plan {
                 continue;
             };
             let command: Vec<String> = c.command.iter().chain(&c.args).cloned().collect();
-            if command.is_empty() {
+            // A gateway's container is the proxy itself (`image: auto`); nothing else runs.
+            if command.is_empty() && !inst.gateway {
                 problems.push(format!(
                     "{}/{deployment}: container {:?} has no command: `up` runs the container's \
                      command and args as a local process (images are not pulled)",
@@ -121,6 +126,7 @@ impl Plan {
                 command,
                 env,
                 sidecar: inst.sidecar,
+                gateway: inst.gateway,
             });
         }
         if !problems.is_empty() {

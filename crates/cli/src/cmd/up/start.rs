@@ -154,6 +154,20 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
         let Some(net) = nets.get(&(r.namespace.clone(), r.deployment.clone(), r.index)) else {
             continue;
         };
+        if r.gateway {
+            start_gateway(&mut run, &net.name, r, &sidecar)?;
+            proxied.push((net.name.clone(), (r.namespace.clone(), r.proxy_name())));
+            table.push((
+                net.name.clone(),
+                r.namespace.clone(),
+                net.address,
+                format!(
+                    "spiffe://{TRUST_DOMAIN}/ns/{}/sa/{} (gateway)",
+                    r.namespace, r.service_account
+                ),
+            ));
+            continue;
+        }
         if r.sidecar {
             start_sidecar(&mut run, &net.name, r, &sidecar)?;
         }
@@ -308,18 +322,35 @@ struct SidecarEnv {
     tokens: verimesh_control::tokens::TokenStore,
 }
 
-/// A replica's mesh half, Istio's init container and sidecar: a bootstrap token,
-/// `verimesh iptables` (waited for) and `verimesh proxy` as the proxy uid.
-fn start_sidecar(run: &mut Run, net: &str, r: &Replica, env: &SidecarEnv) -> anyhow::Result<()> {
+/// A gateway replica: its proxy, as the proxy uid, allowed to bind the low ports Gateways
+/// name (80, 443) the way Istio's gateway pods are, by the namespace's
+/// `ip_unprivileged_port_start` rather than by running as root.
+fn start_gateway(run: &mut Run, net: &str, r: &Replica, env: &SidecarEnv) -> anyhow::Result<()> {
+    let sysctl = ProcessSpec::new(
+        "sysctl",
+        "/bin/sh",
+        &[
+            "-c",
+            "echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start",
+        ],
+    );
+    match run
+        .spawn(net, &sysctl)?
+        .wait_timeout(Duration::from_secs(10))
+    {
+        Some(s) if s.success() => {}
+        other => anyhow::bail!("{net}: allowing the gateway its ports failed: {other:?}"),
+    }
     let token = env.tokens.add(&r.namespace, &r.service_account)?;
     let token_file = env.token_dir.join(format!("{net}.token"));
     write_secret(&token_file, &token)?;
-    let iptables = run.spawn(net, &ProcessSpec::new("iptables", &env.exe, &["iptables"]))?;
-    match iptables.wait_timeout(Duration::from_secs(20)) {
-        Some(s) if s.success() => {}
-        other => anyhow::bail!("{net}: verimesh iptables failed: {other:?}"),
-    }
-    let proxy = ProcessSpec {
+    run.spawn(net, &proxy_spec(env, r, &token_file))?;
+    Ok(())
+}
+
+/// `verimesh proxy` connected to the control plane, as the proxy uid.
+fn proxy_spec(env: &SidecarEnv, r: &Replica, token_file: &Path) -> ProcessSpec {
+    ProcessSpec {
         name: "proxy".into(),
         program: env.exe.clone(),
         args: [
@@ -343,7 +374,20 @@ fn start_sidecar(run: &mut Run, net: &str, r: &Replica, env: &SidecarEnv) -> any
         uid: Some(PROXY_UID),
         gid: Some(PROXY_UID),
         ..ProcessSpec::default()
-    };
-    run.spawn(net, &proxy)?;
+    }
+}
+
+/// A replica's mesh half, Istio's init container and sidecar: a bootstrap token,
+/// `verimesh iptables` (waited for) and `verimesh proxy` as the proxy uid.
+fn start_sidecar(run: &mut Run, net: &str, r: &Replica, env: &SidecarEnv) -> anyhow::Result<()> {
+    let token = env.tokens.add(&r.namespace, &r.service_account)?;
+    let token_file = env.token_dir.join(format!("{net}.token"));
+    write_secret(&token_file, &token)?;
+    let iptables = run.spawn(net, &ProcessSpec::new("iptables", &env.exe, &["iptables"]))?;
+    match iptables.wait_timeout(Duration::from_secs(20)) {
+        Some(s) if s.success() => {}
+        other => anyhow::bail!("{net}: verimesh iptables failed: {other:?}"),
+    }
+    run.spawn(net, &proxy_spec(env, r, &token_file))?;
     Ok(())
 }
