@@ -187,7 +187,7 @@ impl<'a> Compiler<'a> {
         };
         let security = self.security(inst);
         let (inbound, gateway, outbound) = if inst.gateway {
-            let (gateway, missing) = self.gateway(inst);
+            let (gateway, missing) = self.gateway(index, inst);
             (
                 Inbound::default(),
                 Some(gateway),

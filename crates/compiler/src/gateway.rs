@@ -7,6 +7,7 @@
 //! `credentialName` names, in the gateway workload's namespace.
 
 use crate::compiler::Compiler;
+use crate::endpoints::EndpointSource;
 use crate::placement::Instance;
 use crate::routes::http_routes;
 use crate::scope::Viewer;
@@ -84,8 +85,22 @@ fn binds(gateways: &[String], vs_ns: &str, gw_ns: &str, gw_name: &str) -> bool {
 impl Compiler<'_> {
     /// The gateway section of a gateway instance's config, and the clusters its routes name
     /// that the view lacks (answered 503 NC).
-    pub(crate) fn gateway(&self, inst: &Instance) -> (Gateway, Vec<Cluster>) {
+    pub(crate) fn gateway(&self, index: usize, inst: &Instance) -> (Gateway, Vec<Cluster>) {
         let ix = &self.ix;
+        let src = EndpointSource {
+            ix,
+            placement: self.placement,
+            facts: &self.facts,
+        };
+        // A server's port is a port of the gateway's Service (Istio's default maps 80 to
+        // 8080): the pod listens on its target port. Without such a Service, on the number.
+        let listen_port = |number: u16| {
+            self.facts.selected_by[index]
+                .iter()
+                .filter_map(|si| ix.services[*si].port(number))
+                .find_map(|p| src.target_port(inst, p))
+                .unwrap_or(number)
+        };
         let mut notes = Vec::new();
         let viewer = Viewer {
             namespace: &inst.namespace,
@@ -110,12 +125,13 @@ impl Compiler<'_> {
                 let Some(port) = server.port.as_ref() else {
                     continue;
                 };
-                let Ok(number) = u16::try_from(port.number) else {
+                let Ok(server_port) = u16::try_from(port.number) else {
                     continue;
                 };
-                if number == 0 {
+                if server_port == 0 {
                     continue;
                 }
+                let number = listen_port(server_port);
                 let protocol = match port.protocol.to_ascii_uppercase().as_str() {
                     "HTTP" | "HTTP2" | "GRPC" => ListenerProtocol::Http,
                     "HTTPS" => ListenerProtocol::Https,
@@ -188,12 +204,13 @@ impl Compiler<'_> {
                     if !vs.spec.tcp.is_empty() || !vs.spec.tls.is_empty() {
                         notes.push(format!("VirtualService {}/{}: tcp and tls routes on gateways are not supported yet; ignored", vs.namespace, vs.name));
                     }
+                    // Route matches on `port` name the Gateway's port, not the pod's.
                     let routes = http_routes(
                         vs.spec,
                         &vs.namespace,
                         &vs.name,
                         v,
-                        number,
+                        server_port,
                         &mut resolver,
                         &mut notes,
                     );

@@ -266,3 +266,31 @@ spec:
     assert!(c.missing.is_some() && c.endpoints.is_empty());
     cfg.validate().expect("valid");
 }
+
+#[test]
+fn a_gateway_service_maps_server_ports_to_the_pods_target_ports() {
+    let (cfg, _) = compile_gateway(&format!(
+        "{SAMPLE}\n---\n{}",
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  ports: [{name: http2, port: 80, targetPort: 8080}]
+"#
+    ));
+    let ports: Vec<u16> = cfg
+        .gateway
+        .as_ref()
+        .unwrap()
+        .listeners
+        .iter()
+        .map(|l| l.port)
+        .collect();
+    assert_eq!(
+        ports,
+        [8080],
+        "Istio's default gateway Service: 80 is served on 8080"
+    );
+}

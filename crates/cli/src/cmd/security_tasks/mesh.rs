@@ -3,8 +3,8 @@
 //! sample (Service port 8000 named http, container port 8080) and a `curl` client that only
 //! sleeps (the task `kubectl exec`s curl in it); in foo also the `tcp-echo` sample (9000,
 //! 9001 in the Service, 9002 only on the pod) and an authorizer with the contract of the
-//! `ext-authz` sample, plus the mesh config naming it as extension providers; and bookinfo
-//! in `default` for the authz-http task.
+//! `ext-authz` sample, plus the mesh config naming it as extension providers; bookinfo
+//! in `default` for the authz-http task; and Istio's ingress gateway in `istio-system`.
 //! Deployments keep the samples' names (`httpbin` in three namespaces: `up` names their
 //! replicas `httpbin.foo-0`, …).
 
@@ -31,6 +31,65 @@ data:
         port: 8000
         includeRequestHeadersInCheck: ["x-ext-authz"]
 "#;
+
+/// Istio's ingress gateway as the default installation profile names and labels it,
+/// deployed the way Istio documents for gateways (injection template `gateway`, the proxy
+/// as the only container); its Service maps 80 to the pod's 8080 as Istio's does.
+const INGRESS_GATEWAY: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: istio-ingressgateway-service-account
+  namespace: istio-system
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: istio-ingressgateway
+  namespace: istio-system
+  labels:
+    app: istio-ingressgateway
+    istio: ingressgateway
+spec:
+  type: LoadBalancer
+  selector:
+    istio: ingressgateway
+  ports:
+  - name: http2
+    port: 80
+    targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: istio-ingressgateway
+  namespace: istio-system
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  template:
+    metadata:
+      annotations:
+        inject.istio.io/templates: gateway
+      labels:
+        app: istio-ingressgateway
+        istio: ingressgateway
+        sidecar.istio.io/inject: "true"
+    spec:
+      serviceAccountName: istio-ingressgateway-service-account
+      containers:
+      - name: istio-proxy
+        image: auto
+"#;
+
+/// Where the ingress gateway's pod serves the Service's port 80.
+pub const INGRESS_POD_PORT: u16 = 8080;
 
 struct App<'a> {
     name: &'a str,
@@ -187,6 +246,7 @@ pub fn files() -> Vec<(String, String)> {
         out.push((format!("{ns}.yaml"), y));
     }
     out.push(("bookinfo.yaml".into(), bookinfo()));
+    out.push(("istio-ingressgateway.yaml".into(), INGRESS_GATEWAY.into()));
     out.push(("mesh-config.yaml".into(), MESH_CONFIG.into()));
     out
 }

@@ -36,6 +36,12 @@ fn authority(mesh: &Mesh, check: &Check) -> anyhow::Result<String> {
             }
         }
         To::Pod { app, ns, port } => format!("{}:{port}", mesh.replica(ns, app)?.1),
+        // `$INGRESS_HOST:$INGRESS_PORT`: the gateway pod, where its Service's 80 goes.
+        To::Ingress => format!(
+            "{}:{}",
+            mesh.replica("istio-system", "istio-ingressgateway")?.1,
+            super::mesh::INGRESS_POD_PORT
+        ),
     })
 }
 
@@ -44,6 +50,7 @@ pub fn describe(check: &Check) -> String {
     let to = match &check.to {
         To::Service { app, ns, port, .. } => format!("{app}.{ns}:{port}"),
         To::Pod { app, ns, port } => format!("{app}.{ns} pod:{port}"),
+        To::Ingress => "ingress gateway".to_string(),
     };
     match &check.http {
         None => format!("{}.{} → {to} TCP", check.client, check.from),
