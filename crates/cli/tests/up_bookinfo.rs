@@ -265,6 +265,37 @@ fn bookinfo_runs_on_the_local_mesh() {
         code, "200",
         "plaintext from outside the mesh must be refused"
     );
+    // From outside the mesh through the ingress gateway (examples/bookinfo/ingress.yaml):
+    // the product page is routed; other paths are not (404); and productpage's proxy saw
+    // the gateway's identity over mTLS.
+    let gateway_ip = placement["instances"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["gateway"] == true))
+        .and_then(|i| i["address"].as_str())
+        .expect("the ingress gateway in the placement")
+        .to_string();
+    let (code, body) = curl(
+        &state,
+        "verimesh-control",
+        &format!("http://{gateway_ip}:8080/productpage"),
+    );
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("William Shakespeare"), "{body}");
+    let (code, _) = curl(
+        &state,
+        "verimesh-control",
+        &format!("http://{gateway_ip}:8080/reviews/0"),
+    );
+    assert_eq!(code, "404", "only the VirtualService's paths are exposed");
+    let (_, stats) = curl(&state, "productpage-v1", "http://127.0.0.1:15000/stats");
+    assert!(
+        stats.lines().any(|l| l.starts_with("istio_requests_total{")
+            && l.contains("connection_security_policy=\"mutual_tls\"")
+            && l.contains(
+                "source_principal=\"spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account\""
+            )),
+        "{stats}"
+    );
 
     // A VirtualService edit on disk re-routes without restarting anything.
     let edited = Instant::now();

@@ -57,7 +57,8 @@ fn analyze_gateway(snap: &Snapshot<'_>, r: &Resource, out: &mut Report) {
                 continue;
             }
             for p in &svc.spec.ports {
-                if p.protocol != Some(Protocol::Tcp) {
+                // Kubernetes defaults an unset protocol to TCP.
+                if p.protocol.as_ref().is_some_and(|p| *p != Protocol::Tcp) {
                     continue;
                 }
                 let tp = target_port_number(p.target_port.as_ref());
@@ -134,5 +135,11 @@ mod tests {
         let a = IngressGatewayPortAnalyzer;
         assert!(run(&a, &input(80, "{app: gw}")).is_empty());
         assert!(run(&a, &input(8080, "{app: gw}")).is_empty());
+        // A Service port without `protocol` is TCP, as Kubernetes defaults it.
+        let unset = input(80, "{app: gw}").replace(", protocol: TCP}", "}");
+        assert!(!unset.contains("protocol: TCP"));
+        assert!(run(&a, &unset).is_empty());
+        let udp = input(80, "{app: gw}").replace("protocol: TCP}", "protocol: UDP}");
+        assert_eq!(run(&a, &udp), ["IST0162 Gateway ns/gw"]);
     }
 }
