@@ -232,14 +232,22 @@ impl Compiler<'_> {
                 }
             }
         }
-        self.note_all(notes);
-        let listeners = listeners
+        let mut listeners: Vec<GatewayListener> = listeners
             .into_values()
             .map(|mut l| {
                 l.virtual_hosts = hosts.remove(&l.port).unwrap_or_default();
                 l
             })
             .collect();
+        for l in self.gateway_api_listeners(inst, &mut resolver, &mut notes) {
+            if listeners.iter().any(|have| have.port == l.port) {
+                notes.push(format!("port {} is served by an Istio Gateway already; the Gateway API listener is not", l.port));
+                continue;
+            }
+            listeners.push(l);
+        }
+        listeners.sort_by_key(|l| l.port);
+        self.note_all(notes);
         let num_trusted_proxies = self.ix.mesh.proxy_config().num_trusted_proxies();
         (
             Gateway {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use verimesh_analyze::hosts::to_fqdn;
 use verimesh_analyze::Snapshot;
+use verimesh_config::gateway_api::{HttpRoute as ApiHttpRoute, KubernetesGateway};
 use verimesh_config::k8s::Secret;
 use verimesh_config::mesh::MeshConfig;
 use verimesh_config::networking::{
@@ -192,6 +193,9 @@ pub(crate) struct Index<'a> {
     /// Container ports by (namespace, Deployment name), for named target ports.
     pub deployment_ports: HashMap<(String, String), Vec<(String, u16)>>,
     pub gateways: Vec<Scoped<'a, Gateway>>,
+    /// Gateway API Gateways and the HTTPRoutes that may attach to them.
+    pub kubernetes_gateways: Vec<Scoped<'a, KubernetesGateway>>,
+    pub http_routes: Vec<Scoped<'a, ApiHttpRoute>>,
     /// Secrets by (namespace, name): gateway certificates (`credentialName`).
     pub secrets: HashMap<(String, String), &'a Secret>,
 }
@@ -225,6 +229,8 @@ impl<'a> Index<'a> {
             workload_entries: Vec::new(),
             deployment_ports: HashMap::new(),
             gateways: Vec::new(),
+            kubernetes_gateways: Vec::new(),
+            http_routes: Vec::new(),
             secrets: HashMap::new(),
             mesh,
         };
@@ -331,6 +337,12 @@ impl<'a> Index<'a> {
         }
         ix.workload_entries = local(snap, Kind::WorkloadEntry, Resource::as_workload_entry);
         ix.gateways = local(snap, Kind::Gateway, Resource::as_gateway);
+        ix.kubernetes_gateways = local(
+            snap,
+            Kind::KubernetesGateway,
+            Resource::as_kubernetes_gateway,
+        );
+        ix.http_routes = local(snap, Kind::HttpRoute, Resource::as_http_route);
         for r in snap.of_kind(Kind::Secret) {
             if let Some(secret) = r.as_secret() {
                 ix.secrets.insert(scoped(r), secret);

@@ -16,6 +16,7 @@ mod compiler;
 mod endpoints;
 mod error;
 mod gateway;
+mod gateway_api;
 mod hash;
 mod inbound;
 mod index;
@@ -33,6 +34,7 @@ mod view;
 
 pub use compiler::{CompiledProxy, Compiler};
 pub use error::CompileError;
+pub use gateway_api::{GATEWAY_NAME_LABEL, ISTIO_CLASS};
 pub use placement::{spiffe_id, Instance, Placement};
 pub use synth::{is_gateway, INJECT_TEMPLATES};
 pub use view::Outbound;

@@ -4,6 +4,7 @@
 //! Service gets a virtual IP from 10.96.0.0/16. Whether an instance runs a sidecar is Istio's
 //! injection decision for its workload.
 
+use crate::gateway_api::{GATEWAY_NAME_LABEL, ISTIO_CLASS};
 use crate::placement::{Instance, Placement};
 use std::net::{IpAddr, Ipv4Addr};
 use verimesh_analyze::workloads::WorkloadSource;
@@ -75,6 +76,36 @@ impl Placement {
                     gateway,
                 });
             }
+        }
+        // Istio deploys a gateway for every Gateway API Gateway of its class (unless the
+        // Gateway names the addresses of one deployed by hand): `NAME-istio`, labelled
+        // with the Gateway's name, which is what HTTPRoutes and targetRef policies reach.
+        for r in snap.of_kind(Kind::KubernetesGateway) {
+            let Some(g) = r.as_kubernetes_gateway() else {
+                continue;
+            };
+            if g.gateway_class_name != ISTIO_CLASS || !g.addresses.is_empty() {
+                continue;
+            }
+            let deployment = format!("{}-istio", r.name());
+            let labels = [
+                (GATEWAY_NAME_LABEL, r.name()),
+                ("istio.io/gateway-name", r.name()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let address = address([10, 0], p.instances.len());
+            p.instances.push(Instance {
+                name: format!("{deployment}-0"),
+                namespace: snap.ns(r).to_string(),
+                deployment: Some(deployment.clone()),
+                labels,
+                service_account: deployment,
+                address,
+                sidecar: false,
+                gateway: true,
+            });
         }
         for (i, r) in snap.of_kind(Kind::Service).iter().enumerate() {
             p.service_addresses.insert(

@@ -294,3 +294,110 @@ spec:
         "Istio's default gateway Service: 80 is served on 8080"
     );
 }
+
+#[test]
+fn gateway_api_gateways_get_a_deployed_gateway_with_their_routes_and_policies() {
+    let yaml = format!(
+        "{MESH}\n---\n{}",
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: httpbin-gateway, namespace: foo}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: http
+    port: 80
+    protocol: HTTP
+    allowedRoutes: {namespaces: {from: All}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: httpbin, namespace: foo}
+spec:
+  parentRefs: [{name: httpbin-gateway}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /status}}]
+    backendRefs: [{name: httpbin, port: 8000}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ingress-policy, namespace: foo}
+spec:
+  targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: httpbin-gateway}
+  action: DENY
+  rules:
+  - from:
+    - source: {ipBlocks: ["1.2.3.4"]}
+"#
+    );
+    let loaded = load_yaml(&yaml);
+    let snap = snapshot(&loaded.resources, &loaded);
+    let placement = Placement::synthesize(&snap, "cluster.local");
+    let gw = placement
+        .instances
+        .iter()
+        .find(|i| i.name == "httpbin-gateway-istio-0")
+        .expect("Istio deploys a gateway for the Gateway");
+    assert!(gw.gateway && !gw.sidecar && gw.namespace == "foo");
+    let cfg = Compiler::new(&snap, &placement)
+        .expect("compiler")
+        .compile("foo", &gw.name)
+        .expect("compile");
+    let l = cfg
+        .gateway
+        .as_ref()
+        .unwrap()
+        .listener(80)
+        .expect("listener 80");
+    let vh = &l.virtual_hosts[0];
+    assert_eq!(
+        (vh.name.as_str(), vh.domains.as_slice()),
+        ("foo/httpbin", &["*".to_string()][..])
+    );
+    let uris: Vec<_> = vh.routes[0]
+        .matches
+        .iter()
+        .filter_map(|m| m.uri.clone())
+        .collect();
+    assert_eq!(
+        uris.len(),
+        2,
+        "PathPrefix /status is the path and what is under /status/"
+    );
+    match &vh.routes[0].action {
+        HttpAction::Route { clusters } => {
+            assert_eq!(
+                clusters[0].cluster,
+                "outbound|8000||httpbin.foo.svc.cluster.local"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let names: Vec<_> = cfg
+        .security
+        .authorization_policies
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["ingress-policy"],
+        "the targetRef policy attaches to the gateway"
+    );
+    // The Istio-API gateway does not take it.
+    let istio_gw = placement
+        .instances
+        .iter()
+        .find(|i| i.namespace == "istio-system")
+        .unwrap();
+    let mut p2 = placement.clone();
+    for i in &mut p2.instances {
+        i.sidecar = !i.gateway;
+    }
+    let other = Compiler::new(&snap, &p2)
+        .unwrap()
+        .compile(&istio_gw.namespace, &istio_gw.name)
+        .unwrap();
+    assert!(other.security.authorization_policies.is_empty());
+}

@@ -102,6 +102,20 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     for (name, text) in mesh::files() {
         std::fs::write(config.join(name), text)?;
     }
+    // The Gateway API sample's Gateway and HTTPRoute, in foo, so `up` deploys its gateway.
+    let api_gateway = args
+        .dir
+        .join("../istio-samples/httpbin/gateway-api/httpbin-gateway.yaml");
+    let text = std::fs::read_to_string(&api_gateway)
+        .with_context(|| format!("reading {}", api_gateway.display()))?;
+    let in_foo = scenarios::Apply {
+        namespace: Some("foo"),
+        ..scenarios::file("httpbin-gateway.yaml")
+    };
+    std::fs::write(
+        config.join("httpbin-gateway-api.yaml"),
+        prepare::prepare(&text, &in_foo, &Jwks::Inline(String::new())),
+    )?;
     let started = Instant::now();
     let result = run_all(args, &entries, &config, &work, &jwks_doc, &tokens);
     if args.work_dir.is_none() {

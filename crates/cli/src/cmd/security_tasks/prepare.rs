@@ -17,9 +17,10 @@ pub enum Jwks {
 }
 
 pub fn prepare(text: &str, apply: &Apply, jwks: &Jwks) -> String {
-    let mut text = match apply.docs {
-        Some(n) => first_documents(text, n),
-        None => text.to_string(),
+    let mut text = match (apply.docs, apply.doc) {
+        (_, Some(k)) => nth_document(text, k),
+        (Some(n), None) => first_documents(text, n),
+        (None, None) => text.to_string(),
     };
     if let Some((from, to)) = apply.replace {
         text = text.replace(from, to);
@@ -43,6 +44,23 @@ fn first_documents(text: &str, n: usize) -> String {
         }
         out.push_str(line);
         out.push('\n');
+    }
+    out
+}
+
+/// The K-th document (from 0) of a YAML stream; comment lines before it are kept out.
+fn nth_document(text: &str, k: usize) -> String {
+    let mut out = String::new();
+    let mut seen = 0;
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            seen += 1;
+            continue;
+        }
+        if seen == k {
+            out.push_str(line);
+            out.push('\n');
+        }
     }
     out
 }
@@ -102,7 +120,25 @@ mod tests {
             namespace: ns,
             replace: None,
             docs: None,
+            doc: None,
         }
+    }
+
+    #[test]
+    fn one_document_only() {
+        let text = "# c
+a: 1
+---
+b: 2
+---
+c: 3
+";
+        let a = Apply {
+            doc: Some(1),
+            ..apply(None)
+        };
+        let out = prepare(text, &a, &Jwks::Inline(String::new()));
+        assert_eq!(out, "b: 2\n");
     }
 
     #[test]

@@ -42,6 +42,8 @@ fn authority(mesh: &Mesh, check: &Check) -> anyhow::Result<String> {
             mesh.replica("istio-system", "istio-ingressgateway")?.1,
             super::mesh::INGRESS_POD_PORT
         ),
+        // Istio's deployment for a Gateway API Gateway listens on the listener's port.
+        To::ApiIngress => format!("{}:80", mesh.replica("foo", "httpbin-gateway-istio")?.1),
     })
 }
 
@@ -51,6 +53,7 @@ pub fn describe(check: &Check) -> String {
         To::Service { app, ns, port, .. } => format!("{app}.{ns}:{port}"),
         To::Pod { app, ns, port } => format!("{app}.{ns} pod:{port}"),
         To::Ingress => "ingress gateway".to_string(),
+        To::ApiIngress => "Gateway API gateway".to_string(),
     };
     match &check.http {
         None => format!("{}.{} → {to} TCP", check.client, check.from),

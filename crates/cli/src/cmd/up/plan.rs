@@ -85,12 +85,17 @@ impl Plan {
                 .filter(|r| r.name() == deployment && snap.ns(r) == inst.namespace)
                 .find_map(|r| r.as_deployment())
                 .and_then(|d| d.spec.template.spec.containers.first().cloned());
-            let Some(c) = container else {
-                problems.push(format!(
-                    "{}/{deployment}: the pod template has no container to run",
-                    inst.namespace
-                ));
-                continue;
+            // A gateway Istio deploys for a Gateway API Gateway has no manifest here.
+            let c = match container {
+                Some(c) => c,
+                None if inst.gateway => Default::default(),
+                None => {
+                    problems.push(format!(
+                        "{}/{deployment}: the pod template has no container to run",
+                        inst.namespace
+                    ));
+                    continue;
+                }
             };
             let command: Vec<String> = c.command.iter().chain(&c.args).cloned().collect();
             // A gateway's container is the proxy itself (`image: auto`); nothing else runs.
