@@ -223,6 +223,31 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// A Gateway API Gateway of Istio's class with no instance labelled with its name has
+    /// no proxy to serve it (the runtime deploys gateways when it starts): said, not dropped.
+    fn note_undeployed_gateways(&self) {
+        let mut notes = Vec::new();
+        for gw in &self.ix.kubernetes_gateways {
+            if gw.spec.gateway_class_name != crate::ISTIO_CLASS || !gw.spec.addresses.is_empty() {
+                continue;
+            }
+            let served = self.placement.instances.iter().any(|i| {
+                i.gateway
+                    && i.namespace == gw.namespace
+                    && i.labels.get(crate::GATEWAY_NAME_LABEL) == Some(&gw.name)
+            });
+            if !served {
+                notes.push(format!(
+                    "Gateway {}/{} (gateway.networking.k8s.io) has no gateway deployed for it: \
+                     `verimesh up` deploys gateways for the Gateways present when it starts; \
+                     restart it to serve this one",
+                    gw.namespace, gw.name
+                ));
+            }
+        }
+        self.note_all(notes);
+    }
+
     /// The config of one proxy.
     pub fn compile(&self, namespace: &str, name: &str) -> Result<ProxyConfig, CompileError> {
         let index = self
@@ -252,6 +277,7 @@ impl<'a> Compiler<'a> {
     /// Every proxy of the placement (sidecars and gateways), in placement order. Proxies
     /// of one view share its outbound part; each view is built once.
     pub fn compile_all(&self) -> Vec<CompiledProxy> {
+        self.note_undeployed_gateways();
         let mut views: FastMap<ViewKey, Arc<Outbound>> = FastMap::default();
         let mut out = Vec::new();
         for (index, inst) in self.placement.instances.iter().enumerate() {

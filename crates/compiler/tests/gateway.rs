@@ -401,3 +401,32 @@ spec:
         .unwrap();
     assert!(other.security.authorization_policies.is_empty());
 }
+
+#[test]
+fn a_gateway_api_gateway_without_a_deployment_is_reported() {
+    let loaded = load_yaml(&format!(
+        "{MESH}\n---\n{}",
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: late, namespace: foo}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+"#
+    ));
+    let snap = snapshot(&loaded.resources, &loaded);
+    let mut placement = Placement::synthesize(&snap, "cluster.local");
+    // The runtime started before the Gateway existed.
+    placement.instances.retain(|i| i.name != "late-istio-0");
+    let compiler = Compiler::new(&snap, &placement).expect("compiler");
+    compiler.compile_all();
+    assert!(
+        compiler
+            .notes()
+            .iter()
+            .any(|n| n.contains("Gateway foo/late")),
+        "{:?}",
+        compiler.notes()
+    );
+}
