@@ -1,13 +1,19 @@
-//! An external authorizer with the contract of Istio's ext-authz sample (HTTP flavour), for
-//! CUSTOM AuthorizationPolicies: a request carrying `x-ext-authz: allow` is allowed, any
-//! other is denied; the verdict is also given in `x-ext-authz-check-result`, which the
-//! sample's mesh config lets through to the app (on allow) and to the caller (on deny).
+//! An external authorizer with the contract of Istio's ext-authz sample (HTTP flavour; the
+//! gRPC one is `ext_authz_grpc`), for CUSTOM AuthorizationPolicies: a request carrying
+//! `x-ext-authz: allow` is allowed, any other is denied; the verdict is also given in
+//! `x-ext-authz-check-result`, which the sample's mesh config lets through to the app (on
+//! allow) and to the caller (on deny).
 
 use crate::reply::{self, Body};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
-const CHECK_HEADER: &str = "x-ext-authz";
-const RESULT_HEADER: &str = "x-ext-authz-check-result";
+pub(crate) const CHECK_HEADER: &str = "x-ext-authz";
+pub(crate) const RESULT_HEADER: &str = "x-ext-authz-check-result";
+
+/// What the sample answers a denied request, in either flavour.
+pub(crate) fn deny_body() -> String {
+    format!("denied by ext_authz for not found header `{CHECK_HEADER}: allow` in the request")
+}
 
 /// The verdict on one check request (every path is a check: Envoy appends the original
 /// path to the authorizer's prefix).
@@ -19,13 +25,7 @@ pub fn check(headers: &HeaderMap) -> Response<Body> {
     let (status, body, result) = if allowed {
         (StatusCode::OK, String::new(), "allowed")
     } else {
-        (
-            StatusCode::FORBIDDEN,
-            format!(
-                "denied by ext_authz for not found header `{CHECK_HEADER}: allow` in the request"
-            ),
-            "denied",
-        )
+        (StatusCode::FORBIDDEN, deny_body(), "denied")
     };
     let mut resp = reply::text(status, body);
     resp.headers_mut()

@@ -5,11 +5,13 @@
 mod bookinfo;
 mod client;
 mod ext_authz;
+mod ext_authz_grpc;
 mod httpbin;
 mod reply;
 mod server;
 mod tcp_echo;
 
+pub use ext_authz_grpc::serve_ext_authz_grpc;
 pub use server::{serve, Running};
 pub use tcp_echo::serve_tcp_echo;
 
@@ -24,7 +26,8 @@ pub enum Role {
     Details,
     Reviews,
     Ratings,
-    /// An external authorizer like Istio's ext-authz sample: `x-ext-authz: allow` or 403.
+    /// An external authorizer like Istio's ext-authz sample: `x-ext-authz: allow` or 403
+    /// (HTTP here; gRPC with `serve_ext_authz_grpc`).
     ExtAuthz,
 }
 

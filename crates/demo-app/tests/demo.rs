@@ -153,3 +153,94 @@ async fn method_endpoints_and_ext_authz() {
     );
     assert_eq!(get(authz, "/anything", &[]).await.0, 403);
 }
+
+/// One gRPC call to the ext-authz role's gRPC port over h2c, as a proxy makes it: the HTTP
+/// status, the grpc-status trailer and the decoded answer.
+async fn grpc_check(
+    addr: SocketAddr,
+    path: &str,
+    check: &verimesh_envoy_auth::CheckRequest,
+) -> (
+    u16,
+    Option<String>,
+    Option<verimesh_envoy_auth::CheckResponse>,
+) {
+    use http_body_util::Full;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let req = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(verimesh_envoy_auth::encode(check)))
+        .expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .expect("in time")
+        .expect("response");
+    let status = resp.status().as_u16();
+    let collected = resp.into_body().collect().await.expect("body");
+    let grpc_status = collected
+        .trailers()
+        .and_then(|t| t.get("grpc-status"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = collected.to_bytes();
+    let answer = verimesh_envoy_auth::decode(&bytes).ok();
+    (status, grpc_status, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ext_authz_grpc_flavour() {
+    use verimesh_envoy_auth as pb;
+    let running = verimesh_demo_app::serve_ext_authz_grpc(local())
+        .await
+        .expect("serve");
+    let check = |value: &str| pb::CheckRequest {
+        attributes: Some(pb::AttributeContext {
+            request: Some(pb::Request {
+                time: None,
+                http: Some(pb::HttpRequest {
+                    headers: [("x-ext-authz".to_string(), value.to_string())].into(),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        }),
+    };
+    let (status, grpc, answer) = grpc_check(running.addr, pb::CHECK_PATH, &check("allow")).await;
+    assert_eq!((status, grpc.as_deref()), (200, Some("0")));
+    let answer = answer.expect("a CheckResponse");
+    assert_eq!(answer.status.map(|s| s.code), Some(pb::code::OK));
+    let Some(pb::check_response::HttpResponse::OkResponse(ok)) = answer.http_response else {
+        panic!("ok_response expected")
+    };
+    let h = ok.headers[0].header.as_ref().expect("header");
+    assert_eq!(
+        (h.key.as_str(), h.value.as_str()),
+        ("x-ext-authz-check-result", "allowed")
+    );
+
+    let (_, grpc, answer) = grpc_check(running.addr, pb::CHECK_PATH, &check("deny")).await;
+    assert_eq!(grpc.as_deref(), Some("0"), "a denial is a successful call");
+    let answer = answer.expect("a CheckResponse");
+    assert_eq!(
+        answer.status.map(|s| s.code),
+        Some(pb::code::PERMISSION_DENIED)
+    );
+    let Some(pb::check_response::HttpResponse::DeniedResponse(d)) = answer.http_response else {
+        panic!("denied_response expected")
+    };
+    assert_eq!(d.status.map(|s| s.code), Some(403));
+    assert!(d.body.contains("`x-ext-authz: allow`"), "{}", d.body);
+
+    // Another method is not served.
+    let (_, grpc, _) = grpc_check(
+        running.addr,
+        "/envoy.service.auth.v3.Authorization/Other",
+        &check("allow"),
+    )
+    .await;
+    assert_eq!(grpc.as_deref(), Some("12"));
+    running.task.abort();
+}

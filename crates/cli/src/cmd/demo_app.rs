@@ -18,6 +18,10 @@ pub struct Args {
     /// HTTP port (HTTP/1.1 and h2c).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// With --role ext-authz: also answer Envoy's gRPC ext_authz API (Authorization/Check)
+    /// on this port, as Istio's sample does on 9000.
+    #[arg(long)]
+    grpc_port: Option<u16>,
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     address: IpAddr,
@@ -45,6 +49,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if args.grpc_port.is_some() && args.role != Role::ExtAuthz {
+        anyhow::bail!("--grpc-port is for --role ext-authz");
+    }
     rt.block_on(async move {
         let cfg = Config {
             role: args.role,
@@ -59,6 +66,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let role = cfg.role.name();
         let http = verimesh_demo_app::serve(cfg).await?;
         eprintln!("demo-app ({role}) serving HTTP on {}", http.addr);
+        let grpc = match args.grpc_port {
+            Some(p) => {
+                let g = verimesh_demo_app::serve_ext_authz_grpc(SocketAddr::new(args.address, p))
+                    .await?;
+                eprintln!("demo-app ({role}) serving gRPC ext_authz on {}", g.addr);
+                Some(g)
+            }
+            None => None,
+        };
         for p in args.tcp_echo_port {
             let (addr, _task) = verimesh_demo_app::serve_tcp_echo(
                 SocketAddr::new(args.address, p),
@@ -69,6 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         shutdown_signal().await;
         http.task.abort();
+        if let Some(g) = grpc {
+            g.task.abort();
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

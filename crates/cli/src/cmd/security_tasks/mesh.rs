@@ -97,6 +97,9 @@ struct App<'a> {
     service_account: Option<&'a str>,
     /// Service ports: (name, port, targetPort).
     ports: &'a [(&'a str, u16, u16)],
+    /// Runs without a sidecar (`sidecar.istio.io/inject: "false"`), as in `legacy` and as
+    /// Istio's ext-authz sample deploys its authorizer.
+    no_sidecar: bool,
     command: &'a [&'a str],
 }
 
@@ -125,7 +128,7 @@ fn app(out: &mut String, a: &App) {
         }
     }
     // Workloads in `legacy` run without a sidecar, as the tasks deploy them there.
-    let inject = if a.ns == "legacy" {
+    let inject = if a.ns == "legacy" || a.no_sidecar {
         "\n        sidecar.istio.io/inject: \"false\""
     } else {
         ""
@@ -162,6 +165,7 @@ fn bookinfo() -> String {
                 ns: "default",
                 service_account: Some(&sa),
                 ports: &[("http", 9080, 9080)],
+                no_sidecar: false,
                 command: &[
                     "verimesh",
                     "demo-app",
@@ -190,6 +194,7 @@ pub fn files() -> Vec<(String, String)> {
                 ns,
                 service_account: Some("httpbin"),
                 ports: &[("http", 8000, 8080)],
+                no_sidecar: false,
                 command: &["verimesh", "demo-app", "--port", "8080"],
             },
         );
@@ -200,6 +205,7 @@ pub fn files() -> Vec<(String, String)> {
                 ns,
                 service_account: Some("curl"),
                 ports: &[("http", 80, 80)],
+                no_sidecar: false,
                 command: &["sleep", "1000000"],
             },
         );
@@ -211,6 +217,7 @@ pub fn files() -> Vec<(String, String)> {
                     ns,
                     service_account: None,
                     ports: &[("tcp", 9000, 9000), ("tcp-other", 9001, 9001)],
+                    no_sidecar: false,
                     command: &[
                         "verimesh",
                         "demo-app",
@@ -231,7 +238,10 @@ pub fn files() -> Vec<(String, String)> {
                     name: "ext-authz",
                     ns,
                     service_account: None,
+                    // As samples/extauthz/ext-authz.yaml: HTTP on 8000, gRPC on 9000, and
+                    // no sidecar.
                     ports: &[("http", 8000, 8000), ("grpc", 9000, 9000)],
+                    no_sidecar: true,
                     command: &[
                         "verimesh",
                         "demo-app",
@@ -239,6 +249,8 @@ pub fn files() -> Vec<(String, String)> {
                         "ext-authz",
                         "--port",
                         "8000",
+                        "--grpc-port",
+                        "9000",
                     ],
                 },
             );
