@@ -8,6 +8,7 @@ mod support;
 
 use http::StatusCode;
 use std::time::Duration;
+use support::grpc_authz::*;
 use support::policy::*;
 use support::*;
 use verimesh_config::mesh::NormalizationType;
@@ -374,5 +375,289 @@ async fn custom_policies_ask_the_external_authorizer() {
             .get("x-ext-authz-check-result")
             .map(|v| v.as_bytes()),
         Some(&b"denied"[..])
+    );
+}
+
+/// Adds `authz.b.svc.cluster.local:port` (plain, no sidecar) at `addr` to `cfg`, as the
+/// compiler does for a provider's service.
+fn with_authz_service(
+    cfg: &mut verimesh_model::ProxyConfig,
+    port: u16,
+    addr: std::net::SocketAddr,
+) {
+    cfg.services.push(verimesh_model::Service {
+        hostname: "authz.b.svc.cluster.local".into(),
+        aliases: vec![],
+        addresses: vec![],
+        ports: vec![verimesh_model::ServicePort {
+            port,
+            name: "grpc".into(),
+            protocol: Protocol::Grpc,
+            http_routes: vec![],
+            tcp_routes: vec![],
+            default_cluster: "authz".into(),
+        }],
+    });
+    cfg.clusters.push(verimesh_model::Cluster {
+        name: "authz".into(),
+        transport: verimesh_model::Transport::Plain,
+        endpoints: vec![verimesh_model::Endpoint {
+            address: addr,
+            identity: None,
+            labels: Default::default(),
+            weight: 1,
+        }],
+        connect_timeout_ms: 1000,
+        ..Default::default()
+    });
+}
+
+const GRPC_CUSTOM: &str = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext, namespace: b}\nspec:\n  action: CUSTOM\n  provider: {name: grpc}\n  rules: [{to: [{operation: {paths: ['/ext/*', /echo-body]}}]}]\n";
+
+/// A server proxy enforcing GRPC_CUSTOM with the provider `grpc` configured by `provider`
+/// (JSON of `envoyExtAuthzGrpc`), whose service is at `authz`; and its application's address
+/// (the connections' original destination).
+async fn grpc_setup(
+    mesh: &Mesh,
+    provider: &str,
+    authz: std::net::SocketAddr,
+    log: &std::path::Path,
+) -> (verimesh_proxy::Proxy, std::net::SocketAddr) {
+    let mut sec = security(GRPC_CUSTOM, NormalizationType::Base);
+    sec.extension_providers = vec![serde_json::from_str(&format!(
+        r#"{{"name": "grpc", "envoyExtAuthzGrpc": {provider}}}"#
+    ))
+    .expect("provider")];
+    let (app, _) = backend("web").await;
+    let mut cfg = policy_config(app, Protocol::Http, sec);
+    with_authz_service(&mut cfg, 9000, authz);
+    (start_policy_server(mesh, cfg, app, log, NEVER).await, app)
+}
+
+/// CUSTOM with an `envoyExtAuthzGrpc` provider: the proxy calls Authorization/Check with the
+/// request's attributes; OK applies the answer's header changes, a denial's status, body and
+/// headers reach the caller.
+#[tokio::test]
+async fn custom_policies_ask_a_grpc_authorizer() {
+    let (authz, checks) = grpc_authz_server().await;
+    let mesh = Mesh::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let provider = r#"{"service": "b/authz.b.svc.cluster.local", "port": 9000, "timeout": "5s"}"#;
+    let (server, app) = grpc_setup(&mesh, provider, authz, &log).await;
+    let client = client_as(&mesh, CLIENT_ID, server.inbound_addr, Protocol::Http).await;
+
+    // Allowed, through the client proxy (mTLS): the answer's header operations applied.
+    let (status, headers, body) = get(
+        client.outbound_addr,
+        "/ext/a?q=1",
+        &[
+            ("x-ext-authz", "allow"),
+            ("x-secret", "s3cr3t"),
+            ("x-added", "mine"),
+            ("x-request-id", "req-1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(field(&body, "x-ext-authz-check-result"), Some("allowed"));
+    assert!(
+        body.contains("x-added: mine\n") && body.contains("x-added: yes\n"),
+        "{body}"
+    );
+    assert_eq!(field(&body, "x-secret"), None, "removed by the authorizer");
+    assert_eq!(
+        headers.get("x-down").map(|v| v.as_bytes()),
+        Some(&b"yes"[..])
+    );
+    let seen = checks.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 1);
+    let a = seen[0].attributes.clone().expect("attributes");
+    let (src, dst) = (
+        a.source.expect("source"),
+        a.destination.expect("destination"),
+    );
+    assert_eq!(src.principal, CLIENT_ID);
+    assert_eq!(dst.principal, SERVER_ID);
+    let port_of =
+        |p: &verimesh_envoy_auth::Peer| match p.address.as_ref().and_then(|a| a.address.clone()) {
+            Some(verimesh_envoy_auth::address::Address::SocketAddress(s)) => {
+                (s.address, s.port_specifier)
+            }
+            None => panic!("no address"),
+        };
+    assert_eq!(port_of(&src).0, "127.0.0.1");
+    // The destination is the connection's original destination: the application.
+    assert_eq!(
+        port_of(&dst).1,
+        Some(verimesh_envoy_auth::socket_address::PortSpecifier::PortValue(u32::from(app.port())))
+    );
+    let http = a.request.and_then(|r| r.http).expect("http");
+    assert_eq!(http.method, "GET");
+    assert_eq!(http.path, "/ext/a?q=1");
+    assert_eq!(http.host, HOST);
+    assert_eq!(http.id, "req-1");
+    assert_eq!(
+        http.headers.get("x-ext-authz").map(String::as_str),
+        Some("allow")
+    );
+    assert_eq!(
+        http.headers.get(":path").map(String::as_str),
+        Some("/ext/a?q=1")
+    );
+    assert!(http.protocol.starts_with("HTTP/"), "{}", http.protocol);
+    assert!(
+        http.body.is_empty() && http.raw_body.is_empty(),
+        "no body unless asked"
+    );
+
+    // Denied, plaintext: the authorizer's status, body and headers; no principals.
+    let (status, headers, body) = get(server.inbound_addr, "/ext/b", &[]).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "denied by test")
+    );
+    assert_eq!(
+        headers
+            .get("x-ext-authz-check-result")
+            .map(|v| v.as_bytes()),
+        Some(&b"denied"[..])
+    );
+    let seen = checks.lock().map(|c| c.clone()).unwrap_or_default();
+    let a = seen[1].attributes.clone().expect("attributes");
+    assert_eq!(a.source.expect("source").principal, "");
+    assert_eq!(a.destination.expect("destination").principal, "");
+    let denied = wait_log(&log, |e| e["path"] == "/ext/b").await;
+    assert_eq!(denied["response_flags"], "UAEX");
+    assert_eq!(denied["response_code_details"], "ext_authz_denied");
+    assert_eq!(
+        denied["authz_policy"],
+        "CUSTOM (provider grpc) b/ext rule 0"
+    );
+
+    // Paths the policy does not cover are not checked.
+    assert_eq!(raw_get(server.inbound_addr, "/other", &[]).await.0, 200);
+    assert_eq!(checks.lock().map(|c| c.len()).unwrap_or_default(), 2);
+}
+
+/// No answer: the authorizer down or slower than `timeout` denies with `statusOnError`,
+/// unless `failOpen`.
+#[tokio::test]
+async fn grpc_authorizer_down_or_slow_fails_closed_unless_fail_open() {
+    let mesh = Mesh::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A port nothing listens on.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let (closed, _) = grpc_setup(
+        &mesh,
+        r#"{"service": "authz.b.svc.cluster.local", "port": 9000, "statusOnError": "503"}"#,
+        down,
+        &dir.path().join("a.log"),
+    )
+    .await;
+    let (status, _) = raw_get(closed.inbound_addr, "/ext/x", &["x-ext-authz: allow"]).await;
+    assert_eq!(status, 503);
+    let err = wait_log(&dir.path().join("a.log"), |e| e["path"] == "/ext/x").await;
+    assert_eq!(err["response_code_details"], "ext_authz_error");
+    assert_eq!(err["response_flags"], "UAEX");
+    let (open, _) = grpc_setup(
+        &mesh,
+        r#"{"service": "authz.b.svc.cluster.local", "port": 9000, "failOpen": true}"#,
+        down,
+        &dir.path().join("b.log"),
+    )
+    .await;
+    let (status, body) = raw_get(open.inbound_addr, "/ext/x", &[]).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (authz, _) = grpc_authz_server().await;
+    let (slow, _) = grpc_setup(
+        &mesh,
+        r#"{"service": "authz.b.svc.cluster.local", "port": 9000, "timeout": "0.3s"}"#,
+        authz,
+        &dir.path().join("c.log"),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (status, _) = raw_get(
+        slow.inbound_addr,
+        "/ext/x",
+        &["x-ext-authz: allow", "x-slow: 1"],
+    )
+    .await;
+    assert_eq!(status, 403, "statusOnError defaults to 403");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    let (status, _) = raw_get(slow.inbound_addr, "/ext/x", &["x-ext-authz: allow"]).await;
+    assert_eq!(status, 200, "a prompt answer still allows");
+}
+
+/// `includeRequestBodyInCheck`: the authorizer sees the body (up to `maxRequestBytes`) and the
+/// application still receives all of it; a longer body is 413 unless partial messages are
+/// allowed.
+#[tokio::test]
+async fn grpc_authorizer_sees_the_body_when_asked() {
+    let mesh = Mesh::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (authz, checks) = grpc_authz_server().await;
+    let (strict, _) = grpc_setup(
+        &mesh,
+        r#"{"service": "authz.b.svc.cluster.local", "port": 9000,
+            "includeRequestBodyInCheck": {"maxRequestBytes": 8}}"#,
+        authz,
+        &dir.path().join("a.log"),
+    )
+    .await;
+    let post = |addr, body: &'static str| async move {
+        send(
+            addr,
+            http::Method::POST,
+            "/echo-body",
+            &[("x-ext-authz", "allow")],
+            bytes::Bytes::from_static(body.as_bytes()),
+        )
+        .await
+    };
+    let (status, _, body) = post(strict.inbound_addr, "short").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(field(&body, "body"), Some("short"));
+    let last = |c: &Checks| {
+        c.lock()
+            .ok()
+            .and_then(|c| c.last().cloned())
+            .and_then(|c| c.attributes)
+            .and_then(|a| a.request)
+            .and_then(|r| r.http)
+            .expect("a check")
+    };
+    assert_eq!(last(&checks).body, "short");
+    let (status, _, _) = post(strict.inbound_addr, "far longer than eight").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (partial, _) = grpc_setup(
+        &mesh,
+        r#"{"service": "authz.b.svc.cluster.local", "port": 9000,
+            "includeRequestBodyInCheck": {"maxRequestBytes": 8, "allowPartialMessage": true,
+            "packAsBytes": true}}"#,
+        authz,
+        &dir.path().join("b.log"),
+    )
+    .await;
+    let (status, _, body) = post(partial.inbound_addr, "far longer than eight").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(field(&body, "body"), Some("far longer than eight"));
+    let seen = last(&checks);
+    assert_eq!(seen.raw_body, b"far long");
+    assert_eq!(
+        seen.headers
+            .get("x-envoy-auth-partial-body")
+            .map(String::as_str),
+        Some("true")
     );
 }

@@ -7,11 +7,13 @@
 
 use super::ext_authz::{self, Answer};
 use super::respond::Local;
+use crate::body::Body;
 use crate::security;
 use crate::server::Shared;
 use crate::state::State;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode};
+use std::net::SocketAddr;
 use verimesh_policy::authz::Effect;
 use verimesh_policy::jwt::HeaderOp;
 use verimesh_policy::{Connection, HttpRequest, JwtError, RawRequest};
@@ -33,12 +35,22 @@ pub struct Verdict {
     pub claims: Option<serde_json::Value>,
 }
 
+/// The connection a request came on: as the engine judges it (`policy`), and the facts an
+/// external authorizer is told (both ends' addresses, the caller's verified SPIFFE ID).
+pub struct Downstream<'a> {
+    pub policy: &'a Connection,
+    pub remote: SocketAddr,
+    pub dst: SocketAddr,
+    /// `spiffe://…` of an mTLS caller.
+    pub peer: Option<&'a str>,
+}
+
 /// Decides `req` and, when it may pass, rewrites it in place.
-pub async fn check<B>(
+pub async fn check(
     shared: &Shared,
     state: &State,
-    conn: &Connection,
-    req: &mut Request<B>,
+    conn: &Downstream<'_>,
+    req: &mut Request<Body>,
     now: u64,
 ) -> Verdict {
     let sec = &state.security;
@@ -53,7 +65,9 @@ pub async fn check<B>(
         }
     };
     let c = sec.current().await;
-    let out = c.engine.decide_quiet(&c.policies, conn, Some(&raw), now);
+    let out = c
+        .engine
+        .decide_quiet(&c.policies, conn.policy, Some(&raw), now);
     if let Some(e) = out.bad_request {
         v.refusal = Some(Local::bad_request(e.to_string()));
         return v;
@@ -104,7 +118,7 @@ pub async fn check<B>(
             Some(Effect::Custom { provider }) => provider.clone(),
             _ => continue,
         };
-        match ext_authz::check(shared, state, &provider, req).await {
+        match ext_authz::check(shared, state, conn, &provider, req).await {
             Answer::Allow(headers) => v.response_headers.extend(headers),
             Answer::Deny(local, headers) => {
                 v.policy = Some(c.engine.policies.describe(r));

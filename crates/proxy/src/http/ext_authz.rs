@@ -7,22 +7,26 @@
 //! status denies with the authorizer's status, body and `headersToDownstreamOnDeny`; no
 //! answer denies with `statusOnError` (403) unless `failOpen`. The provider's `service` is
 //! reached through this proxy's own outbound config (its services and clusters).
-//! gRPC providers are not implemented: a policy delegating to one is refused.
+//! `envoyExtAuthzGrpc` providers are asked by `ext_authz_grpc`.
 
+use super::authz::Downstream;
+use super::ext_authz_grpc;
 use super::forward::{self, Wire};
 use super::respond::Local;
 use crate::body::{self, Body};
 use crate::flags::ResponseFlag;
 use crate::server::Shared;
 use crate::state::{ClusterRef, State};
+use crate::upstream::EndpointPool;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
+use std::sync::Arc;
 use std::time::Duration;
 use verimesh_config::mesh::ExtAuthzHttp;
 
 /// Istio's default for `timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 const MAX_DENY_BODY: usize = 64 * 1024;
 /// Headers Envoy sends to an HTTP authorizer whatever the configuration says.
 const ALWAYS: [&str; 3] = ["host", "authorization", "content-length"];
@@ -36,11 +40,12 @@ pub enum Answer {
 
 /// Asks the provider named `provider` about `req` (already normalized); on allow, `req`
 /// gains the provider's upstream headers.
-pub async fn check<B>(
+pub async fn check(
     shared: &Shared,
     state: &State,
+    conn: &Downstream<'_>,
     provider: &str,
-    req: &mut Request<B>,
+    req: &mut Request<Body>,
 ) -> Answer {
     let config = state
         .config
@@ -48,9 +53,15 @@ pub async fn check<B>(
         .extension_providers
         .iter()
         .find(|p| p.name == provider);
+    if let Some(grpc) = config.and_then(|p| p.envoy_ext_authz_grpc.as_ref()) {
+        return ext_authz_grpc::check(shared, state, conn, provider, grpc, req).await;
+    }
     let Some(http) = config.and_then(|p| p.envoy_ext_authz_http.as_ref()) else {
-        tracing::warn!(provider, "CUSTOM policy: no envoyExtAuthzHttp provider of that name (gRPC providers are not implemented); denied");
-        return error(None);
+        tracing::warn!(
+            provider,
+            "CUSTOM policy: no envoyExtAuthzHttp or envoyExtAuthzGrpc provider of that name; denied"
+        );
+        return error(false, None);
     };
     let timeout = http.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
     let asked = tokio::time::timeout(timeout, ask(shared, state, http, req)).await;
@@ -58,11 +69,11 @@ pub async fn check<B>(
         Ok(Ok(resp)) => resp,
         Ok(Err(why)) => {
             tracing::warn!(provider, "ext_authz: {why}");
-            return error(Some(http));
+            return http_error(http);
         }
         Err(_) => {
             tracing::warn!(provider, "ext_authz: no answer within {timeout:?}");
-            return error(Some(http));
+            return http_error(http);
         }
     };
     let (parts, body) = resp.into_parts();
@@ -89,12 +100,20 @@ pub async fn check<B>(
     )
 }
 
-fn error(http: Option<&ExtAuthzHttp>) -> Answer {
-    if http.and_then(|h| h.fail_open).unwrap_or(false) {
+fn http_error(http: &ExtAuthzHttp) -> Answer {
+    error(
+        http.fail_open.unwrap_or(false),
+        http.status_on_error.as_deref(),
+    )
+}
+
+/// The answer when the authorizer could not be asked or did not answer: allowed only when
+/// the provider says `failOpen`, else `statusOnError` (403 when unset or unusable).
+pub(super) fn error(fail_open: bool, status_on_error: Option<&str>) -> Answer {
+    if fail_open {
         return Answer::Allow(Vec::new());
     }
-    let status = http
-        .and_then(|h| h.status_on_error.as_deref())
+    let status = status_on_error
         .and_then(|s| s.parse::<u16>().ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::FORBIDDEN);
@@ -103,15 +122,17 @@ fn error(http: Option<&ExtAuthzHttp>) -> Answer {
     Answer::Deny(local, Vec::new())
 }
 
-async fn ask<B>(
-    shared: &Shared,
-    state: &State,
-    http: &ExtAuthzHttp,
-    req: &Request<B>,
-) -> Result<http::Response<hyper::body::Incoming>, String> {
-    // `service` is `[<namespace>/]<hostname>`.
-    let host = http.service.rsplit('/').next().unwrap_or_default();
-    let port = u16::try_from(http.port).map_err(|_| format!("bad port {}", http.port))?;
+/// Where a provider's `service` (`[<namespace>/]<hostname>`) and `port` lead in this
+/// proxy's outbound config: the authority to send and the endpoint picked.
+pub(super) struct Target {
+    pub authority: String,
+    pub pool: Arc<EndpointPool>,
+    pub connect_timeout: Duration,
+}
+
+pub(super) fn target(state: &State, service: &str, port: u32) -> Result<Target, String> {
+    let host = service.rsplit('/').next().unwrap_or_default();
+    let port = u16::try_from(port).map_err(|_| format!("bad port {port}"))?;
     let (_, p) = state
         .port_by_host(&host.to_ascii_lowercase(), port)
         .ok_or_else(|| format!("{host}:{port} is not among this proxy's services"))?;
@@ -129,6 +150,20 @@ async fn ask<B>(
         })
         .and_then(|i| cluster.endpoints.get(i))
         .ok_or_else(|| format!("cluster {} has no endpoint", cluster.name))?;
+    Ok(Target {
+        authority: format!("{host}:{port}"),
+        pool: ep.pool.clone(),
+        connect_timeout: Duration::from_millis(cluster.cluster.connect_timeout_ms.max(1)),
+    })
+}
+
+async fn ask<B>(
+    shared: &Shared,
+    state: &State,
+    http: &ExtAuthzHttp,
+    req: &Request<B>,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    let to = target(state, &http.service, http.port)?;
     let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let prefix = http.path_prefix.as_deref().unwrap_or_default();
     let mut check = Request::builder()
@@ -158,16 +193,14 @@ async fn ask<B>(
             check.headers_mut().insert(n, v);
         }
     }
-    let authority = format!("{host}:{port}");
-    let connect = Duration::from_millis(cluster.cluster.connect_timeout_ms.max(1));
     let sent: Request<Body> = check;
     forward::send(
-        &ep.pool,
+        &to.pool,
         &shared.connector,
         sent,
-        &authority,
+        &to.authority,
         Wire::Http1,
-        connect,
+        to.connect_timeout,
     )
     .await
     .map_err(|e| e.to_string())

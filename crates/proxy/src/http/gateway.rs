@@ -100,7 +100,13 @@ pub async fn handle(
     let mut policy = security::connection(None, conn.remote, conn.dst);
     policy.remote_ip = Some(client);
     policy.sni = conn.sni.clone();
-    let verdict = authz::check(&shared, &state, &policy, &mut req, security::now()).await;
+    let down = authz::Downstream {
+        policy: &policy,
+        remote: conn.remote,
+        dst: conn.dst,
+        peer: None,
+    };
+    let verdict = authz::check(&shared, &state, &down, &mut req, security::now()).await;
     ex.log(|e| {
         e.authz_policy = verdict.policy.clone();
         e.response_code_details = verdict.details.clone();

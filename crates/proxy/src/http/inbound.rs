@@ -82,7 +82,13 @@ pub async fn handle(
     let mut req = ex.take_request();
     // The engine normalizes and decides; the request forwarded is the one it decided on
     // (mesh-internal headers gone), so only the mesh's own XFCC is added after.
-    let verdict = authz::check(&shared, &state, &conn.policy, &mut req, security::now()).await;
+    let down = authz::Downstream {
+        policy: &conn.policy,
+        remote: conn.remote,
+        dst: conn.dst,
+        peer: conn.peer.as_ref().map(|p| &*p.identity),
+    };
+    let verdict = authz::check(&shared, &state, &down, &mut req, security::now()).await;
     ex.log(|e| {
         e.authz_policy = verdict.policy.clone();
         e.response_code_details = verdict.details.clone();

@@ -3,11 +3,14 @@
 
 mod authz;
 mod ext_authz;
+mod ext_authz_attrs;
+mod ext_authz_grpc;
 mod forward;
 pub mod gateway;
 mod headers;
 pub mod inbound;
 pub mod outbound;
+mod peek_body;
 mod request;
 mod respond;
 mod retry;

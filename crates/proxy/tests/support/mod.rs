@@ -23,6 +23,7 @@ use verimesh_model::{
 };
 use verimesh_proxy::{start, LogTarget, OriginalDst, Proxy, ProxyOptions};
 
+pub mod grpc_authz;
 pub mod policy;
 
 pub const CLIENT_ID: &str = "spiffe://cluster.local/ns/a/sa/client";
@@ -65,8 +66,9 @@ pub struct Seen {
 
 /// A backend answering every request with `x-backend: NAME`, the request's method, path
 /// and headers as text lines. `/status/N` answers N; `/fail-first/N` answers 503 to the
-/// first N requests it sees; `/delay/MS` waits; `/grpc` answers with trailers; an
-/// `upgrade: echo` request switches protocols and echoes bytes.
+/// first N requests it sees; `/delay/MS` waits; `/grpc` answers with trailers;
+/// `/echo-body` adds a `body=` line with what it received; an `upgrade: echo` request
+/// switches protocols and echoes bytes.
 pub async fn backend(name: &'static str) -> (SocketAddr, Arc<Seen>) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("test setup");
     let addr = l.local_addr().expect("test setup");
@@ -118,6 +120,15 @@ async fn answer(name: &'static str, mut req: Request<Incoming>, seen: &Seen) -> 
     }
     if let Some(ms) = path.strip_prefix("/delay/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+    }
+    if path == "/echo-body" {
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let body = body.map_or_else(
+            |e| format!("<{e}>"),
+            |b| String::from_utf8_lossy(&b).into_owned(),
+        );
+        text.push_str(&format!("body={body}\n"));
+        return Response::new(Full::new(Bytes::from(text)).boxed());
     }
     if req.headers().get("upgrade").is_some_and(|v| v == "echo") {
         let on = hyper::upgrade::on(&mut req);
