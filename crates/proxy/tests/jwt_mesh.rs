@@ -270,3 +270,109 @@ async fn jwks_uri_on_a_metadata_address_is_never_fetched() {
         started.elapsed()
     );
 }
+
+/// A CA of the test's own and a server certificate it signed for `names`.
+struct TestPki {
+    ca: rustls_pki_types::CertificateDer<'static>,
+    chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+}
+
+fn test_pki(names: &[&str]) -> TestPki {
+    let alg = &rcgen::PKCS_ECDSA_P256_SHA256;
+    let ca_key = rcgen::KeyPair::generate_for(alg).expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "jwks test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate_for(alg).expect("server key");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let leaf = rcgen::CertificateParams::new(names)
+        .expect("server params")
+        .signed_by(&key, &issuer)
+        .expect("server certificate");
+    TestPki {
+        ca: ca_cert.der().clone(),
+        chain: vec![leaf.der().clone()],
+        key: rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    }
+}
+
+/// A server proxy whose JWKS fetches trust `roots` beyond the system store.
+async fn setup_trusting(
+    jwks_uri: &str,
+    roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+) -> Setup {
+    let mesh = Mesh::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let (app, _) = backend("web").await;
+    let sec = security(&policies(jwks_uri, false), NormalizationType::Base);
+    let cfg = policy_config(app, Protocol::Http, sec);
+    let jwks = verimesh_proxy::JwksOptions {
+        refresh: Duration::from_secs(3600),
+        timeout: Duration::from_secs(2),
+        retry: Duration::from_secs(3600),
+        allow_link_local: false,
+        extra_roots: roots,
+    };
+    let server = start_policy_server_with(&mesh, cfg, app, &log, jwks).await;
+    Setup {
+        _mesh: mesh,
+        server,
+        _dir: dir,
+        log,
+    }
+}
+
+/// An `https://` jwksUri over real TLS on loopback: fetched when the server's certificate
+/// chains to a trusted root and names the URI's host; otherwise no keys, so tokens are
+/// refused (401) while requests without one are still decided by policy.
+#[tokio::test]
+async fn https_jwks_uri_is_fetched_only_from_a_verified_server() {
+    let m = mint();
+    let pki = test_pki(&["localhost"]);
+    let keys = JwksServer::start_https(&m.jwks, pki.chain.clone(), pki.key.clone_key()).await;
+    let port = keys.addr.port();
+    let token = bearer(&m.token("RS256"));
+
+    let trusted = setup_trusting(
+        &format!("https://localhost:{port}/jwks"),
+        vec![pki.ca.clone()],
+    )
+    .await;
+    let (status, body) = raw_get(trusted.server.inbound_addr, "/secure/x", &[&token]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(field(&body, "x-sub"), Some("alice"));
+    assert!(keys.fetches.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // Signed by a CA the proxy does not trust: the handshake fails, no keys.
+    let stranger = test_pki(&["localhost"]).ca;
+    let untrusted = setup_trusting(&format!("https://localhost:{port}/jwks"), vec![stranger]).await;
+    let (status, body) = raw_get(untrusted.server.inbound_addr, "/secure/x", &[&token]).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (401, "Jwks doesn't have key to match kid or alg from Jwt")
+    );
+    assert_eq!(
+        raw_get(untrusted.server.inbound_addr, "/public/x", &[])
+            .await
+            .0,
+        200
+    );
+
+    // The right CA, but the certificate does not name the host the URI asked for.
+    let misnamed = setup_trusting(
+        &format!("https://127.0.0.1:{port}/jwks"),
+        vec![pki.ca.clone()],
+    )
+    .await;
+    let (status, _) = raw_get(misnamed.server.inbound_addr, "/secure/x", &[&token]).await;
+    assert_eq!(status, 401);
+    let refused = wait_log(&untrusted.log, |e| e["response_code"] == 401).await;
+    assert_eq!(refused["path"], "/secure/x");
+    // Only the verified proxy ever completed a request to the key server.
+    assert_eq!(keys.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -5,26 +5,37 @@
 //! the connection goes to the very address that was checked (no second resolution that a
 //! rebinding DNS server could answer differently).
 //!
-//! Only `http://` is fetched: no root store is among the proxy's dependencies to verify an
-//! `https://` server with, and an unverified HTTPS fetch would be worse than a refused one.
+//! `https://` servers are verified against the roots of `jwks_tls` (the system trust store
+//! and any extra CA), for the URI's host name; a server that cannot be verified is a failed
+//! fetch, never an unverified one.
 
+use super::jwks_tls::JwksTls;
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 /// A JWKS larger than this is refused (real ones are a few KiB).
 pub const MAX_JWKS_BYTES: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("{0:?} is not an absolute http:// URI")]
+    #[error("{0:?} is not an absolute http:// or https:// URI")]
     BadUri(String),
-    #[error("https:// JWKS URIs are not supported (no root store to verify the server with)")]
-    HttpsUnsupported,
+    #[error("no TLS client for https: {0}")]
+    TlsConfig(String),
+    #[error("TLS with {host}: {source}")]
+    Tls {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("cannot resolve {host}: {source}")]
     Resolve {
         host: String,
@@ -71,24 +82,29 @@ fn forbidden_v4(v4: Ipv4Addr) -> bool {
     v4.is_link_local() || v4 == Ipv4Addr::new(100, 100, 100, 200)
 }
 
-/// Fetches `uri` and returns the body as text.
+/// Fetches `uri` and returns the body as text; `tls` verifies `https://` servers.
 pub async fn fetch(
     uri: &str,
     timeout: Duration,
     allow_link_local: bool,
+    tls: &JwksTls,
 ) -> Result<String, FetchError> {
-    tokio::time::timeout(timeout, fetch_inner(uri, allow_link_local))
+    tokio::time::timeout(timeout, fetch_inner(uri, allow_link_local, tls))
         .await
         .map_err(|_| FetchError::Timeout(timeout))?
 }
 
-async fn fetch_inner(uri: &str, allow_link_local: bool) -> Result<String, FetchError> {
+async fn fetch_inner(
+    uri: &str,
+    allow_link_local: bool,
+    tls: &JwksTls,
+) -> Result<String, FetchError> {
     let parsed: Uri = uri.parse().map_err(|_| FetchError::BadUri(uri.into()))?;
-    match parsed.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(FetchError::HttpsUnsupported),
+    let https = match parsed.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
         _ => return Err(FetchError::BadUri(uri.into())),
-    }
+    };
     let authority = parsed
         .authority()
         .filter(|a| !a.as_str().contains('@'))
@@ -97,7 +113,16 @@ async fn fetch_inner(uri: &str, allow_link_local: bool) -> Result<String, FetchE
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
-    let port = authority.port_u16().unwrap_or(80);
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+    // Settled before any connection: a URI whose TLS cannot even be set up is not dialled.
+    let tls = if https {
+        let config = tls.client_config().map_err(FetchError::TlsConfig)?;
+        let name =
+            ServerName::try_from(host.to_string()).map_err(|_| FetchError::BadUri(uri.into()))?;
+        Some((TlsConnector::from(config), name))
+    } else {
+        None
+    };
     let addrs = resolve(host, port).await?;
     if !allow_link_local {
         if let Some(bad) = addrs.iter().find(|a| forbidden(a.ip())) {
@@ -126,14 +151,35 @@ async fn fetch_inner(uri: &str, allow_link_local: bool) -> Result<String, FetchE
     let Some(stream) = stream else {
         return Err(last.unwrap_or(FetchError::NoAddress { host: host.into() }));
     };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
     let path = parsed.path_and_query().map_or("/", |pq| pq.as_str());
+    match tls {
+        None => get(stream, authority, path).await,
+        Some((connector, name)) => {
+            let stream =
+                connector
+                    .connect(name, stream)
+                    .await
+                    .map_err(|source| FetchError::Tls {
+                        host: host.into(),
+                        source,
+                    })?;
+            get(stream, authority, path).await
+        }
+    }
+}
+
+/// One GET on an established connection (plain or TLS).
+async fn get<IO>(io: IO, authority: &Authority, path: &str) -> Result<String, FetchError>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(conn);
     let req = Request::get(path)
         .header(http::header::HOST, authority.as_str())
         .header(http::header::ACCEPT, "application/json")
         .body(Empty::<Bytes>::new())
-        .map_err(|_| FetchError::BadUri(uri.into()))?;
+        .map_err(|_| FetchError::BadUri(path.into()))?;
     let resp = sender.send_request(req).await?;
     if resp.status() != StatusCode::OK {
         return Err(FetchError::Status(resp.status()));
@@ -195,25 +241,25 @@ mod tests {
 
     #[tokio::test]
     async fn forbidden_destinations_are_never_dialled() {
-        let err = fetch(
+        let tls = JwksTls::default();
+        let limit = Duration::from_secs(5);
+        for uri in [
             "http://169.254.169.254/latest/meta-data/",
-            Duration::from_secs(5),
-            false,
-        )
-        .await
-        .unwrap_err();
-        assert!(matches!(err, FetchError::Forbidden { .. }), "{err}");
-        let err = fetch("http://[fe80::1]:8080/jwks", Duration::from_secs(5), false)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, FetchError::Forbidden { .. }), "{err}");
-        for bad in ["ftp://x/y", "/relative", "http://user@host/x"] {
-            let err = fetch(bad, Duration::from_secs(5), false).await.unwrap_err();
+            "http://[fe80::1]:8080/jwks",
+            "https://169.254.169.254/jwks",
+            "https://[fe80::1]/jwks",
+        ] {
+            let err = fetch(uri, limit, false, &tls).await.unwrap_err();
+            assert!(matches!(err, FetchError::Forbidden { .. }), "{uri}: {err}");
+        }
+        for bad in [
+            "ftp://x/y",
+            "/relative",
+            "http://user@host/x",
+            "https://user@host/x",
+        ] {
+            let err = fetch(bad, limit, false, &tls).await.unwrap_err();
             assert!(matches!(err, FetchError::BadUri(_)), "{bad}: {err}");
         }
-        let err = fetch("https://example.com/jwks", Duration::from_secs(5), false)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, FetchError::HttpsUnsupported), "{err}");
     }
 }

@@ -6,7 +6,9 @@
 //! no longer than it lasts.
 
 use super::fetch::{fetch, FetchError};
+use super::jwks_tls::JwksTls;
 use arc_swap::ArcSwap;
+use rustls_pki_types::CertificateDer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -26,6 +28,8 @@ pub struct JwksOptions {
     pub retry: Duration,
     /// Allow `jwksUri`s that resolve to link-local or cloud metadata addresses.
     pub allow_link_local: bool,
+    /// CAs trusted for `https://` key servers besides the system trust store.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Default for JwksOptions {
@@ -35,6 +39,7 @@ impl Default for JwksOptions {
             timeout: Duration::from_secs(5),
             retry: Duration::from_secs(1),
             allow_link_local: false,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -85,12 +90,14 @@ impl Drop for JwksEntry {
 /// Every URI's entry; lives as long as the proxy (config versions come and go).
 pub struct JwksCache {
     opts: JwksOptions,
+    tls: Arc<JwksTls>,
     entries: Mutex<HashMap<String, Arc<JwksEntry>>>,
 }
 
 impl JwksCache {
     pub fn new(opts: JwksOptions) -> Self {
         JwksCache {
+            tls: Arc::new(JwksTls::new(opts.extra_roots.clone())),
             opts,
             entries: Mutex::new(HashMap::new()),
         }
@@ -121,7 +128,7 @@ impl JwksCache {
                 timeout: timeout.unwrap_or(self.opts.timeout),
                 ..self.opts.clone()
             };
-            let task = rt.spawn(refresh(Arc::downgrade(&entry), opts));
+            let task = rt.spawn(refresh(Arc::downgrade(&entry), opts, self.tls.clone()));
             if let Ok(mut t) = entry.task.lock() {
                 *t = Some(task);
             }
@@ -148,13 +155,13 @@ impl JwksCache {
     }
 }
 
-async fn refresh(entry: Weak<JwksEntry>, opts: JwksOptions) {
+async fn refresh(entry: Weak<JwksEntry>, opts: JwksOptions, tls: Arc<JwksTls>) {
     let mut retry = opts.retry;
     loop {
         let Some(e) = entry.upgrade() else { return };
         let uri = e.uri.clone();
         drop(e);
-        let result = fetch(&uri, opts.timeout, opts.allow_link_local)
+        let result = fetch(&uri, opts.timeout, opts.allow_link_local, &tls)
             .await
             .and_then(|text| Jwks::parse(&text).map_err(|err| FetchError::Body(err.to_string())));
         let Some(e) = entry.upgrade() else { return };

@@ -7,6 +7,7 @@
 
 pub mod fetch;
 pub mod jwks;
+pub mod jwks_tls;
 
 use arc_swap::ArcSwap;
 use jwks::{JwksCache, JwksEntry};

@@ -92,13 +92,26 @@ pub async fn start_policy_server(
     log: &Path,
     refresh: Duration,
 ) -> Proxy {
-    let mut opts = options(app, LogTarget::File(log.to_path_buf()));
-    opts.jwks = JwksOptions {
+    let jwks = JwksOptions {
         refresh,
         timeout: Duration::from_secs(2),
         retry: refresh,
         allow_link_local: false,
+        extra_roots: Vec::new(),
     };
+    start_policy_server_with(mesh, cfg, app, log, jwks).await
+}
+
+/// As `start_policy_server`, with JWKS options of the test's own.
+pub async fn start_policy_server_with(
+    mesh: &Mesh,
+    cfg: ProxyConfig,
+    app: SocketAddr,
+    log: &Path,
+    jwks: JwksOptions,
+) -> Proxy {
+    let mut opts = options(app, LogTarget::File(log.to_path_buf()));
+    opts.jwks = jwks;
     start(cfg, mesh.creds(SERVER_ID), opts)
         .await
         .expect("test setup")
@@ -260,6 +273,56 @@ impl JwksServer {
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        JwksServer {
+            addr,
+            body,
+            fetches,
+        }
+    }
+
+    /// The same over TLS, with `chain` and `key` as the server's certificate.
+    pub async fn start_https(
+        body: &str,
+        chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+        key: rustls_pki_types::PrivateKeyDer<'static>,
+    ) -> JwksServer {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("test setup")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("test setup");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("test setup");
+        let addr = l.local_addr().expect("test setup");
+        let body = Arc::new(Mutex::new(body.to_string()));
+        let fetches = Arc::new(AtomicU32::new(0));
+        let (b, f) = (body.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = l.accept().await {
+                let (b, f, acceptor) = (b.clone(), f.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate gives up here.
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                        f.fetch_add(1, Ordering::SeqCst);
+                        let text = b.lock().map(|t| t.clone()).unwrap_or_default();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                                Bytes::from(text),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), svc)
                         .await;
                 });
             }
