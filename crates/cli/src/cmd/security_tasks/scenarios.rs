@@ -210,14 +210,22 @@ pub(super) fn run(name: &'static str, apply: Vec<Apply>, checks: Vec<Check>) -> 
     })
 }
 
-fn ext_authz_checks() -> Vec<Check> {
+/// The task's three requests. With the gRPC provider, the authorizer's `ok_response` header
+/// reaches httpbin, which echoes it, as the task's output for that provider shows; the HTTP
+/// provider's mesh config forwards no authorizer header upstream.
+fn ext_authz_checks(grpc: bool) -> Vec<Check> {
     // The authorizer's own denial reaches the caller.
     let mut denied = get("/headers");
     denied.headers = vec![("x-ext-authz", "deny")];
     denied.body_contains = Some("denied by ext_authz for not found header `x-ext-authz: allow`");
+    let mut allowed = get("/headers");
+    allowed.headers = vec![("x-ext-authz", "allow")];
+    if grpc {
+        allowed.body_contains = Some(r#""x-ext-authz-check-result":"allowed""#);
+    }
     vec![
         http("foo", httpbin("foo"), denied, "403"),
-        foo_get("/headers", vec![("x-ext-authz", "allow")], "200"),
+        http("foo", httpbin("foo"), allowed, "200"),
         foo_get("/ip", vec![("x-ext-authz", "deny")], "200"),
     ]
 }
@@ -416,7 +424,7 @@ pub fn all() -> Vec<Entry> {
         run(
             "authz-custom-ext-authz",
             vec![file_in("authz-custom-ext-authz.yaml", "foo")],
-            ext_authz_checks(),
+            ext_authz_checks(true),
         ),
         // The HTTP provider, as the file's own comment offers.
         run(
@@ -425,7 +433,7 @@ pub fn all() -> Vec<Entry> {
                 replace: Some(("name: sample-ext-authz-grpc", "name: sample-ext-authz-http")),
                 ..file_in("authz-custom-ext-authz.yaml", "foo")
             }],
-            ext_authz_checks(),
+            ext_authz_checks(false),
         ),
     ]
     .into_iter()
