@@ -193,6 +193,11 @@ fn validation_rules() {
             "status code",
         ),
         (
+            "extensionProviders:\n- name: a\n  envoyExtAuthzGrpc: {service: x, port: 1, statusOnError: '42'}",
+            "extensionProviders[0].envoyExtAuthzGrpc.statusOnError",
+            "status code",
+        ),
+        (
             "discoverySelectors:\n- matchExpressions: [{key: a, operator: In}]",
             "discoverySelectors[0].matchExpressions[0].values",
             "at least one value",

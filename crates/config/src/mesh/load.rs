@@ -229,16 +229,27 @@ pub(super) fn validate(mesh: &MeshConfig) -> Findings {
                 out.check(&at.field("timeout"), sc::validate_timeout(&t));
             }
         }
-        if let Some(h) = &p.envoy_ext_authz_http {
-            let at = at.field("envoyExtAuthzHttp");
-            if let Some(s) = &h.status_on_error {
+        // Both kinds answer with statusOnError when the authorizer cannot be asked.
+        let status_on_error = [
+            p.envoy_ext_authz_http
+                .as_ref()
+                .map(|h| ("envoyExtAuthzHttp", &h.status_on_error)),
+            p.envoy_ext_authz_grpc
+                .as_ref()
+                .map(|g| ("envoyExtAuthzGrpc", &g.status_on_error)),
+        ];
+        for (field, status) in status_on_error.into_iter().flatten() {
+            if let Some(s) = status {
                 if !s.parse::<u16>().is_ok_and(|c| (100..=599).contains(&c)) {
                     out.error(
-                        &at.field("statusOnError"),
+                        &at.field(field).field("statusOnError"),
                         format!("{s:?} is not an HTTP status code"),
                     );
                 }
             }
+        }
+        if let Some(h) = &p.envoy_ext_authz_http {
+            let at = at.field("envoyExtAuthzHttp");
             for (field, list) in [
                 (
                     "includeRequestHeadersInCheck",
