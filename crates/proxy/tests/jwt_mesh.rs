@@ -138,7 +138,10 @@ async fn valid_tokens_pass_with_their_outputs_and_bad_ones_are_401() {
         field(&body, "authorization").is_none(),
         "token removed: {body}"
     );
-    for alg in ["ES256", "EdDSA", "PS256"] {
+    // Every algorithm RequestAuthentication accepts, each with its own key in the JWKS.
+    for alg in [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ] {
         let (status, body) = raw_get(addr, "/secure/x", &[&bearer(&m.token(alg))]).await;
         assert_eq!(status, 200, "{alg}: {body}");
     }
