@@ -59,21 +59,11 @@ pub struct ProxyParts {
 }
 
 impl ProxyParts {
-    /// The whole config (materialized: this clones every service and cluster).
+    /// The whole config (sharing the services and clusters).
     pub fn to_config(&self) -> ProxyConfig {
         ProxyConfig {
-            services: self
-                .outbound
-                .services
-                .iter()
-                .map(|s| (**s).clone())
-                .collect(),
-            clusters: self
-                .outbound
-                .clusters
-                .iter()
-                .map(|c| (**c).clone())
-                .collect(),
+            services: self.outbound.services.clone(),
+            clusters: self.outbound.clusters.clone(),
             ..core_of(&self.core)
         }
     }

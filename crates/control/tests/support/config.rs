@@ -24,11 +24,11 @@ pub fn config(version: &str, broken: bool) -> Arc<ProxyConfig> {
     let cluster = "outbound|80||web.default.svc.cluster.local".to_string();
     Arc::new(ProxyConfig {
         version: version.into(),
-        clusters: vec![Cluster {
+        clusters: vec![std::sync::Arc::new(Cluster {
             name: cluster.clone(),
             ..Default::default()
-        }],
-        services: vec![Service {
+        })],
+        services: vec![std::sync::Arc::new(Service {
             hostname: "web.default.svc.cluster.local".into(),
             ports: vec![ServicePort {
                 port: 80,
@@ -36,7 +36,7 @@ pub fn config(version: &str, broken: bool) -> Arc<ProxyConfig> {
                 ..Default::default()
             }],
             ..Default::default()
-        }],
+        })],
         ..Default::default()
     })
 }

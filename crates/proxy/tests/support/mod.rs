@@ -249,12 +249,12 @@ pub fn client_config(port: ServicePort, clusters: Vec<Cluster>) -> ProxyConfig {
             identity: CLIENT_ID.into(),
             labels: BTreeMap::new(),
         },
-        services: vec![Service {
+        services: vec![std::sync::Arc::new(Service {
             hostname: HOST.into(),
             aliases: vec!["web.b".into()],
             addresses: vec![VIP.parse::<SocketAddr>().expect("static").ip()],
             ports: vec![port],
-        }],
+        })],
         clusters,
         ..Default::default()
     }
