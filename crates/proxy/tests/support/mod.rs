@@ -255,7 +255,7 @@ pub fn client_config(port: ServicePort, clusters: Vec<Cluster>) -> ProxyConfig {
             addresses: vec![VIP.parse::<SocketAddr>().expect("static").ip()],
             ports: vec![port],
         })],
-        clusters,
+        clusters: clusters.into_iter().map(std::sync::Arc::new).collect(),
         ..Default::default()
     }
 }
