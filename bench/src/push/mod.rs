@@ -251,6 +251,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     drop(events);
     drop(hub);
     let peak_reset = sys::reset_peak_rss();
+    let rss_at_restart = sys::rss_mib();
     let hub = new_hub();
     hub.publish_all_parts(configs(args, "v2", 16_000));
     let mut events = hub.events();
@@ -271,7 +272,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let resync = start.elapsed();
     let resync_cpu = sys::cpu_time().saturating_sub(cpu_before);
     let resync_peak = if peak_reset {
-        format!("{:.0} MiB", sys::peak_rss_mib())
+        format!(
+            "{:.0} MiB (resident at the restart: {rss_at_restart:.0} MiB)",
+            sys::peak_rss_mib()
+        )
     } else {
         "not measurable (cannot reset the peak)".to_string()
     };
