@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use verimesh_control::config::{
-    ConfigHub, HubEvent, Placement, ProxyKey, ProxyParts, SharedOutbound,
+    ConfigHub, HubEvent, HubOptions, Placement, ProxyKey, ProxyParts, SharedOutbound,
 };
 use verimesh_identity::{Ca, TrustDomain};
 use verimesh_model::ProxyConfig;
@@ -38,6 +38,10 @@ pub struct Args {
     /// once); 1 makes every proxy's config distinct.
     #[arg(long, default_value_t = 1)]
     pub replicas: usize,
+    /// The hub's bound on response bytes in flight, in MiB (`HubOptions::max_bytes_in_flight`);
+    /// default: the hub's default.
+    #[arg(long)]
+    pub max_inflight_mib: Option<usize>,
 }
 
 impl Args {
@@ -147,9 +151,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (p.key, placement)
         })
         .collect();
-    let hub = Arc::new(ConfigHub::new(Arc::new(move |k: &ProxyKey| {
-        placements.get(k).cloned()
-    })));
+    let placements = Arc::new(placements);
+    let new_hub = || {
+        let placements = placements.clone();
+        let mut options = HubOptions::default();
+        if let Some(mib) = args.max_inflight_mib {
+            options.max_bytes_in_flight = mib << 20;
+        }
+        Arc::new(ConfigHub::with_options(
+            Arc::new(move |k: &ProxyKey| placements.get(k).cloned()),
+            options,
+        ))
+    };
+    let hub = new_hub();
     let v1 = configs(args, "v1", 15_000);
     let json_kib = v1
         .first()
@@ -167,11 +181,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         workload_ttl: Duration::from_secs(3600),
     };
-    let server = runtime.block_on(verimesh_control::start_with(
-        Arc::new(ca),
-        &opts,
-        hub.clone(),
-    ))?;
+    let ca = Arc::new(ca);
+    let server = runtime.block_on(verimesh_control::start_with(ca.clone(), &opts, hub.clone()))?;
     let mut events = hub.events();
     let mut child = Command::new(std::env::current_exe()?)
         .arg("control-push-proxies")
@@ -228,7 +239,47 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     })??;
     let push = start.elapsed();
     let hub_cpu = sys::cpu_time().saturating_sub(cpu_before);
+    let peak_rss = sys::peak_rss_mib();
     let proxies_after = report()?;
+
+    // A control plane restart: the old one's connections close, a new one (a new hub, the
+    // same configs recompiled) takes the port, and every proxy reconnects with a hello naming
+    // the resources it holds; it gets what differs (nothing) and ACKs. Peak RSS is measured
+    // from here on (the kernel's high-water mark is reset).
+    let addr = server.local_addr();
+    drop(server);
+    drop(events);
+    drop(hub);
+    let peak_reset = sys::reset_peak_rss();
+    let rss_at_restart = sys::rss_mib();
+    let hub = new_hub();
+    hub.publish_all_parts(configs(args, "v2", 16_000));
+    let mut events = hub.events();
+    let cpu_before = sys::cpu_time();
+    let start = Instant::now();
+    let opts = verimesh_control::ControlOptions {
+        listen: addr,
+        ..opts
+    };
+    let server = runtime.block_on(verimesh_control::start_with(ca.clone(), &opts, hub.clone()))?;
+    runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(600),
+            all_acked(&hub, &mut events, args.proxies, "v2"),
+        )
+        .await
+    })??;
+    let resync = start.elapsed();
+    let resync_cpu = sys::cpu_time().saturating_sub(cpu_before);
+    let resync_peak = if peak_reset {
+        format!(
+            "{:.0} MiB (resident at the restart: {rss_at_restart:.0} MiB)",
+            sys::peak_rss_mib()
+        )
+    } else {
+        "not measurable (cannot reset the peak)".to_string()
+    };
+    let proxies_resynced = report()?;
 
     println!(
         "control-push: {} proxies ({} distinct configs), mesh of {} services / {} endpoints; config {} KiB of JSON",
@@ -247,12 +298,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         push.as_secs_f64() * 1e3
     );
     println!(
-        "control-push: control plane process: {:.0} ms CPU during the push, peak RSS {:.0} MiB",
+        "control-push: control plane process: {:.0} ms CPU during the push, peak RSS {peak_rss:.0} MiB",
         hub_cpu.as_secs_f64() * 1e3,
-        sys::peak_rss_mib()
     );
     println!("control-push: proxies process before the push: {proxies_before}");
     println!("control-push: proxies process after the push:  {proxies_after}");
+    println!(
+        "control-push: control plane restarted: all reconnected and ACKed in {:.0} ms, {:.0} ms CPU, peak RSS since the restart {resync_peak}",
+        resync.as_secs_f64() * 1e3,
+        resync_cpu.as_secs_f64() * 1e3,
+    );
+    println!("control-push: proxies process after the resync: {proxies_resynced}");
     drop(to_child);
     let _ = child.wait();
     drop(server);

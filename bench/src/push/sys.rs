@@ -1,4 +1,5 @@
-//! Process measurements for the push benchmark: CPU time (getrusage), peak RSS (VmHWM), and a
+//! Process measurements for the push benchmark: CPU time (getrusage), peak RSS (VmHWM, which
+//! can be reset between phases), and a
 //! file descriptor limit high enough for a thousand connections.
 
 use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, UsageWho};
@@ -18,13 +19,28 @@ pub fn cpu_time() -> Duration {
 
 /// Peak resident set size of this process, in MiB (`VmHWM`).
 pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Resident set size of this process now, in MiB (`VmRSS`).
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// Resets this process's peak RSS to its current RSS (`/proc/self/clear_refs`), so that
+/// `VmHWM` measures a phase alone; false if the kernel refuses.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Raises the soft limit on open files to the hard limit; each proxy is one connection.

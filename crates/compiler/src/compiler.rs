@@ -36,21 +36,21 @@ impl CompiledProxy {
     /// The full config as the proxy receives it.
     pub fn to_config(&self) -> ProxyConfig {
         ProxyConfig {
+            services: self.outbound.services.clone(),
+            clusters: self.outbound.clusters.clone(),
+            ..self.core()
+        }
+    }
+
+    /// Every top-level field of the config, without the services and clusters (the shared
+    /// outbound view): what differs between proxies of one view.
+    pub fn core(&self) -> ProxyConfig {
+        ProxyConfig {
             version: self.version.clone(),
             workload: self.workload.clone(),
             inbound: self.inbound.clone(),
-            services: self
-                .outbound
-                .services
-                .iter()
-                .map(|s| (**s).clone())
-                .collect(),
-            clusters: self
-                .outbound
-                .clusters
-                .iter()
-                .map(|c| (**c).clone())
-                .collect(),
+            services: Vec::new(),
+            clusters: Vec::new(),
             allow_unknown_destinations: self.outbound.allow_unknown_destinations,
             security: self.security.clone(),
             gateway: self.gateway.clone(),

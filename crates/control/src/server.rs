@@ -3,7 +3,7 @@
 //! authenticates to the CA with its bootstrap token; the config stream requires one), HTTP/2
 //! served by hyper, one task per connection. Both gRPC services share the port, routed by path.
 
-use crate::config::ConfigService;
+use crate::config::{ConfigService, STREAM_PATH};
 use crate::service::{CaService, ConnInfo};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -14,10 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use tonic::server::NamedService;
 use tower::Service;
 use verimesh_api::ca::v1::certificate_service_server::CertificateServiceServer;
-use verimesh_api::config::v1::config_service_server::ConfigServiceServer;
 use verimesh_identity::tls::{self, ClientAuth};
 use verimesh_identity::{CredentialSource, SpiffeMatcher};
 
@@ -95,18 +93,17 @@ async fn serve_connection(
         peer_not_after: peer_not_after(tls.get_ref().1),
     };
     let ca = CertificateServiceServer::new(services.ca);
-    let config = ConfigServiceServer::new(services.config);
-    let config_prefix = format!("/{}/", ConfigServiceServer::<ConfigService>::NAME);
+    let config: ConfigService = services.config;
     let router = tower::service_fn(move |mut req: tonic::codegen::http::Request<_>| {
         req.extensions_mut().insert(info.clone());
-        let to_config = req.uri().path().starts_with(&config_prefix);
+        let to_config = req.uri().path() == STREAM_PATH;
         let mut ca = ca.clone();
-        let mut config = config.clone();
+        let config = config.clone();
         async move {
-            // Anything not for the config service goes to the CA service, which answers
+            // Anything not for the config stream goes to the CA service, which answers
             // unknown methods with UNIMPLEMENTED.
             if to_config {
-                config.call(req).await
+                Ok(config.call(req).await)
             } else {
                 ca.call(req).await
             }

@@ -56,18 +56,20 @@ fn mesh_config(version: &str, hosts: &[&str], timeout_ms: u64, target: &str) -> 
         services: hosts
             .iter()
             .map(|h| {
-                if *h == WEB {
+                Arc::new(if *h == WEB {
                     service(h, timeout_ms, target)
                 } else {
                     service(h, 1000, &cluster_of(h))
-                }
+                })
             })
             .collect(),
         clusters: hosts
             .iter()
-            .map(|h| Cluster {
-                name: cluster_of(h),
-                ..Default::default()
+            .map(|h| {
+                Arc::new(Cluster {
+                    name: cluster_of(h),
+                    ..Default::default()
+                })
             })
             .collect(),
         ..Default::default()
@@ -266,8 +268,8 @@ async fn parts_shared_between_proxies_publish_like_whole_configs() {
     let mut events = hub.events();
     let whole = good("v1", &[WEB, DB], 1000);
     let outbound = Arc::new(SharedOutbound {
-        services: whole.services.iter().cloned().map(Arc::new).collect(),
-        clusters: whole.clusters.iter().cloned().map(Arc::new).collect(),
+        services: whole.services.clone(),
+        clusters: whole.clusters.clone(),
     });
     let parts = |version: &str, outbound: &Arc<SharedOutbound>| ProxyParts {
         core: ProxyConfig {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::config::*;
 use support::id;
 use verimesh_api::ConfigClient;
-use verimesh_control::config::{HubEvent, ProxyKey};
+use verimesh_control::config::{HubEvent, HubOptions, ProxyKey};
 use verimesh_identity::StaticCredentials;
 
 #[tokio::test]
@@ -194,4 +194,33 @@ async fn only_proxies_whose_version_changed_get_a_push() {
     assert_eq!(s.last_sent_version.as_deref(), Some("v1"));
     assert!(s.in_sync());
     assert_eq!(web_client.status().borrow().accepted, 2);
+}
+
+#[tokio::test]
+async fn pushes_larger_than_the_bytes_in_flight_bound_go_out_one_at_a_time() {
+    // A bound of one byte: every push takes all of it, so pushes go strictly one after
+    // another, and none is too large to go at all.
+    let workloads = [("default", "web"), ("default", "db"), ("default", "api")];
+    let mesh = Mesh::new("cfg-bytes", &workloads);
+    let hub = mesh.hub_with(HubOptions {
+        max_bytes_in_flight: 1,
+        ..HubOptions::default()
+    });
+    let server = mesh.serve(hub.clone(), None).await;
+    let mut events = hub.events();
+    let proxies: Vec<ProxyKey> = workloads
+        .iter()
+        .map(|(ns, sa)| ProxyKey::new(*ns, format!("{sa}-0")))
+        .collect();
+    let _clients: Vec<ConfigClient> = workloads
+        .iter()
+        .zip(&proxies)
+        .map(|((ns, sa), p)| mesh.client(&server, mesh.credentials(ns, sa), p))
+        .collect();
+    for version in ["v1", "v2"] {
+        hub.publish_all(proxies.iter().map(|p| (p.clone(), config(version, false))));
+        for p in &proxies {
+            acked(&mut events, p, version).await;
+        }
+    }
 }

@@ -26,8 +26,14 @@ pub use service::{Inbound, InboundPort, MtlsMode, Protocol, Service, ServicePort
 pub use validate::ModelError;
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Everything one proxy needs.
+///
+/// Services and clusters are behind `Arc`s: the compiler shares one service or cluster
+/// between every proxy that sees it, and a proxy applying a change of one service to its
+/// config clones pointers and replaces only what changed (a config of a large mesh is
+/// megabytes once parsed; deep-cloning it per update was the cost of every push).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProxyConfig {
@@ -37,10 +43,10 @@ pub struct ProxyConfig {
     pub inbound: Inbound,
     /// Services this proxy may call, with their routes.
     #[serde(default)]
-    pub services: Vec<Service>,
+    pub services: Vec<Arc<Service>>,
     /// Upstream endpoint sets the routes refer to by name.
     #[serde(default)]
-    pub clusters: Vec<Cluster>,
+    pub clusters: Vec<Arc<Cluster>>,
     /// Connections to destinations that are no known service: passed through to their
     /// original destination (Istio's ALLOW_ANY) or refused (REGISTRY_ONLY).
     #[serde(default)]
@@ -65,6 +71,6 @@ impl ProxyConfig {
     }
 
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| c.name == name)
+        self.clusters.iter().find(|c| c.name == name).map(|c| &**c)
     }
 }

@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn finds_ports_by_address_and_by_name() {
         let cfg = ProxyConfig {
-            services: vec![Service {
+            services: vec![std::sync::Arc::new(Service {
                 hostname: "echo.b.svc.cluster.local".into(),
                 aliases: vec!["echo.b".into()],
                 addresses: vec!["198.18.1.2".parse().unwrap()],
@@ -346,8 +346,8 @@ mod tests {
                     default_cluster: "outbound|9000||echo.b.svc.cluster.local".into(),
                     ..Default::default()
                 }],
-            }],
-            clusters: vec![Cluster {
+            })],
+            clusters: vec![std::sync::Arc::new(Cluster {
                 name: "outbound|9000||echo.b.svc.cluster.local".into(),
                 endpoints: vec![Endpoint {
                     address: "198.18.1.2:9000".parse().unwrap(),
@@ -356,7 +356,7 @@ mod tests {
                     weight: 1,
                 }],
                 ..Default::default()
-            }],
+            })],
             ..Default::default()
         };
         let jwks = JwksCache::new(Default::default());

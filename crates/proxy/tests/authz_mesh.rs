@@ -319,31 +319,33 @@ async fn custom_policies_ask_the_external_authorizer() {
     let (authz, seen) = ext_authz_server().await;
     let (app, _) = backend("web").await;
     let mut cfg = policy_config(app, Protocol::Http, sec);
-    cfg.services.push(verimesh_model::Service {
-        hostname: "authz.b.svc.cluster.local".into(),
-        aliases: vec![],
-        addresses: vec![],
-        ports: vec![verimesh_model::ServicePort {
-            port: 8000,
-            name: "http".into(),
-            protocol: Protocol::Http,
-            http_routes: vec![],
-            tcp_routes: vec![],
-            default_cluster: "authz".into(),
-        }],
-    });
-    cfg.clusters.push(verimesh_model::Cluster {
-        name: "authz".into(),
-        transport: verimesh_model::Transport::Plain,
-        endpoints: vec![verimesh_model::Endpoint {
-            address: authz,
-            identity: None,
-            labels: Default::default(),
-            weight: 1,
-        }],
-        connect_timeout_ms: 1000,
-        ..Default::default()
-    });
+    cfg.services
+        .push(std::sync::Arc::new(verimesh_model::Service {
+            hostname: "authz.b.svc.cluster.local".into(),
+            aliases: vec![],
+            addresses: vec![],
+            ports: vec![verimesh_model::ServicePort {
+                port: 8000,
+                name: "http".into(),
+                protocol: Protocol::Http,
+                http_routes: vec![],
+                tcp_routes: vec![],
+                default_cluster: "authz".into(),
+            }],
+        }));
+    cfg.clusters
+        .push(std::sync::Arc::new(verimesh_model::Cluster {
+            name: "authz".into(),
+            transport: verimesh_model::Transport::Plain,
+            endpoints: vec![verimesh_model::Endpoint {
+                address: authz,
+                identity: None,
+                labels: Default::default(),
+                weight: 1,
+            }],
+            connect_timeout_ms: 1000,
+            ..Default::default()
+        }));
     let mesh = Mesh::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
@@ -385,31 +387,33 @@ fn with_authz_service(
     port: u16,
     addr: std::net::SocketAddr,
 ) {
-    cfg.services.push(verimesh_model::Service {
-        hostname: "authz.b.svc.cluster.local".into(),
-        aliases: vec![],
-        addresses: vec![],
-        ports: vec![verimesh_model::ServicePort {
-            port,
-            name: "grpc".into(),
-            protocol: Protocol::Grpc,
-            http_routes: vec![],
-            tcp_routes: vec![],
-            default_cluster: "authz".into(),
-        }],
-    });
-    cfg.clusters.push(verimesh_model::Cluster {
-        name: "authz".into(),
-        transport: verimesh_model::Transport::Plain,
-        endpoints: vec![verimesh_model::Endpoint {
-            address: addr,
-            identity: None,
-            labels: Default::default(),
-            weight: 1,
-        }],
-        connect_timeout_ms: 1000,
-        ..Default::default()
-    });
+    cfg.services
+        .push(std::sync::Arc::new(verimesh_model::Service {
+            hostname: "authz.b.svc.cluster.local".into(),
+            aliases: vec![],
+            addresses: vec![],
+            ports: vec![verimesh_model::ServicePort {
+                port,
+                name: "grpc".into(),
+                protocol: Protocol::Grpc,
+                http_routes: vec![],
+                tcp_routes: vec![],
+                default_cluster: "authz".into(),
+            }],
+        }));
+    cfg.clusters
+        .push(std::sync::Arc::new(verimesh_model::Cluster {
+            name: "authz".into(),
+            transport: verimesh_model::Transport::Plain,
+            endpoints: vec![verimesh_model::Endpoint {
+                address: addr,
+                identity: None,
+                labels: Default::default(),
+                weight: 1,
+            }],
+            connect_timeout_ms: 1000,
+            ..Default::default()
+        }));
 }
 
 const GRPC_CUSTOM: &str = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext, namespace: b}\nspec:\n  action: CUSTOM\n  provider: {name: grpc}\n  rules: [{to: [{operation: {paths: ['/ext/*', /echo-body]}}]}]\n";

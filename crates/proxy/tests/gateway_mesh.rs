@@ -68,7 +68,10 @@ fn gateway_config(sidecar_inbound: SocketAddr, gateway: Gateway) -> ProxyConfig 
             identity: GATEWAY_ID.into(),
             labels: [("istio".to_string(), "ingressgateway".to_string())].into(),
         },
-        clusters: vec![mesh_cluster(CLUSTER, vec![endpoint(sidecar_inbound, &[])])],
+        clusters: vec![Arc::new(mesh_cluster(
+            CLUSTER,
+            vec![endpoint(sidecar_inbound, &[])],
+        ))],
         gateway: Some(gateway),
         ..Default::default()
     }

@@ -79,7 +79,7 @@ async fn server_proxy(source: Arc<dyn CredentialSource>, mode: MtlsMode) -> Prox
 /// The client side: the service at VIP, one endpoint (the server proxy's inbound) of `identity`.
 async fn client_proxy(source: Arc<dyn CredentialSource>, ep: SocketAddr, identity: &str) -> Proxy {
     let cfg = ProxyConfig {
-        services: vec![Service {
+        services: vec![std::sync::Arc::new(Service {
             hostname: "echo.b.svc.cluster.local".into(),
             addresses: vec![VIP.parse::<SocketAddr>().expect("test setup").ip()],
             ports: vec![ServicePort {
@@ -88,8 +88,8 @@ async fn client_proxy(source: Arc<dyn CredentialSource>, ep: SocketAddr, identit
                 ..Default::default()
             }],
             ..Default::default()
-        }],
-        clusters: vec![Cluster {
+        })],
+        clusters: vec![std::sync::Arc::new(Cluster {
             name: "echo".into(),
             transport: Transport::MeshMtls { identities: vec![] },
             endpoints: vec![Endpoint {
@@ -100,7 +100,7 @@ async fn client_proxy(source: Arc<dyn CredentialSource>, ep: SocketAddr, identit
             }],
             connect_timeout_ms: 2000,
             ..Default::default()
-        }],
+        })],
         ..Default::default()
     };
     start(cfg, source, loopback(VIP.parse().expect("test setup")))

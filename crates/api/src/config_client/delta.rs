@@ -1,11 +1,20 @@
 //! Applying one response to the config in force: a whole config (state of the world) replaces
 //! everything; a delta replaces, adds and removes resources of the last good config. The result
-//! is assembled (core, services by hostname, clusters by name) and validated before anything
-//! is put in force, so a refused response changes nothing.
+//! is assembled (core, services by hostname, clusters by name) and checked before anything is
+//! put in force, so a refused response changes nothing.
+//!
+//! A delta costs what it carries, not what the config holds: services and clusters are
+//! `Arc`s, so the unchanged ones are shared with the config in force (a pointer copy each),
+//! and only what changed is checked — each changed resource, the core if it changed, and the
+//! services that name a removed cluster. That is as strict as checking the whole config,
+//! since a service's validity depends only on itself and the set of cluster names, a
+//! cluster's only on itself, and the core's only on itself; name uniqueness holds by
+//! construction (resources are merged by name).
 
 use crate::config::v1::ConfigResponse;
 use crate::resource::{core_of, ResourceName, UnknownResource};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use verimesh_model::{Cluster, ModelError, ProxyConfig, Service};
 
 /// Name → version of the resources the config in force was assembled from.
@@ -37,11 +46,38 @@ pub(super) enum Refusal {
     NoCore,
 }
 
-/// A config assembled from a response, and the versions of its resources.
+/// How the versions held change when an applied response is put in force.
+#[derive(Debug)]
+pub(super) enum VersionChange {
+    /// A whole config: these are all.
+    Replace(Versions),
+    /// A delta: these names are gone, these are new or changed.
+    Update {
+        removed: Vec<String>,
+        set: Vec<(String, String)>,
+    },
+}
+
+impl VersionChange {
+    /// Applies the change to the versions held (in place: a delta does not copy the map).
+    pub(super) fn commit(self, held: &mut Versions) {
+        match self {
+            Self::Replace(all) => *held = all,
+            Self::Update { removed, set } => {
+                for name in &removed {
+                    held.remove(name);
+                }
+                held.extend(set);
+            }
+        }
+    }
+}
+
+/// A config assembled from a response, and how the versions held change with it.
 #[derive(Debug)]
 pub(super) struct Applied {
     pub(super) config: ProxyConfig,
-    pub(super) versions: Versions,
+    pub(super) versions: VersionChange,
 }
 
 /// Applies `response` to `current` (the config in force, assembled from resources `held`).
@@ -50,77 +86,37 @@ pub(super) fn apply(
     held: &Versions,
     response: &ConfigResponse,
 ) -> Result<Applied, Refusal> {
-    let mut next = if response.full {
-        Parts::default()
+    if response.full {
+        whole(response)
     } else {
-        Parts::from_current(current, held, &response.base_version)?
-    };
-    for name in &response.removed {
-        match ResourceName::parse(name)? {
-            ResourceName::Core => return Err(Refusal::CoreRemoved),
-            ResourceName::Service(host) => next.drop_services.insert(host),
-            ResourceName::Cluster(cluster) => next.drop_clusters.insert(cluster),
-        };
-        next.versions.remove(name);
+        delta(current, held, response)
     }
-    let mut seen = HashSet::with_capacity(response.resources.len());
-    for r in &response.resources {
-        if !seen.insert(r.name.as_str()) {
-            return Err(Refusal::Duplicate(r.name.clone()));
-        }
-        next.add(ResourceName::parse(&r.name)?, &r.name, &r.json)?;
-        next.versions.insert(r.name.clone(), r.version.clone());
-    }
-    let config = next.assemble()?;
-    if config.version != response.version {
-        return Err(Refusal::VersionMismatch {
-            response: response.version.clone(),
-            config: config.version,
-        });
-    }
-    config.validate()?;
-    Ok(Applied {
-        config,
-        versions: next.versions,
-    })
 }
 
-/// A config being assembled.
+/// The resources of one response, decoded.
 #[derive(Default)]
-struct Parts {
+struct Decoded {
     core: Option<ProxyConfig>,
-    services: Vec<Service>,
-    clusters: Vec<Cluster>,
-    /// Resources of the response, added after the kept entries.
-    new_services: Vec<Service>,
-    new_clusters: Vec<Cluster>,
-    /// Kept entries to drop: removed, or replaced by a newer version.
-    drop_services: HashSet<String>,
-    drop_clusters: HashSet<String>,
-    versions: Versions,
+    services: Vec<Arc<Service>>,
+    clusters: Vec<Arc<Cluster>>,
+    versions: Vec<(String, String)>,
 }
 
-impl Parts {
-    /// The config in force, as the basis of a delta; it must be the version the delta was
-    /// computed against, else applying it could silently mix two configs.
-    fn from_current(
-        current: Option<&ProxyConfig>,
-        held: &Versions,
-        base: &str,
-    ) -> Result<Self, Refusal> {
-        let Some(current) = current.filter(|c| c.version == base && !held.is_empty()) else {
-            return Err(Refusal::Basis {
-                base: base.to_string(),
-                running: current.map(|c| c.version.clone()),
-            });
-        };
-        Ok(Self {
-            core: Some(core_of(current)),
-            services: current.services.clone(),
-            clusters: current.clusters.clone(),
-            versions: held.clone(),
-            ..Self::default()
-        })
+impl Decoded {
+    fn of(response: &ConfigResponse) -> Result<Self, Refusal> {
+        let mut out = Self::default();
+        let mut seen = HashSet::with_capacity(response.resources.len());
+        for r in &response.resources {
+            if !seen.insert(r.name.as_str()) {
+                return Err(Refusal::Duplicate(r.name.clone()));
+            }
+            out.add(ResourceName::parse(&r.name)?, &r.name, &r.json)?;
+            out.versions.push((r.name.clone(), r.version.clone()));
+        }
+        // By name: the order of the config, and what the merge walks.
+        out.services.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     fn add(&mut self, name: ResourceName, wire: &str, json: &[u8]) -> Result<(), Refusal> {
@@ -145,39 +141,175 @@ impl Parts {
                 if service.hostname != host {
                     return Err(misnamed(&service.hostname));
                 }
-                self.drop_services.insert(host);
-                self.new_services.push(service);
+                self.services.push(Arc::new(service));
             }
             ResourceName::Cluster(name) => {
                 let cluster: Cluster = serde_json::from_slice(json).map_err(decode_error)?;
                 if cluster.name != name {
                     return Err(misnamed(&cluster.name));
                 }
-                self.drop_clusters.insert(name);
-                self.new_clusters.push(cluster);
+                self.clusters.push(Arc::new(cluster));
             }
         }
         Ok(())
     }
-
-    /// The config; leaves `versions` for the caller.
-    fn assemble(&mut self) -> Result<ProxyConfig, Refusal> {
-        let core = self.core.take().ok_or(Refusal::NoCore)?;
-        let mut services = std::mem::take(&mut self.services);
-        let mut clusters = std::mem::take(&mut self.clusters);
-        let (drop_services, drop_clusters) = (&self.drop_services, &self.drop_clusters);
-        services.retain(|s| !drop_services.contains(&s.hostname));
-        clusters.retain(|c| !drop_clusters.contains(&c.name));
-        services.append(&mut self.new_services);
-        clusters.append(&mut self.new_clusters);
-        // A canonical order, so that the same resources always make the same config: the
-        // compiler lists services by hostname already, and clusters are looked up by name.
-        services.sort_by(|a, b| a.hostname.cmp(&b.hostname));
-        clusters.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(ProxyConfig {
-            services,
-            clusters,
-            ..core
-        })
-    }
 }
+
+fn check_version(config: &ProxyConfig, response: &ConfigResponse) -> Result<(), Refusal> {
+    if config.version != response.version {
+        return Err(Refusal::VersionMismatch {
+            response: response.version.clone(),
+            config: config.version.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A whole config: replaces everything, checked whole.
+fn whole(response: &ConfigResponse) -> Result<Applied, Refusal> {
+    let decoded = Decoded::of(response)?;
+    let core = decoded.core.ok_or(Refusal::NoCore)?;
+    let config = ProxyConfig {
+        services: decoded.services,
+        clusters: decoded.clusters,
+        ..core
+    };
+    check_version(&config, response)?;
+    config.validate()?;
+    Ok(Applied {
+        config,
+        versions: VersionChange::Replace(decoded.versions.into_iter().collect()),
+    })
+}
+
+/// A delta against the config in force, which must be the version it was computed against
+/// (else applying it could silently mix two configs).
+fn delta(
+    current: Option<&ProxyConfig>,
+    held: &Versions,
+    response: &ConfigResponse,
+) -> Result<Applied, Refusal> {
+    let base = &response.base_version;
+    let Some(current) = current.filter(|c| c.version == *base && !held.is_empty()) else {
+        return Err(Refusal::Basis {
+            base: base.clone(),
+            running: current.map(|c| c.version.clone()),
+        });
+    };
+    let decoded = Decoded::of(response)?;
+    let (mut drop_services, mut drop_clusters) = (HashSet::new(), HashSet::new());
+    for name in &response.removed {
+        match ResourceName::parse(name)? {
+            ResourceName::Core => return Err(Refusal::CoreRemoved),
+            ResourceName::Service(host) => drop_services.insert(host),
+            ResourceName::Cluster(cluster) => drop_clusters.insert(cluster),
+        };
+    }
+    let core_changed = decoded.core.is_some();
+    let core = match decoded.core {
+        Some(core) => core,
+        None => core_of(current),
+    };
+    let (services, changed_services, _) =
+        merge(&current.services, decoded.services, &drop_services, |s| {
+            &s.hostname
+        });
+    let (clusters, changed_clusters, clusters_removed) =
+        merge(&current.clusters, decoded.clusters, &drop_clusters, |c| {
+            &c.name
+        });
+    let config = ProxyConfig {
+        services,
+        clusters,
+        ..core
+    };
+    check_version(&config, response)?;
+
+    if core_changed {
+        config.validate_core()?;
+    }
+    for &i in &changed_clusters {
+        config.validate_cluster(i)?;
+    }
+    let has_cluster = |name: &str| {
+        config
+            .clusters
+            .binary_search_by(|c| c.name.as_str().cmp(name))
+            .is_ok()
+    };
+    for &i in &changed_services {
+        config.validate_service(i, has_cluster)?;
+    }
+    // A removed cluster may still be named by a service the delta left alone: those services
+    // are checked again (a walk over the services' references, only for such deltas).
+    if clusters_removed > 0 {
+        // A gateway's routes are in the core and may name it too.
+        if !core_changed && config.gateway.is_some() {
+            config.validate_core()?;
+        }
+        for (i, s) in config.services.iter().enumerate() {
+            if s.referenced_clusters().any(|c| !has_cluster(c)) {
+                config.validate_service(i, has_cluster)?;
+            }
+        }
+    }
+    Ok(Applied {
+        config,
+        versions: VersionChange::Update {
+            // Removed first, then set: a name both removed and sent stays, as it does in
+            // the config.
+            removed: response.removed.clone(),
+            set: decoded.versions,
+        },
+    })
+}
+
+/// `kept` (sorted by name) with `changed` (sorted by name) put in place, and the names in
+/// `dropped` left out (unless `changed` brings them back); returns the result, sorted by name,
+/// the positions of the changed items in it, and how many kept items were left out.
+/// Unchanged items are shared, not copied.
+fn merge<T>(
+    kept: &[Arc<T>],
+    changed: Vec<Arc<T>>,
+    dropped: &HashSet<String>,
+    name: impl Fn(&T) -> &String,
+) -> (Vec<Arc<T>>, Vec<usize>, usize) {
+    // A config assembled here is sorted already; one from elsewhere (booted from a file) is
+    // sorted first, so the walk below stays a merge.
+    let sorted;
+    let kept = if kept.is_sorted_by(|a, b| name(a) <= name(b)) {
+        kept
+    } else {
+        let mut v = kept.to_vec();
+        v.sort_by(|a, b| name(a).cmp(name(b)));
+        sorted = v;
+        &sorted
+    };
+    let mut out = Vec::with_capacity(kept.len() + changed.len());
+    let mut positions = Vec::with_capacity(changed.len());
+    let mut left_out = 0;
+    let mut keep = |o: &Arc<T>, out: &mut Vec<Arc<T>>| {
+        if dropped.contains(name(o)) {
+            left_out += 1;
+        } else {
+            out.push(o.clone());
+        }
+    };
+    let mut old = kept.iter().peekable();
+    for item in changed {
+        while let Some(o) = old.next_if(|o| name(o) < name(&item)) {
+            keep(o, &mut out);
+        }
+        // The kept item of the same name, if any, is replaced.
+        old.next_if(|o| name(o) == name(&item));
+        positions.push(out.len());
+        out.push(item);
+    }
+    for o in old {
+        keep(o, &mut out);
+    }
+    (out, positions, left_out)
+}
+
+#[cfg(test)]
+mod tests;

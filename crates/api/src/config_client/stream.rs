@@ -147,7 +147,7 @@ fn apply(ctx: &Context, response: ConfigResponse) -> ConfigRequest {
                 *current = Some(Arc::new(config));
                 true
             });
-            *held = applied.versions;
+            applied.versions.commit(&mut held);
             ctx.status.send_modify(|s| s.accepted += 1);
             tracing::debug!(%version, full = response.full, resources = response.resources.len(),
                 removed = response.removed.len(), "config accepted");

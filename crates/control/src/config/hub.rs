@@ -41,11 +41,14 @@ impl PlacementLookup for NoPlacements {
 /// Tuning of the hub.
 #[derive(Debug, Clone)]
 pub struct HubOptions {
-    /// Pushes in flight at once across all proxies (sent, not yet ACKed or NACKed). A push to
-    /// every proxy at once would hold every proxy's response (a whole config, for a proxy
-    /// that just connected) in transport buffers at the same time; this bounds it (Istio's
-    /// push throttle plays the same role).
-    pub max_concurrent_pushes: usize,
+    /// Bytes of responses in flight at once across all proxies (sent, not yet ACKed or
+    /// NACKed). A push to every proxy at once — every proxy that just connected, or
+    /// reconnected to a restarted control plane, gets its whole config — would have all of
+    /// them in transport buffers (and being parsed by the proxies) at the same time; this
+    /// bounds it, by size rather than by count, so a thousand one-route deltas go out
+    /// together while whole configs of a large mesh queue (Istio's push throttle plays the
+    /// same role). A response larger than the bound is sent alone.
+    pub max_bytes_in_flight: usize,
     /// How long a push may wait for its ACK or NACK before its slot is given to another
     /// proxy (the stream stays open, and a late answer is still recorded).
     pub ack_timeout: Duration,
@@ -54,10 +57,21 @@ pub struct HubOptions {
 impl Default for HubOptions {
     fn default() -> Self {
         Self {
-            max_concurrent_pushes: 100,
+            max_bytes_in_flight: 32 << 20,
             ack_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// The unit of [`HubOptions::max_bytes_in_flight`]: a semaphore permit per KiB.
+const SLOT_BYTES: usize = 1024;
+
+/// Permits for a bound of `bytes`: at least one, and within what a semaphore and a single
+/// acquisition (`u32`) can hold.
+fn slots(bytes: usize) -> usize {
+    bytes
+        .div_ceil(SLOT_BYTES)
+        .clamp(1, (u32::MAX as usize).min(Semaphore::MAX_PERMITS))
 }
 
 /// A refused config, as the proxy reported it.
@@ -178,7 +192,7 @@ impl ConfigHub {
         Self {
             placements,
             entries: RwLock::new(HashMap::new()),
-            pushes: Arc::new(Semaphore::new(options.max_concurrent_pushes.max(1))),
+            pushes: Arc::new(Semaphore::new(slots(options.max_bytes_in_flight))),
             options,
             events,
             cache: Mutex::new(Cache::default()),
@@ -220,6 +234,12 @@ impl ConfigHub {
             .into_iter()
             .filter(|(proxy, parts)| self.publish_parts(proxy.clone(), parts.clone()))
             .count()
+    }
+
+    /// The push slots a response of `len` bytes takes: one per started KiB, at most all.
+    pub(crate) fn slots_for(&self, len: usize) -> u32 {
+        let all = slots(self.options.max_bytes_in_flight);
+        u32::try_from(len.div_ceil(SLOT_BYTES).clamp(1, all)).unwrap_or(u32::MAX)
     }
 
     fn has_version(entry: &Entry, version: &str) -> bool {
@@ -352,5 +372,37 @@ impl ConfigHub {
                 })
             })
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_slots_count_started_kibibytes_up_to_the_bound() {
+        let hub = ConfigHub::with_options(
+            Arc::new(NoPlacements),
+            HubOptions {
+                max_bytes_in_flight: 64 << 10,
+                ..HubOptions::default()
+            },
+        );
+        assert_eq!(hub.pushes.available_permits(), 64);
+        assert_eq!(hub.slots_for(0), 1);
+        assert_eq!(hub.slots_for(1), 1);
+        assert_eq!(hub.slots_for(1024), 1);
+        assert_eq!(hub.slots_for(1025), 2);
+        // A response over the bound takes all of it: it goes alone, but it goes.
+        assert_eq!(hub.slots_for(10 << 20), 64);
+        let tiny = ConfigHub::with_options(
+            Arc::new(NoPlacements),
+            HubOptions {
+                max_bytes_in_flight: 0,
+                ..HubOptions::default()
+            },
+        );
+        assert_eq!(tiny.pushes.available_permits(), 1);
+        assert_eq!(tiny.slots_for(5000), 1);
     }
 }

@@ -6,8 +6,11 @@
 
 mod delta;
 mod hub;
+mod requests;
 mod resources;
 mod service;
+mod stream_body;
+mod wire;
 
 pub use hub::{
     ConfigHub, HubEvent, HubOptions, NackRecord, NoPlacements, Placement, PlacementLookup,
@@ -15,6 +18,7 @@ pub use hub::{
 };
 pub use resources::{EncodeError, ProxyParts, SharedOutbound};
 pub use service::ConfigService;
+pub use stream_body::STREAM_PATH;
 
 use std::fmt;
 

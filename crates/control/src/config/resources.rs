@@ -4,9 +4,10 @@
 //! and a piece the compiler shares (`Arc<Service>`, `Arc<Cluster>`, a whole outbound view) is
 //! encoded once per publication, not once per proxy.
 
+use super::wire;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use verimesh_api::resource::{core_of, ResourceName, CORE};
 use verimesh_model::{Cluster, ProxyConfig, Service};
 
@@ -17,7 +18,9 @@ pub(crate) struct Resource {
     /// Hex of the first 128 bits of the SHA-256 of `json`: stable across control plane
     /// restarts, so a reconnecting proxy's versions are comparable with a new control plane's.
     pub(crate) version: Arc<str>,
-    pub(crate) json: Bytes,
+    /// The resource as a `resources` entry of a response (its JSON included), encoded once
+    /// (see [`wire`]).
+    pub(crate) entry: Bytes,
 }
 
 /// Services and clusters by name (names sort "cluster/…" before "service/…"), shared by every
@@ -25,19 +28,56 @@ pub(crate) struct Resource {
 #[derive(Debug, Default)]
 pub(crate) struct ResourceSet {
     pub(crate) items: Vec<Arc<Resource>>,
+    /// Every item's entry back to back: what a whole-config push sends after the core. Built
+    /// on the first such push and kept only while a push in flight holds it (a set per
+    /// outbound view, so keeping them all could cost a copy of each view).
+    encoded: Mutex<Weak<Vec<u8>>>,
+}
+
+/// A `Bytes` over a shared buffer.
+struct SharedBuf(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBuf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl ResourceSet {
     fn new(mut items: Vec<Arc<Resource>>) -> Self {
         items.sort_by(|a, b| a.name.cmp(&b.name));
-        Self { items }
+        Self {
+            items,
+            encoded: Mutex::default(),
+        }
+    }
+
+    /// Every item's entry, in order, as one shared buffer.
+    pub(crate) fn encoded(&self) -> Bytes {
+        let mut slot = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
+        let buf = match slot.upgrade() {
+            Some(buf) => buf,
+            None => {
+                let len = self.items.iter().map(|r| r.entry.len()).sum();
+                let mut buf = Vec::with_capacity(len);
+                for r in &self.items {
+                    buf.extend_from_slice(&r.entry);
+                }
+                let buf = Arc::new(buf);
+                *slot = Arc::downgrade(&buf);
+                buf
+            }
+        };
+        Bytes::from_owner(SharedBuf(buf))
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Arc<Resource>> {
-        self.items
-            .binary_search_by(|r| (*r.name).cmp(name))
-            .ok()
-            .and_then(|i| self.items.get(i))
+        self.position(name).and_then(|i| self.items.get(i))
+    }
+
+    /// The index of the item named `name`.
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.items.binary_search_by(|r| (*r.name).cmp(name)).ok()
     }
 }
 
@@ -59,21 +99,11 @@ pub struct ProxyParts {
 }
 
 impl ProxyParts {
-    /// The whole config (materialized: this clones every service and cluster).
+    /// The whole config (sharing the services and clusters).
     pub fn to_config(&self) -> ProxyConfig {
         ProxyConfig {
-            services: self
-                .outbound
-                .services
-                .iter()
-                .map(|s| (**s).clone())
-                .collect(),
-            clusters: self
-                .outbound
-                .clusters
-                .iter()
-                .map(|c| (**c).clone())
-                .collect(),
+            services: self.outbound.services.clone(),
+            clusters: self.outbound.clusters.clone(),
             ..core_of(&self.core)
         }
     }
@@ -229,11 +259,12 @@ impl Cache {
         {
             return Ok(r);
         }
+        let entry = wire::resource_entry(&name, &version, &json);
         let version: Arc<str> = Arc::from(version);
         let r = Arc::new(Resource {
             name: Arc::from(name),
             version: version.clone(),
-            json: Bytes::from(json),
+            entry,
         });
         self.by_version.insert(version, Arc::downgrade(&r));
         Ok(r)

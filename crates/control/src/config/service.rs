@@ -6,27 +6,28 @@
 
 use super::delta::{Delta, Held};
 use super::hub::{ConfigHub, Entry, HubEvent, NackRecord};
+use super::requests::Requests;
 use super::resources::Desired;
+use super::stream_body::Outgoing;
+use super::wire::Message;
 use super::ProxyKey;
 use crate::service::ConnInfo;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::Status;
 use verimesh_api::config::v1::config_request::Kind;
-use verimesh_api::config::v1::config_service_server;
-use verimesh_api::config::v1::{ConfigRequest, ConfigResponse};
+use verimesh_api::config::v1::ConfigRequest;
 use verimesh_identity::SpiffeId;
 
 /// A stream whose hello does not arrive within this time is dropped.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The gRPC service over a [`ConfigHub`].
+/// The config stream over a [`ConfigHub`]; served by [`ConfigService::call`].
 #[derive(Debug, Clone)]
 pub struct ConfigService {
-    hub: Arc<ConfigHub>,
+    pub(super) hub: Arc<ConfigHub>,
 }
 
 impl ConfigService {
@@ -35,22 +36,20 @@ impl ConfigService {
     }
 }
 
-type Outbound = mpsc::Sender<Result<ConfigResponse, Status>>;
+type Outbound = mpsc::Sender<Outgoing>;
 
-#[tonic::async_trait]
-impl config_service_server::ConfigService for ConfigService {
-    type StreamStream = ReceiverStream<Result<ConfigResponse, Status>>;
-
-    async fn stream(
+impl ConfigService {
+    /// Reads the hello, checks the caller's identity, and starts the stream's push task;
+    /// returns what the task sends, or why the stream is refused.
+    pub(super) async fn open(
         &self,
-        req: Request<Streaming<ConfigRequest>>,
-    ) -> Result<Response<Self::StreamStream>, Status> {
-        let conn = req.extensions().get::<ConnInfo>().cloned();
+        conn: Option<ConnInfo>,
+        mut inbound: Requests,
+    ) -> Result<mpsc::Receiver<Outgoing>, Status> {
         let remote = conn
             .as_ref()
             .map(|c| c.remote.to_string())
             .unwrap_or_else(|| "unknown".to_string());
-        let mut inbound = req.into_inner();
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
             Err(_) => return Err(Status::deadline_exceeded("no hello")),
             Ok(Err(status)) => return Err(status),
@@ -75,16 +74,18 @@ impl config_service_server::ConfigService for ConfigService {
             })?;
         tracing::info!(%remote, %proxy, %identity, running = %hello.running_version,
             resources = hello.resources.len(), "proxy connected");
-        let held = Held::from_hello(&hello);
+        let entry = self.hub.entry(proxy.clone());
+        let held = Held::from_hello(&hello, entry.desired.borrow().clone());
+        drop(hello);
         let (tx, rx) = mpsc::channel(1);
         let session = Session {
-            entry: self.hub.entry(proxy.clone()),
+            entry,
             hub: self.hub.clone(),
             proxy,
             remote,
         };
         tokio::spawn(session.run(identity, not_after, held, inbound, tx));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(rx)
     }
 }
 
@@ -136,6 +137,42 @@ struct PushState {
     counter: u64,
 }
 
+/// A push built and waiting for its slot.
+struct Prepared {
+    desired: Arc<Desired>,
+    nonce: String,
+    full: bool,
+    message: Message,
+}
+
+impl Prepared {
+    fn new(next: Arc<Desired>, st: &PushState) -> Self {
+        let nonce = (st.counter + 1).to_string();
+        // A push still unanswered (timed out) may or may not have been applied: the proxy's
+        // state is unknown, so only the whole config is safe.
+        let basis = if st.pending.is_some() {
+            &Held::Nothing
+        } else {
+            &st.held
+        };
+        let delta = Delta::new(basis, &next);
+        let message = delta.message(&next.version, &nonce);
+        tracing::debug!(version = %next.version, full = delta.full, resources = delta.resource_count(),
+            removed = delta.removed.len(), bytes = message.len(), "push prepared");
+        Self {
+            full: delta.full,
+            desired: next,
+            nonce,
+            message,
+        }
+    }
+
+    /// Push slots it takes: its size (see [`super::HubOptions::max_bytes_in_flight`]).
+    fn cost(&self, hub: &ConfigHub) -> u32 {
+        hub.slots_for(self.message.len())
+    }
+}
+
 struct Session {
     hub: Arc<ConfigHub>,
     entry: Arc<Entry>,
@@ -149,7 +186,7 @@ impl Session {
         identity: SpiffeId,
         not_after: Option<SystemTime>,
         held: Held,
-        mut inbound: Streaming<ConfigRequest>,
+        mut inbound: Requests,
         tx: Outbound,
     ) {
         {
@@ -176,7 +213,7 @@ impl Session {
             Err(status) => {
                 tracing::info!(remote = %self.remote, proxy = %self.proxy, error = %status.message(), "config stream ended");
                 // The proxy may still be listening: tell it why.
-                let _ = tx.try_send(Err(status));
+                let _ = tx.try_send(Outgoing::End(status));
             }
         }
     }
@@ -188,7 +225,7 @@ impl Session {
     async fn push_loop(
         &self,
         held: Held,
-        inbound: &mut Streaming<ConfigRequest>,
+        inbound: &mut Requests,
         tx: &Outbound,
     ) -> Result<(), Status> {
         let mut desired = self.entry.desired.subscribe();
@@ -204,17 +241,20 @@ impl Session {
                 .borrow_and_update()
                 .clone()
                 .filter(|d| st.sent.as_deref() != Some(d.version.as_str()));
-            let can_push = next.is_some() && st.pending.as_ref().is_none_or(|p| p.slot.is_none());
+            let can_push = st.pending.as_ref().is_none_or(|p| p.slot.is_none());
+            // Built before its slot is taken: the slot's size is the response's.
+            let prepared = next.filter(|_| can_push).map(|n| Prepared::new(n, &st));
+            let cost = prepared.as_ref().map_or(1, |p| p.cost(&self.hub));
             let waiting = st.pending.as_ref().is_some_and(|p| p.slot.is_some());
             tokio::select! {
                 msg = inbound.message() => match msg? {
                     Some(req) => self.answer(req, &mut st)?,
                     None => return Ok(()),
                 },
-                slot = self.hub.pushes.clone().acquire_owned(), if can_push => {
+                slot = self.hub.pushes.clone().acquire_many_owned(cost), if prepared.is_some() => {
                     let slot = slot.map_err(|_| Status::unavailable("shutting down"))?;
-                    let Some(next) = next else { continue };
-                    if !self.push(next, slot, &mut st, tx).await {
+                    let Some(prepared) = prepared else { continue };
+                    if !self.push(prepared, slot, &mut st, tx).await {
                         return Ok(());
                     }
                     deadline.as_mut().reset(tokio::time::Instant::now() + self.hub.options.ack_timeout);
@@ -236,35 +276,29 @@ impl Session {
         }
     }
 
-    /// Sends `next` as a delta against what the proxy holds; false if the stream is gone.
+    /// Sends a prepared push; false if the stream is gone.
     async fn push(
         &self,
-        next: Arc<Desired>,
+        prepared: Prepared,
         slot: OwnedSemaphorePermit,
         st: &mut PushState,
         tx: &Outbound,
     ) -> bool {
-        st.counter += 1;
-        let nonce = st.counter.to_string();
-        // A push still unanswered (timed out) may or may not have been applied: the proxy's
-        // state is unknown, so only the whole config is safe.
-        let basis = if st.pending.is_some() {
-            &Held::Nothing
-        } else {
-            &st.held
-        };
-        let delta = Delta::new(basis, &next);
-        let response = delta.response(&next.version, nonce.clone());
-        tracing::debug!(proxy = %self.proxy, version = %next.version, full = delta.full,
-            resources = delta.resources.len(), removed = delta.removed.len(), "pushing");
-        if tx.send(Ok(response)).await.is_err() {
+        let Prepared {
+            desired: next,
+            nonce,
+            full,
+            message,
+        } = prepared;
+        if tx.send(Outgoing::Message(message)).await.is_err() {
             return false;
         }
+        st.counter += 1;
         self.track().last_sent = Some(next.version.clone());
         st.sent = Some(next.version.clone());
         st.pending = Some(Pending {
             nonce,
-            full: delta.full,
+            full,
             desired: next,
             slot: Some(slot),
         });

@@ -81,7 +81,7 @@ pub async fn run(
             s.generation += 1;
             match result {
                 Ok(compiled) => {
-                    let changed = hub.publish_all(compiled.configs);
+                    let changed = hub.publish_all_parts(compiled.configs);
                     tracing::info!(
                         dir = %dir.display(),
                         proxies = compiled.proxies,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use tokio::sync::broadcast;
 use verimesh_api::{ConfigClient, ConfigClientOptions};
-use verimesh_control::config::{ConfigHub, HubEvent, Placement, ProxyKey};
+use verimesh_control::config::{ConfigHub, HubEvent, HubOptions, Placement, ProxyKey};
 use verimesh_control::ControlServer;
 use verimesh_identity::{Ca, Credentials, StaticCredentials};
 use verimesh_model::{Cluster, ProxyConfig, Service, ServicePort};
@@ -24,11 +24,11 @@ pub fn config(version: &str, broken: bool) -> Arc<ProxyConfig> {
     let cluster = "outbound|80||web.default.svc.cluster.local".to_string();
     Arc::new(ProxyConfig {
         version: version.into(),
-        clusters: vec![Cluster {
+        clusters: vec![std::sync::Arc::new(Cluster {
             name: cluster.clone(),
             ..Default::default()
-        }],
-        services: vec![Service {
+        })],
+        services: vec![std::sync::Arc::new(Service {
             hostname: "web.default.svc.cluster.local".into(),
             ports: vec![ServicePort {
                 port: 80,
@@ -36,7 +36,7 @@ pub fn config(version: &str, broken: bool) -> Arc<ProxyConfig> {
                 ..Default::default()
             }],
             ..Default::default()
-        }],
+        })],
         ..Default::default()
     })
 }
@@ -73,10 +73,15 @@ impl Mesh {
     }
 
     pub fn hub(&self) -> Arc<ConfigHub> {
+        self.hub_with(HubOptions::default())
+    }
+
+    pub fn hub_with(&self, options: HubOptions) -> Arc<ConfigHub> {
         let placements = self.placements.clone();
-        Arc::new(ConfigHub::new(Arc::new(move |k: &ProxyKey| {
-            placements.get(k).cloned()
-        })))
+        Arc::new(ConfigHub::with_options(
+            Arc::new(move |k: &ProxyKey| placements.get(k).cloned()),
+            options,
+        ))
     }
 
     pub async fn serve(

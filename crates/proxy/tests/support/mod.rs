@@ -261,13 +261,13 @@ pub fn client_config(port: ServicePort, clusters: Vec<Cluster>) -> ProxyConfig {
             identity: CLIENT_ID.into(),
             labels: BTreeMap::new(),
         },
-        services: vec![Service {
+        services: vec![std::sync::Arc::new(Service {
             hostname: HOST.into(),
             aliases: vec!["web.b".into()],
             addresses: vec![VIP.parse::<SocketAddr>().expect("static").ip()],
             ports: vec![port],
-        }],
-        clusters,
+        })],
+        clusters: clusters.into_iter().map(std::sync::Arc::new).collect(),
         ..Default::default()
     }
 }
