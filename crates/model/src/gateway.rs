@@ -118,6 +118,20 @@ impl Gateway {
         self.listeners.iter().find(|l| l.port == port)
     }
 
+    /// Every cluster the gateway's routes name, with repeats: what removing a cluster must
+    /// be checked against.
+    pub fn referenced_clusters(&self) -> impl Iterator<Item = &str> {
+        self.listeners
+            .iter()
+            .flat_map(|l| &l.virtual_hosts)
+            .flat_map(|vh| &vh.routes)
+            .flat_map(|r| match &r.action {
+                crate::HttpAction::Route { clusters } => clusters.as_slice(),
+                _ => &[],
+            })
+            .map(|t| t.cluster.as_str())
+    }
+
     /// A copy safe to show: private keys replaced.
     pub fn redacted(&self) -> Gateway {
         let mut g = self.clone();

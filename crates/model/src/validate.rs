@@ -32,7 +32,7 @@ impl ProxyConfig {
             }
             self.validate_cluster(i)?;
         }
-        self.validate_core()?;
+        self.validate_core(|name| clusters.contains(name))?;
         let mut hostnames = BTreeSet::new();
         for (i, s) in self.services.iter().enumerate() {
             if !hostnames.insert(s.hostname.as_str()) {
@@ -47,8 +47,9 @@ impl ProxyConfig {
     }
 
     /// Checks the top-level fields (everything but services and clusters): what a change of
-    /// the core alone needs checked.
-    pub fn validate_core(&self) -> Result<(), ModelError> {
+    /// the core alone needs checked. A gateway's routes name clusters; `has_cluster` says
+    /// which exist, as for services.
+    pub fn validate_core(&self, has_cluster: impl Fn(&str) -> bool) -> Result<(), ModelError> {
         let mut ports = BTreeSet::new();
         for (i, p) in self.inbound.ports.iter().enumerate() {
             if !ports.insert(p.port) {
@@ -58,17 +59,16 @@ impl ProxyConfig {
                 ));
             }
         }
-        self.validate_gateway()?;
+        self.validate_gateway(&has_cluster)?;
         self.security.validate(&self.workload.namespace)
     }
 
-    /// A gateway's listeners: ports, certificates, and that every route names a cluster of
-    /// this config (the core refers to clusters only here).
-    fn validate_gateway(&self) -> Result<(), ModelError> {
+    /// A gateway's listeners: ports, certificates, and that every route names a cluster
+    /// that exists (the core refers to clusters only here).
+    fn validate_gateway(&self, has_cluster: &impl Fn(&str) -> bool) -> Result<(), ModelError> {
         let Some(g) = &self.gateway else {
             return Ok(());
         };
-        let has_cluster = |name: &str| self.clusters.iter().any(|c| c.name == name);
         let mut ports = BTreeSet::new();
         for (i, l) in g.listeners.iter().enumerate() {
             let at = format!("gateway.listeners[{i}]");
@@ -116,7 +116,7 @@ impl ProxyConfig {
                         check_targets(
                             format!("{at}.routes[{k}].action.clusters"),
                             targets,
-                            &has_cluster,
+                            has_cluster,
                         )?;
                     }
                 }

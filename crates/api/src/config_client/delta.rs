@@ -225,18 +225,18 @@ fn delta(
     };
     check_version(&config, response)?;
 
-    if core_changed {
-        config.validate_core()?;
-    }
-    for &i in &changed_clusters {
-        config.validate_cluster(i)?;
-    }
     let has_cluster = |name: &str| {
         config
             .clusters
             .binary_search_by(|c| c.name.as_str().cmp(name))
             .is_ok()
     };
+    if core_changed {
+        config.validate_core(has_cluster)?;
+    }
+    for &i in &changed_clusters {
+        config.validate_cluster(i)?;
+    }
     for &i in &changed_services {
         config.validate_service(i, has_cluster)?;
     }
@@ -244,8 +244,12 @@ fn delta(
     // are checked again (a walk over the services' references, only for such deltas).
     if clusters_removed > 0 {
         // A gateway's routes are in the core and may name it too.
-        if !core_changed && config.gateway.is_some() {
-            config.validate_core()?;
+        let core_names_removed = config
+            .gateway
+            .as_ref()
+            .is_some_and(|g| g.referenced_clusters().any(|c| !has_cluster(c)));
+        if core_names_removed {
+            config.validate_core(has_cluster)?;
         }
         for (i, s) in config.services.iter().enumerate() {
             if s.referenced_clusters().any(|c| !has_cluster(c)) {

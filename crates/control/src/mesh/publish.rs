@@ -72,17 +72,9 @@ pub fn compile_dir(dir: &Path, placement: &Placement) -> Result<Compiled, MeshEr
             }
         };
         let core = p.core();
-        if core.gateway.is_some() {
-            // A gateway's routes (in its core) name clusters of its view.
-            ProxyConfig {
-                clusters: outbound.clusters.clone(),
-                ..p.core()
-            }
-            .validate_core()
+        // A gateway's routes (in its core) name clusters of its view.
+        core.validate_core(|name| outbound.clusters.iter().any(|c| c.name == name))
             .map_err(at)?;
-        } else {
-            core.validate_core().map_err(at)?;
-        }
         configs.push((
             ProxyKey::new(&p.namespace, &p.name),
             ProxyParts { core, outbound },

@@ -283,3 +283,42 @@ fn a_config_not_in_name_order_is_merged_correctly() {
     assert_eq!(hosts, [A, B, C]);
     assert_eq!(timeout(&applied.config, B), Some(7));
 }
+
+#[test]
+fn removing_a_cluster_a_gateway_route_names_is_refused() {
+    let (mut current, held) = synced(&[A, B]);
+    let route = service(A, 1000, &cluster_name(A)).ports[0].http_routes[0].clone();
+    let gateway = verimesh_model::Gateway {
+        listeners: vec![verimesh_model::GatewayListener {
+            port: 8080,
+            virtual_hosts: vec![verimesh_model::VirtualHost {
+                name: "default/a".into(),
+                domains: vec!["*".into()],
+                https_redirect: false,
+                routes: vec![route],
+            }],
+            ..Default::default()
+        }],
+        num_trusted_proxies: 0,
+    };
+    current.gateway = Some(gateway.clone());
+    let mut response = delta_response("v1", "v2", vec![]);
+    let gateway_core = ProxyConfig {
+        gateway: Some(gateway),
+        ..core("v2")
+    };
+    response.resources[0] = resource("core".into(), &gateway_core);
+    response.removed = vec![
+        ResourceName::cluster(&cluster_name(A)),
+        ResourceName::service(A),
+    ];
+    let err = apply(Some(&current), &held, &response)
+        .expect_err("dangling gateway route")
+        .to_string();
+    assert!(
+        err.starts_with(
+            "gateway.listeners[0].virtualHosts[0].routes[0].action.clusters[0].cluster"
+        ),
+        "{err}"
+    );
+}
