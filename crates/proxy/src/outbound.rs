@@ -37,12 +37,7 @@ pub async fn handle(
     };
     if let Some(h2) = http {
         if declared.is_some() || state.config.allow_unknown_destinations {
-            let conn = Arc::new(OutboundConn {
-                remote,
-                dst,
-                h2,
-                gateway: false,
-            });
+            let conn = Arc::new(OutboundConn { remote, dst, h2 });
             let handler = move |req| http_out::handle(shared.clone(), conn.clone(), req);
             crate::http::serve(app, h2, handler).await?;
             return Ok(());

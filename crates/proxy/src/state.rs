@@ -77,10 +77,13 @@ pub struct Me {
     pub peer_header: Option<http::HeaderValue>,
 }
 
+/// What Istio's labels say for a side not known (yet).
+pub const UNKNOWN: &str = "unknown";
+
 /// `unknown`, shared: labels fill it in on every request, which must not allocate for it.
 pub fn unknown() -> Arc<str> {
-    static UNKNOWN: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    UNKNOWN.get_or_init(|| Arc::from("unknown")).clone()
+    static SHARED: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| Arc::from(UNKNOWN)).clone()
 }
 
 impl Me {
@@ -106,7 +109,7 @@ impl Me {
             request_protocol: protocol,
             response_code: 0,
             response_flags: crate::flags::Flags::default().label(),
-            connection_security_policy: if outbound { "unknown" } else { "none" },
+            connection_security_policy: if outbound { UNKNOWN } else { "none" },
         }
     }
 }
@@ -197,7 +200,7 @@ impl State {
             .map(|g| crate::gateway::GatewayState::new(g, &resolve))
             .transpose()?;
         let w = &config.workload;
-        let or_unknown = |s: &str| Arc::from(if s.is_empty() { "unknown" } else { s });
+        let or_unknown = |s: &str| Arc::from(if s.is_empty() { UNKNOWN } else { s });
         let me = Me {
             workload: or_unknown(&w.name),
             namespace: or_unknown(&w.namespace),

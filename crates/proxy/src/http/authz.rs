@@ -6,13 +6,14 @@
 //! external authorizer (`ext_authz`).
 
 use super::ext_authz::{self, Answer};
+use super::request::Exchange;
 use super::respond::Local;
 use crate::body::Body;
 use crate::security;
 use crate::server::Shared;
 use crate::state::State;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode};
 use std::net::SocketAddr;
 use verimesh_policy::authz::Effect;
 use verimesh_policy::jwt::HeaderOp;
@@ -33,6 +34,40 @@ pub struct Verdict {
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
     /// The payload of the request's verified JWT (gateways route on its claims).
     pub claims: Option<serde_json::Value>,
+}
+
+impl Verdict {
+    /// Records the decision in the access-log entry (policy, details, audits).
+    pub fn log(&self, ex: &mut Exchange) {
+        ex.log(|e| {
+            e.authz_policy = self.policy.clone();
+            e.response_code_details = self.details.clone();
+            e.authz_audit = self.audit.clone();
+        });
+    }
+
+    /// The answer to a refused request — the refusal with the authorizer's headers, and
+    /// Envoy's challenge on a 401 — or `None` when the request may pass (the authorizer's
+    /// headers then stay for the response).
+    pub fn refused(
+        &mut self,
+        ex: &mut Exchange,
+        state: &State,
+        path: &str,
+    ) -> Option<Response<Body>> {
+        let refusal = self.refusal.take()?;
+        let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
+        let mut resp = ex.local(refusal, state);
+        for (name, value) in std::mem::take(&mut self.response_headers) {
+            resp.headers_mut().append(name, value);
+        }
+        if unauthorized {
+            if let Some(v) = challenge(&ex.authority, path) {
+                resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+            }
+        }
+        Some(resp)
+    }
 }
 
 /// The connection a request came on: as the engine judges it (`policy`), and the facts an

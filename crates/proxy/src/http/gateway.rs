@@ -14,11 +14,13 @@ use super::respond::Local;
 use crate::body::Body;
 use crate::security;
 use crate::server::Shared;
+use crate::state::State;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use verimesh_policy::normalize::Target;
 
 const XFF: &str = "x-forwarded-for";
 const XFP: &str = "x-forwarded-proto";
@@ -60,20 +62,9 @@ pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: u32) -> IpAddr
 pub async fn handle(
     shared: Arc<Shared>,
     conn: Arc<GatewayConn>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Response<Body> {
     let state = shared.state.load_full();
-    let trusted = state.gateway.as_ref().map_or(0, |g| g.num_trusted_proxies);
-    let client = client_address(req.headers(), conn.remote.ip(), trusted);
-    let internal: Vec<header::HeaderName> = req
-        .headers()
-        .keys()
-        .filter(|n| verimesh_policy::normalize::is_internal_header(n.as_str()))
-        .cloned()
-        .collect();
-    for name in internal {
-        req.headers_mut().remove(name);
-    }
     let mut ex = Exchange::begin(
         Direction::Outbound,
         &state,
@@ -82,20 +73,22 @@ pub async fn handle(
         req,
         shared.telemetry.log.enabled(),
     );
-    let target = match ex.normalized.take() {
-        Some(Ok(t)) => t,
-        Some(Err(local)) => {
-            let resp = ex.local(local, &state);
-            return ex.finish(resp, &shared.telemetry);
-        }
-        None => {
-            let resp = ex.local(
-                Local::bad_request("request could not be read".into()),
-                &state,
-            );
-            return ex.finish(resp, &shared.telemetry);
-        }
+    let resp = match ex.take_target() {
+        Ok(target) => decide_and_route(&shared, &state, &conn, &mut ex, target).await,
+        Err(local) => ex.local(local, &state),
     };
+    ex.finish(resp, &shared.telemetry)
+}
+
+async fn decide_and_route(
+    shared: &Arc<Shared>,
+    state: &Arc<State>,
+    conn: &GatewayConn,
+    ex: &mut Exchange,
+    target: Target,
+) -> Response<Body> {
+    let trusted = state.gateway.as_ref().map_or(0, |g| g.num_trusted_proxies);
+    let client = client_address(ex.headers(), conn.remote.ip(), trusted);
     let mut req = ex.take_request();
     let mut policy = security::connection(None, conn.remote, conn.dst);
     policy.remote_ip = Some(client);
@@ -106,24 +99,12 @@ pub async fn handle(
         dst: conn.dst,
         peer: None,
     };
-    let verdict = authz::check(&shared, &state, &down, &mut req, security::now()).await;
-    ex.log(|e| {
-        e.authz_policy = verdict.policy.clone();
-        e.response_code_details = verdict.details.clone();
-        e.authz_audit = verdict.audit.clone();
-    });
-    if let Some(refusal) = verdict.refusal {
-        let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
-        let mut resp = ex.local(refusal, &state);
-        for (name, value) in verdict.response_headers {
-            resp.headers_mut().append(name, value);
-        }
-        if unauthorized {
-            if let Some(v) = authz::challenge(&ex.authority, req.uri().path()) {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-            }
-        }
-        return ex.finish(resp, &shared.telemetry);
+    // The engine's request is the one forwarded: mesh-internal headers a client sent are
+    // gone from it, as on inbound.
+    let mut verdict = authz::check(shared, state, &down, &mut req, security::now()).await;
+    verdict.log(ex);
+    if let Some(resp) = verdict.refused(ex, state, req.uri().path()) {
+        return resp;
     }
     forwarded(req.headers_mut(), conn.remote.ip(), client, conn.https);
     ex.put_request(req);
@@ -133,29 +114,25 @@ pub async fn handle(
         .and_then(|g| g.listener(conn.dst.port()))
         .and_then(|l| l.host(&ex.authority));
     let Some(host) = host else {
-        let resp = ex.local(Local::no_route(), &state);
-        return ex.finish(resp, &shared.telemetry);
+        return ex.local(Local::no_route(), state);
     };
     ex.log(|e| e.route_name = Some(host.name.to_string()));
     if host.https_redirect {
-        let resp = to_https(&ex.authority, &target);
-        return ex.finish(resp, &shared.telemetry);
+        return to_https(&ex.authority, &target);
     }
     if host.routes.http_routes.is_empty() {
-        let resp = ex.local(Local::no_route(), &state);
-        return ex.finish(resp, &shared.telemetry);
+        return ex.local(Local::no_route(), state);
     }
     let oconn = OutboundConn {
         remote: conn.remote,
         dst: conn.dst,
         h2: conn.h2,
-        gateway: true,
     };
     let mut resp = outbound::route_port(
-        &shared,
-        &state,
+        shared,
+        state,
         &oconn,
-        &mut ex,
+        ex,
         target,
         &host.routes,
         verdict.claims.as_ref(),
@@ -164,7 +141,7 @@ pub async fn handle(
     for (name, value) in verdict.response_headers {
         resp.headers_mut().append(name, value);
     }
-    ex.finish(resp, &shared.telemetry)
+    resp
 }
 
 /// The headers an edge proxy adds: the peer appended to X-Forwarded-For, the scheme the
@@ -187,7 +164,7 @@ fn forwarded(headers: &mut HeaderMap, peer: IpAddr, client: IpAddr, https: bool)
 }
 
 /// Gateway `httpsRedirect`: 301 to the same host and path over https.
-fn to_https(authority: &str, target: &verimesh_policy::normalize::Target) -> Response<Body> {
+fn to_https(authority: &str, target: &Target) -> Response<Body> {
     let (host, _) = crate::state::split_host_port(authority);
     let query = target
         .query

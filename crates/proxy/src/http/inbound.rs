@@ -88,24 +88,9 @@ pub async fn handle(
         dst: conn.dst,
         peer: conn.peer.as_ref().map(|p| &*p.identity),
     };
-    let verdict = authz::check(&shared, &state, &down, &mut req, security::now()).await;
-    ex.log(|e| {
-        e.authz_policy = verdict.policy.clone();
-        e.response_code_details = verdict.details.clone();
-        e.authz_audit = verdict.audit.clone();
-    });
-    if let Some(refusal) = verdict.refusal {
-        let unauthorized = refusal.status == http::StatusCode::UNAUTHORIZED;
-        let mut resp = ex.local(refusal, &state);
-        for (name, value) in verdict.response_headers {
-            resp.headers_mut().append(name, value);
-        }
-        if unauthorized {
-            let path = req.uri().path().to_string();
-            if let Some(v) = authz::challenge(&ex.authority, &path) {
-                resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
-            }
-        }
+    let mut verdict = authz::check(&shared, &state, &down, &mut req, security::now()).await;
+    verdict.log(&mut ex);
+    if let Some(resp) = verdict.refused(&mut ex, &state, req.uri().path()) {
         return ex.finish(resp, &shared.telemetry);
     }
     if let Some(v) = conn.peer.as_ref().and_then(|p| p.xfcc.clone()) {

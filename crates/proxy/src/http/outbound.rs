@@ -27,8 +27,6 @@ pub struct OutboundConn {
     pub dst: SocketAddr,
     /// The application speaks HTTP/2 on this connection.
     pub h2: bool,
-    /// The connection came to a gateway listener (not intercepted from an application).
-    pub gateway: bool,
 }
 
 pub async fn handle(
@@ -45,16 +43,11 @@ pub async fn handle(
         req,
         shared.telemetry.log.enabled(),
     );
-    let resp = match ex.normalized.take() {
-        Some(Ok(target)) => route(&shared, &state, &conn, &mut ex, target).await,
-        Some(Err(local)) => ex.local(local, &state),
-        None => ex.local(local_or_bad(None), &state),
+    let resp = match ex.take_target() {
+        Ok(target) => route(&shared, &state, &conn, &mut ex, target).await,
+        Err(local) => ex.local(local, &state),
     };
     ex.finish(resp, &shared.telemetry)
-}
-
-fn local_or_bad(l: Option<Local>) -> Local {
-    l.unwrap_or_else(|| Local::bad_request("request could not be read".into()))
 }
 
 async fn route(
@@ -116,8 +109,8 @@ pub(super) async fn route_port(
         ClusterRef::Missing(name) => return ex.local(Local::no_cluster(&name), state),
     };
     ex.log(|e| e.upstream_cluster = Some(cluster.name.to_string()));
-    if conn.gateway {
-        // A gateway learns the service from the route it took.
+    if ex.record.labels.destination_service.as_ref() == crate::state::UNKNOWN {
+        // Not found by Host (a gateway's virtual host): the service is the route's.
         ex.record.labels.destination_service = cluster.service.clone();
         ex.log(|e| e.destination_service = Some(cluster.service.to_string()));
     }

@@ -142,6 +142,13 @@ impl Exchange {
             .unwrap_or_else(|| Request::new(body::empty()))
     }
 
+    /// The normalized request target, taken once (a second taker gets a 400).
+    pub fn take_target(&mut self) -> Result<Target, Local> {
+        self.normalized
+            .take()
+            .unwrap_or_else(|| Err(Local::bad_request("request could not be read".into())))
+    }
+
     /// Gives back a request taken to be decided on, for routing.
     pub fn put_request(&mut self, req: Request<Body>) {
         self.request = Some(req);
