@@ -17,7 +17,8 @@ use verimesh_analyze::hosts::{host_matches, selector_matches};
 use verimesh_config::k8s::Secret;
 use verimesh_config::networking::{Server, ServerTlsMode as IstioTlsMode};
 use verimesh_model::{
-    Cluster, Gateway, GatewayListener, ListenerProtocol, ServerTls, ServerTlsMode, VirtualHost,
+    Cluster, Gateway, GatewayListener, HttpRoute, ListenerProtocol, ServerTls, ServerTlsMode,
+    VirtualHost,
 };
 
 /// A server's `hosts` entry: `namespace/host`, `./host` (the Gateway's namespace) or a bare
@@ -54,7 +55,7 @@ fn server_hosts<'s>(server: &'s Server, gateway_ns: &'s str) -> Vec<ServerHost<'
 
 /// The more specific of two host patterns when one contains the other; `None` when they
 /// share nothing.
-fn intersection(vs_host: &str, server_host: &str) -> Option<String> {
+pub(crate) fn intersection(vs_host: &str, server_host: &str) -> Option<String> {
     if !host_matches(vs_host, server_host) {
         return None;
     }
@@ -72,6 +73,30 @@ fn intersection(vs_host: &str, server_host: &str) -> Option<String> {
     } else {
         server_host.to_string()
     })
+}
+
+/// Adds routes for `domains`: appended to the virtual host already serving a domain
+/// (routes for one host merge, in input order — gateways only), else a new one named `name`.
+pub(crate) fn add_routes(
+    vhosts: &mut Vec<VirtualHost>,
+    name: &str,
+    domains: Vec<String>,
+    routes: &[HttpRoute],
+) {
+    for d in domains {
+        match vhosts
+            .iter_mut()
+            .find(|vh| !vh.https_redirect && vh.domains.len() == 1 && vh.domains[0] == d)
+        {
+            Some(vh) => vh.routes.extend(routes.iter().cloned()),
+            None => vhosts.push(VirtualHost {
+                name: name.to_string(),
+                domains: vec![d],
+                https_redirect: false,
+                routes: routes.to_vec(),
+            }),
+        }
+    }
 }
 
 /// Whether a VirtualService in `vs_ns` names the Gateway `gw_ns/gw_name`.
@@ -178,7 +203,7 @@ impl Compiler<'_> {
                     gateway: Some(&gw_full),
                     ..viewer
                 };
-                for (vi, vs) in ix.virtual_services.iter().enumerate() {
+                for vs in &ix.virtual_services {
                     if !binds(&vs.spec.gateways, &vs.namespace, &gw.namespace, &gw.name)
                         || !vs.export.visible_in(&gw.namespace)
                     {
@@ -214,21 +239,8 @@ impl Compiler<'_> {
                         &mut resolver,
                         &mut notes,
                     );
-                    let _ = vi;
-                    for d in domains {
-                        match vhosts
-                            .iter_mut()
-                            .find(|vh| !vh.https_redirect && vh.domains == [d.clone()])
-                        {
-                            Some(vh) => vh.routes.extend(routes.iter().cloned()),
-                            None => vhosts.push(VirtualHost {
-                                name: format!("{}/{}", vs.namespace, vs.name),
-                                domains: vec![d],
-                                https_redirect: false,
-                                routes: routes.clone(),
-                            }),
-                        }
-                    }
+                    let name = format!("{}/{}", vs.namespace, vs.name);
+                    add_routes(vhosts, &name, domains, &routes);
                 }
             }
         }
@@ -258,6 +270,18 @@ impl Compiler<'_> {
         )
     }
 
+    /// The first of `keys` the Secret `namespace/name` holds, as non-empty text.
+    pub(crate) fn secret_text(&self, namespace: &str, name: &str, keys: &[&str]) -> Option<String> {
+        let secret: &Secret = self
+            .ix
+            .secrets
+            .get(&(namespace.to_string(), name.to_string()))?;
+        keys.iter()
+            .find_map(|k| secret.value(k))
+            .and_then(|v| String::from_utf8(v).ok())
+            .filter(|v| !v.trim().is_empty())
+    }
+
     /// The certificate of an HTTPS server, from its `credentialName` Secret; `None` (with a
     /// note) when it cannot be served, as Istio leaves such a server without a listener.
     fn server_tls(
@@ -281,25 +305,19 @@ impl Compiler<'_> {
             notes.push(format!("gateway {gw_full}: port {port}: only credentialName certificates are supported (file paths are not); the server is not served"));
             return None;
         };
-        let lookup = |name: &str| {
-            self.ix
-                .secrets
-                .get(&(inst.namespace.clone(), name.to_string()))
-                .copied()
-        };
-        let Some(secret) = lookup(credential) else {
-            notes.push(format!("gateway {gw_full}: port {port}: credentialName {credential:?}: no Secret of that name in namespace {}; the server is not served", inst.namespace));
+        let ns = inst.namespace.as_str();
+        if !self
+            .ix
+            .secrets
+            .contains_key(&(ns.to_string(), credential.to_string()))
+        {
+            notes.push(format!("gateway {gw_full}: port {port}: credentialName {credential:?}: no Secret of that name in namespace {ns}; the server is not served"));
             return None;
-        };
-        let text = |s: &Secret, keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| s.value(k))
-                .and_then(|v| String::from_utf8(v).ok())
-                .filter(|v| !v.trim().is_empty())
-        };
+        }
+        let text = |name: &str, keys: &[&str]| self.secret_text(ns, name, keys);
         let (Some(cert), Some(key)) = (
-            text(secret, &["tls.crt", "cert"]),
-            text(secret, &["tls.key", "key"]),
+            text(credential, &["tls.crt", "cert"]),
+            text(credential, &["tls.key", "key"]),
         ) else {
             notes.push(format!("gateway {gw_full}: port {port}: Secret {}/{credential} has no tls.crt/tls.key (or cert/key); the server is not served", inst.namespace));
             return None;
@@ -307,10 +325,8 @@ impl Compiler<'_> {
         let ca = match mode {
             ServerTlsMode::Simple => None,
             ServerTlsMode::Mutual => {
-                let ca = text(secret, &["ca.crt", "cacert"]).or_else(|| {
-                    lookup(&format!("{credential}-cacert"))
-                        .and_then(|s| text(s, &["ca.crt", "cacert"]))
-                });
+                let ca = text(credential, &["ca.crt", "cacert"])
+                    .or_else(|| text(&format!("{credential}-cacert"), &["ca.crt", "cacert"]));
                 if ca.is_none() {
                     notes.push(format!("gateway {gw_full}: port {port}: MUTUAL needs a CA: none in Secret {credential} (ca.crt or cacert) nor in {credential}-cacert; the server is not served"));
                     return None;

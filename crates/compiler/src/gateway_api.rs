@@ -7,11 +7,11 @@
 //! `allowedRoutes` defaults to the Gateway's namespace, redirects default to 302.
 
 use crate::compiler::Compiler;
+use crate::gateway::{add_routes, intersection};
 use crate::placement::Instance;
 use crate::routes::{retries, Resolver};
 use crate::unit::UnitResolver;
 use std::collections::BTreeMap;
-use verimesh_analyze::hosts::host_matches;
 use verimesh_config::gateway_api::{
     parse_gateway_duration, FilterType, HeaderModifier, HttpRoute as ApiRoute, HttpRouteMatch,
     HttpRouteRule, KubernetesGateway, Listener, PathMatchType, PathModifierType, ValueMatchType,
@@ -19,7 +19,7 @@ use verimesh_config::gateway_api::{
 use verimesh_config::networking::{Destination, PortSelector};
 use verimesh_model::{
     GatewayListener, HeaderMatch, HeaderOps, HttpAction, HttpMatch, HttpRoute, ListenerProtocol,
-    Redirect, Rewrite, ServerTls, ServerTlsMode, StringMatch, VirtualHost, WeightedCluster,
+    Redirect, Rewrite, ServerTls, ServerTlsMode, StringMatch, WeightedCluster,
 };
 
 /// The label Istio puts on the pods of the gateway it deploys for a Gateway.
@@ -206,17 +206,9 @@ impl Compiler<'_> {
                     domains.push(hostname.clone());
                 }
                 for h in &route.spec.hostnames {
-                    let h = h.to_ascii_lowercase();
-                    if host_matches(&h, &hostname) {
-                        let specific = if hostname == "*"
-                            || (h.len() >= hostname.len() && !h.starts_with('*'))
-                        {
-                            h
-                        } else {
-                            hostname.clone()
-                        };
-                        if !domains.contains(&specific) {
-                            domains.push(specific);
+                    if let Some(d) = intersection(&h.to_ascii_lowercase(), &hostname) {
+                        if !domains.contains(&d) {
+                            domains.push(d);
                         }
                     }
                 }
@@ -240,21 +232,8 @@ impl Compiler<'_> {
                         )
                     })
                     .collect();
-                for d in domains {
-                    match entry
-                        .virtual_hosts
-                        .iter_mut()
-                        .find(|vh| vh.domains == [d.clone()])
-                    {
-                        Some(vh) => vh.routes.extend(routes.iter().cloned()),
-                        None => entry.virtual_hosts.push(VirtualHost {
-                            name: format!("{}/{}", route.namespace, route.name),
-                            domains: vec![d],
-                            https_redirect: false,
-                            routes: routes.clone(),
-                        }),
-                    }
-                }
+                let name = format!("{}/{}", route.namespace, route.name);
+                add_routes(&mut entry.virtual_hosts, &name, domains, &routes);
             }
         }
         out.into_values().collect()
@@ -401,13 +380,7 @@ impl Compiler<'_> {
         }
         let r = tls.certificate_refs.first()?;
         let ns = r.namespace.clone().unwrap_or_else(|| gw.namespace.clone());
-        let secret = self.ix.secrets.get(&(ns.clone(), r.name.clone())).copied();
-        let text = |key: &str| {
-            secret
-                .and_then(|s| s.value(key))
-                .and_then(|v| String::from_utf8(v).ok())
-                .filter(|v| !v.trim().is_empty())
-        };
+        let text = |key: &str| self.secret_text(&ns, &r.name, &[key]);
         let (Some(cert), Some(key)) = (text("tls.crt"), text("tls.key")) else {
             notes.push(format!("Gateway {}/{}: listener {}: Secret {ns}/{} with tls.crt and tls.key not found; not served", gw.namespace, gw.name, l.name, r.name));
             return None;
