@@ -7,7 +7,9 @@
 use crate::compiler::Compiler;
 use crate::index::Scoped;
 use crate::placement::Instance;
-use verimesh_config::security::{AuthorizationPolicy, RequestAuthentication};
+use verimesh_config::security::{
+    AuthorizationPolicy, PolicyTargetReference, RequestAuthentication, WorkloadSelector,
+};
 use verimesh_config::Resource;
 use verimesh_model::{Scoped as ModelScoped, Security};
 use verimesh_policy::authz::{is_dry_run, DRY_RUN_ANNOTATION};
@@ -29,17 +31,15 @@ pub(crate) fn dry_run_of(r: &Resource) -> bool {
     )
 }
 
-pub(crate) fn attach_authz<'a>(
-    scoped: Scoped<'a, AuthorizationPolicy>,
+/// A policy with its attachment (selector or targetRefs) resolved once.
+fn attach<'a, T>(
+    scoped: Scoped<'a, T>,
+    selector: Option<&WorkloadSelector>,
+    target_ref: Option<&PolicyTargetReference>,
+    target_refs: &[PolicyTargetReference],
     dry_run: bool,
-) -> Attached<'a, AuthorizationPolicy> {
-    let p = scoped.spec;
-    let scope = PolicyScope::new(
-        &scoped.namespace,
-        p.selector.as_ref(),
-        p.target_ref.as_ref(),
-        &p.target_refs,
-    );
+) -> Attached<'a, T> {
+    let scope = PolicyScope::new(&scoped.namespace, selector, target_ref, target_refs);
     Attached {
         scoped,
         scope,
@@ -47,21 +47,31 @@ pub(crate) fn attach_authz<'a>(
     }
 }
 
+pub(crate) fn attach_authz<'a>(
+    scoped: Scoped<'a, AuthorizationPolicy>,
+    dry_run: bool,
+) -> Attached<'a, AuthorizationPolicy> {
+    let p = scoped.spec;
+    attach(
+        scoped,
+        p.selector.as_ref(),
+        p.target_ref.as_ref(),
+        &p.target_refs,
+        dry_run,
+    )
+}
+
 pub(crate) fn attach_authn<'a>(
     scoped: Scoped<'a, RequestAuthentication>,
 ) -> Attached<'a, RequestAuthentication> {
     let p = scoped.spec;
-    let scope = PolicyScope::new(
-        &scoped.namespace,
+    attach(
+        scoped,
         p.selector.as_ref(),
         p.target_ref.as_ref(),
         &p.target_refs,
-    );
-    Attached {
-        scoped,
-        scope,
-        dry_run: false,
-    }
+        false,
+    )
 }
 
 fn pick<T: Clone>(items: &[Attached<'_, T>], w: &Workload, root: &str) -> Vec<ModelScoped<T>> {
