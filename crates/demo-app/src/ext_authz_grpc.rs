@@ -19,7 +19,6 @@ use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::net::SocketAddr;
-use tokio::net::TcpListener;
 use verimesh_envoy_auth as pb;
 
 type Trailers = Ready<Option<Result<HeaderMap, Infallible>>>;
@@ -28,12 +27,7 @@ pub type GrpcBody = WithTrailers<Full<Bytes>, Trailers>;
 
 /// Serves Check on `addr` until the returned task is aborted.
 pub async fn serve_ext_authz_grpc(addr: SocketAddr) -> Result<Running, DemoError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| DemoError::Listen { addr, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| DemoError::Listen { addr, source })?;
+    let (listener, addr) = crate::server::listen(addr).await?;
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {

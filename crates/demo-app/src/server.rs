@@ -24,17 +24,19 @@ pub struct Running {
     pub task: JoinHandle<()>,
 }
 
-pub async fn serve(cfg: Config) -> Result<Running, DemoError> {
-    let listener = TcpListener::bind(cfg.http)
+/// Binds `addr`; the listener and the address it got (a port 0 becomes the real one).
+pub(crate) async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DemoError> {
+    let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| DemoError::Listen {
-            addr: cfg.http,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| DemoError::Listen {
-        addr: cfg.http,
-        source,
-    })?;
+        .map_err(|source| DemoError::Listen { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| DemoError::Listen { addr, source })?;
+    Ok((listener, bound))
+}
+
+pub async fn serve(cfg: Config) -> Result<Running, DemoError> {
+    let (listener, addr) = listen(cfg.http).await?;
     let cfg = Arc::new(cfg);
     let caller = Caller::new();
     let task = tokio::spawn(async move {

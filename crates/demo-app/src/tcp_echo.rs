@@ -3,7 +3,6 @@
 use crate::DemoError;
 use std::net::SocketAddr;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Longest line echoed; a longer one ends the connection.
@@ -13,12 +12,7 @@ pub async fn serve_tcp_echo(
     addr: SocketAddr,
     prefix: String,
 ) -> Result<(SocketAddr, JoinHandle<()>), DemoError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| DemoError::Listen { addr, source })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| DemoError::Listen { addr, source })?;
+    let (listener, bound) = crate::server::listen(addr).await?;
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
