@@ -6,6 +6,7 @@ mod ext_authz;
 mod forward;
 mod headers;
 pub mod inbound;
+mod normal_form;
 pub mod outbound;
 mod request;
 mod respond;
