@@ -40,15 +40,46 @@ pub fn below(n: u64) -> u64 {
     }
 }
 
-/// A version-4-shaped UUID for `x-request-id`.
-pub fn request_id() -> String {
+/// A version-4-shaped UUID for `x-request-id`, as ASCII bytes (no allocation).
+pub fn request_id() -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let (a, b) = (next(), next());
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0x0fff,
-        ((b >> 48) & 0x3fff) | 0x8000,
-        b & 0xffff_ffff_ffff
-    )
+    // 32 random bits, 16, version 4 and 12, variant 10 and 14, then 48.
+    let fields: [(u64, usize); 5] = [
+        (a >> 32, 8),
+        ((a >> 16) & 0xffff, 4),
+        (0x4000 | (a & 0x0fff), 4),
+        (((b >> 48) & 0x3fff) | 0x8000, 4),
+        (b & 0xffff_ffff_ffff, 12),
+    ];
+    let mut out = [b'-'; 36];
+    let mut at = 0;
+    for (value, digits) in fields {
+        for i in 0..digits {
+            let nibble = (value >> (4 * (digits - 1 - i))) & 0xf;
+            if let (Some(slot), Some(c)) = (out.get_mut(at + i), HEX.get(nibble as usize)) {
+                *slot = *c;
+            }
+        }
+        at += digits + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_uuid_v4_shaped() {
+        let id = super::request_id();
+        let s = std::str::from_utf8(&id).unwrap();
+        let groups: Vec<&str> = s.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(groups[2].starts_with('4'));
+        assert!(matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+        assert!(s.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+        assert_ne!(super::request_id(), id);
+    }
 }

@@ -18,6 +18,8 @@ use verimesh_model::{Cluster, Endpoint, LbPolicy, Protocol, ProxyConfig, Transpo
 
 pub struct EndpointState {
     pub endpoint: Endpoint,
+    /// The endpoint's SPIFFE identity, shared (a metric label of every request to it).
+    pub identity: Option<Arc<str>>,
     pub pool: Arc<EndpointPool>,
 }
 
@@ -271,6 +273,7 @@ fn cluster_state(index: usize, c: &Cluster, pools: &Pools) -> ClusterState {
         .iter()
         .map(|e| EndpointState {
             endpoint: e.clone(),
+            identity: e.identity.as_deref().map(Arc::from),
             pool: pools.get(e.address, upstream_kind(c, e)),
         })
         .collect();

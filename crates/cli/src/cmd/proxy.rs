@@ -70,6 +70,9 @@ pub struct Args {
     /// Where the JSON access log goes: `-` (stdout), a file path, or `off`.
     #[arg(long, default_value = "-", value_name = "PATH|-|off")]
     access_log: String,
+    /// Threads serving connections (Istio's proxy concurrency); one suits most sidecars.
+    #[arg(long, default_value_t = verimesh_proxy::DEFAULT_THREADS, value_name = "N")]
+    concurrency: usize,
 }
 
 fn options(args: &Args) -> ProxyOptions {
@@ -91,7 +94,7 @@ fn options(args: &Args) -> ProxyOptions {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let rt = verimesh_proxy::runtime(args.concurrency).context("starting the async runtime")?;
     rt.block_on(async {
         match (&args.config, &args.certs, args.control) {
             (Some(config), Some(certs), None) => standalone(args, config, certs).await,

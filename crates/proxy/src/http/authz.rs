@@ -88,6 +88,23 @@ pub async fn check(
     req: &mut Request<Body>,
     now: u64,
 ) -> Verdict {
+    // No policy applies: the engine would only normalize, then allow. A request already in
+    // normal form is settled here without copying it; any other goes through the engine.
+    if !state.security.enforcing && super::normal_form::settle(req, state.path_normalization()) {
+        return Verdict::default();
+    }
+    // Boxed: the engine's path (key fetches, external authorizers) is a large state machine
+    // that the request's own future need not carry.
+    Box::pin(decide(shared, state, conn, req, now)).await
+}
+
+async fn decide(
+    shared: &Shared,
+    state: &State,
+    conn: &Downstream<'_>,
+    req: &mut Request<Body>,
+    now: u64,
+) -> Verdict {
     let sec = &state.security;
     let mut v = Verdict::default();
     let raw = match raw_request(req) {
@@ -199,16 +216,23 @@ fn raw_request<B>(req: &Request<B>) -> Result<RawRequest, String> {
 }
 
 /// Makes `req` the request the engine decided on, then applies the JWT header operations.
+/// What normalization left as it was is not rebuilt.
 fn rewrite<B>(req: &mut Request<B>, decided: &HttpRequest, ops: &[HeaderOp]) {
     super::forward::set_path(req, &decided.path, decided.query.as_deref());
-    let mut headers = HeaderMap::with_capacity(decided.headers.len());
-    for (name, value) in &decided.headers {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(n, v);
+    let headers = req.headers_mut();
+    if !only_internal_removed(headers, &decided.headers) {
+        let mut rebuilt = HeaderMap::with_capacity(decided.headers.len());
+        for (name, value) in &decided.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                rebuilt.append(n, v);
+            }
         }
+        *headers = rebuilt;
+    } else {
+        super::normal_form::remove_internal(headers);
     }
     for op in ops {
         match op {
@@ -225,7 +249,24 @@ fn rewrite<B>(req: &mut Request<B>, decided: &HttpRequest, ops: &[HeaderOp]) {
             }
         }
     }
-    *req.headers_mut() = headers;
+}
+
+/// Whether `decided` is `headers` in order with only mesh-internal headers left out (the
+/// usual case: nothing to trim, lower-case or strip but the mesh's own hints), so that
+/// removing those gives the decided request without rebuilding the map.
+fn only_internal_removed(headers: &HeaderMap, decided: &[(String, String)]) -> bool {
+    let mut want = decided.iter();
+    let mut next = want.next();
+    for (name, value) in headers {
+        match next {
+            Some((n, v)) if n == name.as_str() && v.as_bytes() == value.as_bytes() => {
+                next = want.next();
+            }
+            _ if verimesh_policy::normalize::is_internal_header(name.as_str()) => {}
+            _ => return false,
+        }
+    }
+    next.is_none()
 }
 
 /// Envoy's jwt_authn body for each failure (its `Status` texts).

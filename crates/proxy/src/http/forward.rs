@@ -6,6 +6,7 @@
 use crate::body::{self, Body};
 use crate::upstream::{Connector, EndpointPool, UpstreamError};
 use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Body as _;
 use hyper::body::Incoming;
@@ -77,8 +78,15 @@ pub fn is_upgrade(req: &Request<Body>) -> bool {
 }
 
 /// Replaces the request's path and query (what routing and policy decided on is what is
-/// forwarded).
+/// forwarded); a request already carrying them is left as it is.
 pub fn set_path<B>(req: &mut Request<B>, path: &str, query: Option<&str>) {
+    let current = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let (p, q) = current
+        .split_once('?')
+        .map_or((current, None), |(p, q)| (p, Some(q)));
+    if p == path && q == query {
+        return;
+    }
     let pq = match query {
         Some(q) => format!("{path}?{q}"),
         None => path.to_string(),
@@ -92,18 +100,25 @@ pub fn set_path<B>(req: &mut Request<B>, path: &str, query: Option<&str>) {
     }
 }
 
-fn origin_form(uri: &Uri) -> Uri {
-    uri.path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/"))
+/// The path and query alone (what an HTTP/1.1 request line carries), reusing the parsed
+/// path rather than copying it.
+fn origin_form(uri: &mut Uri) {
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        return;
+    }
+    let mut parts = std::mem::take(uri).into_parts();
+    parts.scheme = None;
+    parts.authority = None;
+    if parts.path_and_query.is_none() {
+        parts.path_and_query = Some(PathAndQuery::from_static("/"));
+    }
+    *uri = Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"));
 }
 
 /// HTTP/1.1 form: origin-form target; Host from the authority when the request came over
 /// HTTP/2.
 fn to_h1(req: &mut Request<Body>, authority: &str) {
-    *req.uri_mut() = origin_form(req.uri());
+    origin_form(req.uri_mut());
     *req.version_mut() = Version::HTTP_11;
     if !req.headers().contains_key(header::HOST) {
         if let Ok(v) = HeaderValue::from_str(authority) {
@@ -114,18 +129,28 @@ fn to_h1(req: &mut Request<Body>, authority: &str) {
 
 /// HTTP/2 form: absolute URI carrying the authority (`:authority`); no Host header.
 fn to_h2(req: &mut Request<Body>, authority: &str) {
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let uri = Uri::builder()
-        .scheme("http")
-        .authority(authority)
-        .path_and_query(pq)
-        .build();
-    if let Ok(uri) = uri {
-        *req.uri_mut() = uri;
+    let uri = req.uri_mut();
+    let same_authority = uri.authority().is_some_and(|a| a.as_str() == authority);
+    if uri.scheme() != Some(&Scheme::HTTP) || !same_authority {
+        let new_authority = if same_authority {
+            None
+        } else {
+            authority.parse::<Authority>().ok()
+        };
+        // An authority that does not parse: the request goes as it came.
+        if same_authority || new_authority.is_some() {
+            // The parsed path and query move over; only a new authority is parsed.
+            let mut parts = std::mem::take(uri).into_parts();
+            parts.scheme = Some(Scheme::HTTP);
+            if new_authority.is_some() {
+                parts.authority = new_authority;
+            }
+            if parts.path_and_query.is_none() {
+                parts.path_and_query = Some(PathAndQuery::from_static("/"));
+            }
+            // Scheme, authority and path are all set: `from_parts` accepts that.
+            *uri = Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"));
+        }
     }
     *req.version_mut() = Version::HTTP_2;
     req.headers_mut().remove(header::HOST);
@@ -171,16 +196,27 @@ pub async fn send(
             let Some(again) = replay else {
                 return Err(UpstreamError::from_hyper(&e));
             };
-            let mut fresh = pool.h1_dedicated(connector, connect_timeout).await?;
-            let resp = fresh
-                .send_request(again)
-                .await
-                .map_err(|e| UpstreamError::from_hyper(&e))?;
-            pool.recycle(fresh);
-            Ok(resp)
+            // Boxed: rare, and it would otherwise make every request's future larger.
+            Box::pin(send_fresh(pool, connector, again, connect_timeout)).await
         }
         Err(e) => Err(UpstreamError::from_hyper(&e)),
     }
+}
+
+/// Sends `req` on a new HTTP/1.1 connection, pooled after.
+async fn send_fresh(
+    pool: &Arc<EndpointPool>,
+    connector: &Connector,
+    req: Request<Body>,
+    connect_timeout: Duration,
+) -> Result<Response<Incoming>, UpstreamError> {
+    let mut fresh = pool.h1_dedicated(connector, connect_timeout).await?;
+    let resp = fresh
+        .send_request(req)
+        .await
+        .map_err(|e| UpstreamError::from_hyper(&e))?;
+    pool.recycle(fresh);
+    Ok(resp)
 }
 
 /// Sends an upgrade request on a connection of its own and, on 101, splices the two

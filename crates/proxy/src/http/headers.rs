@@ -3,6 +3,8 @@
 //! by the policy crate's normalization, in `http::authz`.)
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use std::cell::RefCell;
+use std::sync::Arc;
 use verimesh_model::HeaderOps;
 
 /// The calling proxy's workload, `<workload>;<namespace>` (on requests between proxies) and
@@ -14,29 +16,48 @@ pub const DOWNSTREAM_H2: &str = "x-verimesh-proto";
 pub const XFCC: &str = "x-forwarded-client-cert";
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Reads the peer hint as `(workload, namespace)`.
-pub fn peer_of(headers: &HeaderMap) -> Option<(String, String)> {
-    let v = headers.get(PEER)?.to_str().ok()?;
-    let (w, n) = v.split_once(';')?;
-    Some((w.to_string(), n.to_string()))
+/// Reads the peer hint as `(workload, namespace)`, for metric labels. A proxy sees the same
+/// few peers over and over, so each thread keeps the last one it read instead of allocating
+/// both names per request.
+pub fn peer_of(headers: &HeaderMap) -> Option<(Arc<str>, Arc<str>)> {
+    /// A hint as received, and the names read from it.
+    type Seen = (HeaderValue, Arc<str>, Arc<str>);
+    thread_local! {
+        static LAST: RefCell<Option<Seen>> = const { RefCell::new(None) };
+    }
+    let value = headers.get(PEER)?;
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((v, w, n)) = last.as_ref() {
+            if v == value {
+                return Some((w.clone(), n.clone()));
+            }
+        }
+        let (w, n) = value.to_str().ok()?.split_once(';')?;
+        let (w, n): (Arc<str>, Arc<str>) = (Arc::from(w), Arc::from(n));
+        *last = Some((value.clone(), w.clone(), n.clone()));
+        Some((w, n))
+    })
 }
 
 pub fn peer_value(workload: &str, namespace: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{workload};{namespace}")).ok()
 }
 
-/// Ensures an `x-request-id` and returns it.
-pub fn request_id(headers: &mut HeaderMap) -> String {
+/// Ensures an `x-request-id` (Envoy makes one when the caller sent none) and returns it
+/// when `want` (only the access log reads it).
+pub fn request_id(headers: &mut HeaderMap, want: bool) -> Option<String> {
     if let Some(id) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
         if !id.is_empty() {
-            return id.to_string();
+            return want.then(|| id.to_string());
         }
     }
     let id = crate::rand::request_id();
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    // Always ASCII hex and dashes, so this never fails.
+    if let Ok(v) = HeaderValue::from_bytes(&id) {
         headers.insert(REQUEST_ID, v);
     }
-    id
+    want.then(|| String::from_utf8_lossy(&id).into_owned())
 }
 
 pub fn apply(ops: Option<&HeaderOps>, headers: &mut HeaderMap) {
@@ -90,8 +111,27 @@ mod tests {
     #[test]
     fn request_ids_are_kept_or_made() {
         let mut h = HeaderMap::new();
-        let made = request_id(&mut h);
+        let made = request_id(&mut h, true).unwrap();
         assert_eq!(made.len(), 36);
-        assert_eq!(request_id(&mut h), made);
+        assert_eq!(request_id(&mut h, true).as_deref(), Some(made.as_str()));
+        assert_eq!(request_id(&mut h, false), None);
+        let mut fresh = HeaderMap::new();
+        assert_eq!(request_id(&mut fresh, false), None);
+        assert_eq!(fresh.get(REQUEST_ID).unwrap().len(), 36);
+    }
+
+    #[test]
+    fn peer_hints_are_read_and_reused() {
+        let mut h = HeaderMap::new();
+        assert!(peer_of(&h).is_none());
+        h.insert(PEER, HeaderValue::from_static("web;shop"));
+        let (w, n) = peer_of(&h).unwrap();
+        assert_eq!((&*w, &*n), ("web", "shop"));
+        let (w2, _) = peer_of(&h).unwrap();
+        assert!(Arc::ptr_eq(&w, &w2));
+        h.insert(PEER, HeaderValue::from_static("db;data"));
+        assert_eq!(&*peer_of(&h).unwrap().0, "db");
+        h.insert(PEER, HeaderValue::from_static("no-separator"));
+        assert!(peer_of(&h).is_none());
     }
 }

@@ -69,8 +69,8 @@ pub async fn handle(
         // Hints from the calling proxy, trusted because it proved a mesh identity.
         app_h2 = ex.headers().get(headers::DOWNSTREAM_H2).is_some();
         if let Some((w, n)) = headers::peer_of(ex.headers()) {
-            ex.record.labels.source_workload = Arc::from(w);
-            ex.record.labels.source_workload_namespace = Arc::from(n);
+            ex.record.labels.source_workload = w;
+            ex.record.labels.source_workload_namespace = n;
         }
         ex.record.labels.source_principal = peer.identity.clone();
         ex.record.labels.connection_security_policy = "mutual_tls";
@@ -107,17 +107,19 @@ pub async fn handle(
         _ if app_h2 => Wire::Http2,
         _ => Wire::Http1,
     };
-    let authority = ex.authority.clone();
+    // Nothing reads the exchange's authority after this.
+    let authority = std::mem::take(&mut ex.authority);
     let sent = if forward::is_upgrade(&req) {
         let downstream = hyper::upgrade::on(&mut req);
-        forward::send_upgrade(
+        // Boxed: rare, and a large state machine the request's future need not carry.
+        Box::pin(forward::send_upgrade(
             &conn.app,
             &shared.connector,
             req,
             downstream,
             &authority,
             APP_CONNECT_TIMEOUT,
-        )
+        ))
         .await
     } else {
         forward::send(

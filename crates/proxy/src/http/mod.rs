@@ -9,6 +9,7 @@ mod forward;
 pub mod gateway;
 mod headers;
 pub mod inbound;
+mod normal_form;
 pub mod outbound;
 mod peek_body;
 mod request;

@@ -17,6 +17,7 @@ use crate::upstream::UpstreamKind;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use verimesh_model::{Protocol, Redirect};
@@ -61,7 +62,8 @@ async fn route(
         .port_by_host(&ex.authority, conn.dst.port())
         .or_else(|| state.port_by_addr(conn.dst));
     let Some((service, port)) = found else {
-        return passthrough(shared, state, conn, ex, &target).await;
+        // Boxed, as are the other rare paths below: the request's future stays small.
+        return Box::pin(passthrough(shared, state, conn, ex, &target)).await;
     };
     ex.record.labels.destination_service = service.hostname.clone();
     ex.log(|e| e.destination_service = Some(service.hostname.to_string()));
@@ -117,7 +119,8 @@ pub(super) async fn route_port(
     let mut req = ex.take_request();
     let path = rewritten_path(route, prefix.as_deref(), &target);
     forward::set_path(&mut req, &path, target.query.as_deref());
-    let mut authority = ex.authority.clone();
+    // Nothing reads the exchange's authority after routing.
+    let mut authority = std::mem::take(&mut ex.authority);
     if let Some(a) = route
         .and_then(|r| r.rewrite.as_ref())
         .and_then(|r| r.authority.clone())
@@ -143,10 +146,13 @@ pub(super) async fn route_port(
     };
     if cluster.cluster.original_destination {
         ex.log(|e| e.upstream_host = Some(conn.dst.to_string()));
-        return to_original(shared, state, conn, ex, req, &authority, wire).await;
+        return Box::pin(to_original(shared, state, conn, ex, req, &authority, wire)).await;
     }
     if forward::is_upgrade(&req) {
-        return request::upgrade_to_cluster(shared, ex, &cluster, req, &authority).await;
+        return Box::pin(request::upgrade_to_cluster(
+            shared, ex, &cluster, req, &authority,
+        ))
+        .await;
     }
     let attempted = retry::send(
         Plan {
@@ -198,23 +204,23 @@ fn pick_route<'a>(
 
 /// The path to forward: the matched prefix (or, for other matches, the whole path)
 /// replaced by the route's URI rewrite.
-fn rewritten_path(
-    route: Option<&CompiledRoute>,
+fn rewritten_path<'a>(
+    route: Option<&'a CompiledRoute>,
     prefix: Option<&str>,
-    target: &verimesh_policy::normalize::Target,
-) -> String {
+    target: &'a verimesh_policy::normalize::Target,
+) -> Cow<'a, str> {
     let Some(new) = route
         .and_then(|r| r.rewrite.as_ref())
         .and_then(|r| r.uri.as_deref())
     else {
-        return target.path.clone();
+        return Cow::Borrowed(&target.path);
     };
     match prefix {
         Some(p) if target.path.len() >= p.len() => {
             let rest = target.path.get(p.len()..).unwrap_or("");
-            format!("{new}{rest}")
+            Cow::Owned(format!("{new}{rest}"))
         }
-        _ => new.to_string(),
+        _ => Cow::Borrowed(new),
     }
 }
 
@@ -265,7 +271,7 @@ async fn passthrough(
     let mut req = ex.take_request();
     forward::set_path(&mut req, &target.path, target.query.as_deref());
     let wire = if conn.h2 { Wire::Http2 } else { Wire::Http1 };
-    let authority = ex.authority.clone();
+    let authority = std::mem::take(&mut ex.authority);
     to_original(shared, state, conn, ex, req, &authority, wire).await
 }
 

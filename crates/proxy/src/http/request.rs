@@ -31,6 +31,7 @@ pub struct Exchange {
     pub method: Method,
     /// Lower-cased `:authority` or Host, port as sent.
     pub authority: String,
+    /// The normalized target, outbound only.
     pub normalized: Option<Result<Target, Local>>,
     request: Option<Request<Body>>,
     pub record: Box<InFlight>,
@@ -52,23 +53,24 @@ impl Exchange {
         let authority = parts
             .uri
             .authority()
-            .map(|a| a.as_str().to_string())
+            .map(|a| a.as_str())
             .or_else(|| {
                 parts
                     .headers
                     .get(header::HOST)
                     .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
             })
             .unwrap_or_default()
             .trim()
             .to_ascii_lowercase();
         let raw_target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let normalized = Some(
+        // Outbound routes on the normalized target; inbound has the policy engine's
+        // normalization (`http::authz`) decide it, so it is not done twice.
+        let normalized = (direction == Direction::Outbound).then(|| {
             normalize_target(raw_target, state.path_normalization())
-                .map_err(|e| Local::bad_request(e.to_string())),
-        );
-        let request_id = headers::request_id(&mut parts.headers);
+                .map_err(|e| Local::bad_request(e.to_string()))
+        });
+        let request_id = headers::request_id(&mut parts.headers, logging);
         let grpc = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -90,7 +92,7 @@ impl Exchange {
                 authority: Some(authority.clone()),
                 downstream_remote_address: remote.to_string(),
                 downstream_local_address: dst.to_string(),
-                request_id: Some(request_id),
+                request_id,
                 user_agent: parts
                     .headers
                     .get(header::USER_AGENT)
@@ -109,7 +111,7 @@ impl Exchange {
             start: Instant::now(),
             request_bytes: request_bytes.clone(),
         });
-        let body = Counted::new(body::incoming(incoming), request_bytes).boxed();
+        let body = Counted::new(incoming, request_bytes).boxed();
         Exchange {
             method: parts.method.clone(),
             authority,
@@ -174,15 +176,15 @@ impl Exchange {
         if let Some((addr, identity)) = &attempted.endpoint {
             self.log(|e| e.upstream_host = Some(addr.to_string()));
             if let Some(id) = identity {
-                self.record.labels.destination_principal = Arc::from(id.as_str());
-                self.log(|e| e.destination_principal = Some(id.clone()));
+                self.record.labels.destination_principal = id.clone();
+                self.log(|e| e.destination_principal = Some(id.to_string()));
             }
         }
         match attempted.response {
             Ok(mut resp) => {
                 if let Some((w, n)) = headers::peer_of(resp.headers()) {
-                    self.record.labels.destination_workload = Arc::from(w);
-                    self.record.labels.destination_workload_namespace = Arc::from(n);
+                    self.record.labels.destination_workload = w;
+                    self.record.labels.destination_workload_namespace = n;
                 }
                 resp.headers_mut().remove(headers::PEER);
                 forward::incoming_response(resp)

@@ -24,7 +24,7 @@ const MAX_REPLAY_BODY: u64 = 64 * 1024;
 
 pub struct Attempted {
     pub response: Result<Response<Incoming>, Local>,
-    pub endpoint: Option<(SocketAddr, Option<String>)>,
+    pub endpoint: Option<(SocketAddr, Option<Arc<str>>)>,
     pub flags: Flags,
     pub retries: u32,
 }
@@ -136,7 +136,7 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis);
     let cluster = plan.cluster;
-    let mut tried: Vec<usize> = Vec::new();
+    let mut tried = Tried::default();
     let mut flags = Flags::default();
     let mut retries = 0;
     loop {
@@ -159,7 +159,7 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
         else {
             break;
         };
-        let endpoint = Some((ep.endpoint.address, ep.endpoint.identity.clone()));
+        let endpoint = Some((ep.endpoint.address, ep.identity.clone()));
         let _load = load.start();
         let connect_timeout = Duration::from_millis(cluster.cluster.connect_timeout_ms);
         let sent = forward::send(
@@ -238,8 +238,30 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
     }
 }
 
+/// The endpoints a request was sent to; the first is kept inline, as most requests make
+/// one try and should not allocate for it.
+#[derive(Default)]
+struct Tried {
+    first: Option<usize>,
+    more: Vec<usize>,
+}
+
+impl Tried {
+    fn push(&mut self, i: usize) {
+        if self.first.is_none() {
+            self.first = Some(i);
+        } else {
+            self.more.push(i);
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.first == Some(i) || self.more.contains(&i)
+    }
+}
+
 /// An endpoint not tried yet when one is left, else any (a single endpoint is retried).
-fn pick(cluster: &ClusterState, tried: &[usize]) -> Option<usize> {
+fn pick(cluster: &ClusterState, tried: &Tried) -> Option<usize> {
     let usable = |i: usize| {
         cluster
             .endpoints
@@ -248,7 +270,7 @@ fn pick(cluster: &ClusterState, tried: &[usize]) -> Option<usize> {
     };
     cluster
         .balancer
-        .pick(&cluster.loads, |i| usable(i) && !tried.contains(&i))
+        .pick(&cluster.loads, |i| usable(i) && !tried.contains(i))
         .or_else(|| cluster.balancer.pick(&cluster.loads, usable))
 }
 

@@ -150,14 +150,15 @@ impl HttpBody for Metered {
     }
 }
 
-/// A request body that counts the bytes it carries.
+/// A received request body that counts the bytes it carries (wrapping hyper's body itself,
+/// so the request's body is boxed once).
 pub struct Counted {
-    inner: Body,
+    inner: hyper::body::Incoming,
     count: Arc<AtomicU64>,
 }
 
 impl Counted {
-    pub fn new(inner: Body, count: Arc<AtomicU64>) -> Self {
+    pub fn new(inner: hyper::body::Incoming, count: Arc<AtomicU64>) -> Self {
         Counted { inner, count }
     }
 }
@@ -170,7 +171,9 @@ impl HttpBody for Counted {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let polled = Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map_err(BoxError::from);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(d) = frame.data_ref() {
                 self.count.fetch_add(d.len() as u64, Ordering::Relaxed);

@@ -71,6 +71,16 @@ impl EndpointPool {
         if let Some(s) = self.live_h2() {
             return Ok(s);
         }
+        // Boxed: opening (TCP, TLS, HTTP/2 handshakes) is a large state machine that every
+        // request's future would otherwise carry, and copy, for the rare request that opens.
+        Box::pin(self.open_h2(connector, timeout)).await
+    }
+
+    async fn open_h2(
+        &self,
+        connector: &Connector,
+        timeout: Duration,
+    ) -> Result<http2::SendRequest<Body>, UpstreamError> {
         let _opening = self.h2_opening.lock().await;
         if let Some(s) = self.live_h2() {
             return Ok(s);
@@ -104,10 +114,11 @@ impl EndpointPool {
         if let Some(s) = self.take_idle() {
             return Ok((s, true));
         }
-        let io = connector
-            .open(self.addr, &self.kind, MeshProtocol::Http1, timeout)
-            .await?;
-        Ok((open_h1(io, self.addr).await?, false))
+        // Boxed for the same reason as opening HTTP/2.
+        Ok((
+            Box::pin(self.h1_dedicated(connector, timeout)).await?,
+            false,
+        ))
     }
 
     /// A new HTTP/1.1 connection of its own (for an upgrade, which keeps it).
@@ -122,30 +133,34 @@ impl EndpointPool {
         open_h1(io, self.addr).await
     }
 
+    /// A pooled connection ready for a request. Connections are pooled while their last
+    /// response is still being read (see [`EndpointPool::recycle`]): those stay for later,
+    /// closed ones are dropped.
     fn take_idle(&self) -> Option<http1::SendRequest<Body>> {
         let mut idle = self.h1_idle.lock().ok()?;
-        while let Some(s) = idle.pop() {
+        let mut i = 0;
+        while let Some(s) = idle.get(i) {
             if s.is_ready() {
-                return Some(s);
+                return Some(idle.swap_remove(i));
+            }
+            if s.is_closed() {
+                idle.swap_remove(i);
+            } else {
+                i += 1;
             }
         }
         None
     }
 
-    /// Returns a connection once its response has been read in full; a connection that
-    /// closes instead is dropped.
-    pub fn recycle(self: &Arc<Self>, mut sender: http1::SendRequest<Body>) {
-        let pool = self.clone();
-        tokio::spawn(async move {
-            if sender.ready().await.is_err() {
-                return;
+    /// Returns a connection to the pool once its request is sent. It is handed out again
+    /// only when hyper says it is ready for the next request (its response read in full),
+    /// which needs no task per request to wait for that.
+    pub fn recycle(&self, sender: http1::SendRequest<Body>) {
+        if let Ok(mut idle) = self.h1_idle.lock() {
+            if idle.len() < MAX_IDLE_HTTP1 {
+                idle.push(sender);
             }
-            if let Ok(mut idle) = pool.h1_idle.lock() {
-                if idle.len() < MAX_IDLE_HTTP1 {
-                    idle.push(sender);
-                }
-            }
-        });
+        }
     }
 }
 
