@@ -7,7 +7,10 @@
 
 use crate::http_load::{self, Latencies};
 use anyhow::Context;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,12 +23,17 @@ pub struct Options {
     pub fixed: Duration,
 }
 
-/// Child processes, killed on drop.
+/// Child processes, each the leader of its own process group, killed
+/// with their group on drop: nginx's workers outlive a killed master otherwise, and would
+/// keep using CPU in the next run.
 struct Procs(Vec<Child>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
         for c in &mut self.0 {
+            if let Ok(pid) = i32::try_from(c.id()) {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -75,12 +83,15 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
     ticks / 100.0
 }
 
-fn rss_mb(pids: &[u32]) -> f64 {
+/// Resident memory of a set of processes in MB, from one `/proc/PID/status` field
+/// (`VmRSS`, or its parts `RssAnon` — heap, stacks, relocated data — and `RssFile` — the
+/// binary's and libraries' pages).
+fn status_mb(pids: &[u32], field: &str) -> f64 {
     pids.iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
         .filter_map(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
+                .find(|l| l.starts_with(field))?
                 .split_whitespace()
                 .nth(1)?
                 .parse::<f64>()
@@ -128,6 +139,8 @@ struct Result_ {
     errors: u64,
     cpu_per_1k: Vec<f64>,
     rss: Vec<f64>,
+    /// Per proxy, the anonymous and file-backed parts of `rss`.
+    rss_parts: Vec<(f64, f64)>,
     lat: Latencies,
 }
 
@@ -170,6 +183,14 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             r.lat.micros.len(),
             r.lat.errors,
         );
+        if !r.rss_parts.is_empty() {
+            let parts: Vec<String> = r
+                .rss_parts
+                .iter()
+                .map(|(anon, file)| format!("{anon:.1} anon + {file:.1} file"))
+                .collect();
+            println!("{:<9} RSS MB per proxy: {}", "", parts.join(", "));
+        }
         results.push(r);
     }
     if let [d, n, v] = results.as_slice() {
@@ -220,7 +241,16 @@ fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyho
         .zip(&after)
         .map(|(b, a)| (a - b) / sat.requests.max(1) as f64 * 1000.0)
         .collect();
-    let rss = chain.proxies.iter().map(|p| rss_mb(p)).collect();
+    let rss = chain
+        .proxies
+        .iter()
+        .map(|p| status_mb(p, "VmRSS:"))
+        .collect();
+    let rss_parts = chain
+        .proxies
+        .iter()
+        .map(|p| (status_mb(p, "RssAnon:"), status_mb(p, "RssFile:")))
+        .collect();
     let lat = rt.block_on(http_load::fixed_rate(
         addr, host, opts.rate, 4, 1024, opts.fixed,
     ))?;
@@ -229,6 +259,7 @@ fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyho
         errors: sat.errors,
         cpu_per_1k,
         rss,
+        rss_parts,
         lat,
     })
 }
@@ -303,6 +334,7 @@ fn verimesh_chain(
             .stderr(std::fs::File::create(
                 dir.join(format!("proxy-{name}.err")),
             )?)
+            .process_group(0)
             .spawn()
             .context("starting verimesh proxy")?;
         pids.push(vec![child.id()]);
@@ -433,6 +465,7 @@ fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::R
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .context("starting nginx (scripts/setup.sh installs it)")?;
         let pid = child.id();
