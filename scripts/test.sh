@@ -33,7 +33,7 @@ cargo run --quiet --release --locked -p verimesh-bench -- authz --policies 1000 
 
 echo "== data-plane benchmark (verimesh vs nginx vs direct, same run)"
 cargo build --quiet --release --locked -p verimesh
-cargo run --quiet --release --locked -p verimesh-bench -- proxy-chain --saturation-secs 3 --fixed-secs 5
+cargo run --quiet --release --locked -p verimesh-bench -- proxy-chain --saturation-secs 3 --fixed-secs 3 --rounds 3
 
 echo "== cargo test"
 cargo test --workspace --locked

@@ -122,12 +122,20 @@ pub async fn saturate(
     })
 }
 
+#[derive(Default)]
 pub struct Latencies {
     pub micros: Vec<u64>,
     pub errors: u64,
 }
 
 impl Latencies {
+    /// Adds another run's samples, keeping them sorted.
+    pub fn absorb(&mut self, other: Latencies) {
+        self.micros.extend(other.micros);
+        self.micros.sort_unstable();
+        self.errors += other.errors;
+    }
+
     pub fn percentile(&self, p: f64) -> f64 {
         if self.micros.is_empty() {
             return f64::NAN;

@@ -63,9 +63,12 @@ enum Command {
         /// Requests per second in the fixed-rate phase (over 4 connections, 1 KiB bodies).
         #[arg(long, default_value_t = 1000)]
         rate: u64,
-        /// Seconds of the fixed-rate phase per chain.
-        #[arg(long, default_value_t = 10)]
+        /// Seconds of each fixed-rate round per chain.
+        #[arg(long, default_value_t = 5)]
         fixed_secs: u64,
+        /// Fixed-rate rounds, each measuring every chain in turn.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// A config hub with proxies connected over mTLS; time a change pushed to all of them.
     ControlPush {
@@ -103,12 +106,14 @@ fn main() -> anyhow::Result<()> {
             connections,
             rate,
             fixed_secs,
+            rounds,
         } => proxy_chain::run_all(&proxy_chain::Options {
             verimesh,
             saturation: std::time::Duration::from_secs(saturation_secs.max(1)),
             connections: connections.max(1),
             rate: rate.max(1),
             fixed: std::time::Duration::from_secs(fixed_secs.max(1)),
+            rounds: rounds.max(1),
         }),
         Command::ControlPush { args } => push::run(&args),
         Command::ControlPushProxies { addr, ca_dir, args } => {

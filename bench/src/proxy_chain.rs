@@ -21,6 +21,9 @@ pub struct Options {
     pub connections: usize,
     pub rate: u64,
     pub fixed: Duration,
+    /// Fixed-rate rounds; each round measures every chain in turn, so a slow moment of the
+    /// machine falls on all of them rather than on one.
+    pub rounds: usize,
 }
 
 /// Child processes, each the leader of its own process group, killed
@@ -134,14 +137,16 @@ struct Chain {
     proxies: Vec<Vec<u32>>,
 }
 
-struct Result_ {
+/// The host every request names (the verimesh chain routes on it).
+const HOST: &str = "web.bench.svc.cluster.local";
+
+struct Saturated {
     rps: f64,
     errors: u64,
     cpu_per_1k: Vec<f64>,
     rss: Vec<f64>,
     /// Per proxy, the anonymous and file-backed parts of `rss`.
     rss_parts: Vec<(f64, f64)>,
-    lat: Latencies,
 }
 
 pub fn run_all(opts: &Options) -> anyhow::Result<()> {
@@ -161,15 +166,38 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         proxies: vec![],
     };
     println!(
-        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} s",
+        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} rounds of {} s per chain, interleaved",
         opts.saturation.as_secs(),
         opts.connections,
         opts.rate,
+        opts.rounds,
         opts.fixed.as_secs()
     );
-    let mut results = Vec::new();
-    for chain in [&direct, &nginx, &verimesh] {
-        let r = measure(&rt, chain, opts)?;
+    let chains = [&direct, &nginx, &verimesh];
+    let mut saturated = Vec::new();
+    for chain in chains {
+        saturated.push(saturate(&rt, chain, opts)?);
+    }
+    let mut pooled: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
+    for round in 1..=opts.rounds {
+        let mut p99 = Vec::new();
+        for (chain, pool) in chains.iter().zip(pooled.iter_mut()) {
+            let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
+            let lat = rt.block_on(http_load::fixed_rate(
+                addr, HOST, opts.rate, 4, 1024, opts.fixed,
+            ))?;
+            p99.push(lat.percentile(0.99));
+            pool.absorb(lat);
+        }
+        if let [d, n, v] = p99.as_slice() {
+            println!(
+                "round {round}: p99 direct {d:.3} ms, added p99 nginx {:+.3} ms, verimesh {:+.3} ms",
+                n - d,
+                v - d
+            );
+        }
+    }
+    for ((chain, r), lat) in chains.iter().zip(&saturated).zip(&pooled) {
         println!(
             "{:<9} {:>8.0} req/s  errors {:>3}  CPU-s/1k req per proxy {:<16}  RSS MB {:<14}  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  ({} requests at fixed rate, {} errors)",
             chain.name,
@@ -177,11 +205,11 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             r.errors,
             fmt_list(&r.cpu_per_1k, 4),
             fmt_list(&r.rss, 1),
-            r.lat.percentile(0.50),
-            r.lat.percentile(0.90),
-            r.lat.percentile(0.99),
-            r.lat.micros.len(),
-            r.lat.errors,
+            lat.percentile(0.50),
+            lat.percentile(0.90),
+            lat.percentile(0.99),
+            lat.micros.len(),
+            lat.errors,
         );
         if !r.rss_parts.is_empty() {
             let parts: Vec<String> = r
@@ -191,13 +219,12 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 .collect();
             println!("{:<9} RSS MB per proxy: {}", "", parts.join(", "));
         }
-        results.push(r);
     }
-    if let [d, n, v] = results.as_slice() {
+    if let ([_, n, v], [dl, nl, vl]) = (saturated.as_slice(), pooled.as_slice()) {
         println!(
-            "added p99 over direct: nginx {:+.3} ms, verimesh {:+.3} ms; CPU per request verimesh/nginx: {:.2}",
-            n.lat.percentile(0.99) - d.lat.percentile(0.99),
-            v.lat.percentile(0.99) - d.lat.percentile(0.99),
+            "added p99 over direct (all rounds): nginx {:+.3} ms, verimesh {:+.3} ms; CPU per request verimesh/nginx: {:.2}",
+            nl.percentile(0.99) - dl.percentile(0.99),
+            vl.percentile(0.99) - dl.percentile(0.99),
             v.cpu_per_1k.iter().sum::<f64>() / n.cpu_per_1k.iter().sum::<f64>().max(1e-9),
         );
     }
@@ -216,13 +243,17 @@ fn fmt_list(v: &[f64], digits: usize) -> String {
         .join(" + ")
 }
 
-fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyhow::Result<Result_> {
+/// Warm-up, then the saturation phase: requests/s, CPU per request, and RSS after it.
+fn saturate(
+    rt: &tokio::runtime::Runtime,
+    chain: &Chain,
+    opts: &Options,
+) -> anyhow::Result<Saturated> {
     let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
-    let host = "web.bench.svc.cluster.local";
     // Warm up connections and caches.
     rt.block_on(http_load::saturate(
         addr,
-        host,
+        HOST,
         opts.connections,
         Duration::from_secs(1),
         1_000_000,
@@ -230,7 +261,7 @@ fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyho
     let before: Vec<f64> = chain.proxies.iter().map(|p| cpu_seconds(p)).collect();
     let sat = rt.block_on(http_load::saturate(
         addr,
-        host,
+        HOST,
         opts.connections,
         opts.saturation,
         50_000_000,
@@ -251,16 +282,12 @@ fn measure(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyho
         .iter()
         .map(|p| (status_mb(p, "RssAnon:"), status_mb(p, "RssFile:")))
         .collect();
-    let lat = rt.block_on(http_load::fixed_rate(
-        addr, host, opts.rate, 4, 1024, opts.fixed,
-    ))?;
-    Ok(Result_ {
+    Ok(Saturated {
         rps: sat.requests as f64 / sat.elapsed.as_secs_f64(),
         errors: sat.errors,
         cpu_per_1k,
         rss,
         rss_parts,
-        lat,
     })
 }
 

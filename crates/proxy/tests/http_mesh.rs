@@ -637,3 +637,78 @@ async fn connection_pool_limits_overflow_with_uo() {
         "{entries:?}"
     );
 }
+
+/// Request bodies reach the app whole whatever their framing: a small one with a length
+/// (its HEADERS and DATA leave proxy A in one write), one larger than the coalescing limit,
+/// a chunked one, and one whose client waits for `100 Continue` before sending it.
+#[tokio::test]
+async fn request_bodies_cross_the_mesh_whole_whatever_their_framing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mesh = Mesh::new();
+    let (app, _) = backend("v1").await;
+    let server = server_proxy(&mesh, app, Protocol::Http, MtlsMode::Strict).await;
+    let cfg = client_config(
+        port(vec![], "web"),
+        vec![mesh_cluster(
+            "web",
+            vec![endpoint(server.inbound_addr, &[])],
+        )],
+    );
+    let client = client_proxy(&mesh, cfg, LogTarget::Off).await;
+    let out = client.outbound_addr;
+    for len in [1024, 40 * 1024] {
+        let sent: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let (status, _, body) = send(
+            out,
+            http::Method::POST,
+            "/echo-body",
+            &[],
+            Bytes::from(sent.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(field(&body, "body"), Some(sent.as_str()), "{len} bytes");
+    }
+    let chunked = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut s = tokio::net::TcpStream::connect(out).await.expect("connect");
+        let req = format!(
+            "POST /echo-body HTTP/1.1\r\nhost: {HOST}\r\ntransfer-encoding: chunked\r\n\
+             connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .expect("a chunked request is answered");
+    assert!(chunked.starts_with("HTTP/1.1 200"), "{chunked}");
+    assert_eq!(field(&chunked, "body"), Some("hello world"), "{chunked}");
+
+    let continued = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut s = tokio::net::TcpStream::connect(out).await.expect("connect");
+        let head = format!(
+            "POST /echo-body HTTP/1.1\r\nhost: {HOST}\r\ncontent-length: 5\r\n\
+             expect: 100-continue\r\nconnection: close\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).await.expect("write");
+        let mut interim = [0u8; 25];
+        s.read_exact(&mut interim).await.expect("100 Continue");
+        s.write_all(b"hello").await.expect("write");
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+        (interim, String::from_utf8_lossy(&rest).into_owned())
+    })
+    .await
+    .expect("a client waiting for 100 Continue is answered");
+    assert_eq!(&continued.0, b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(continued.1.starts_with("HTTP/1.1 200"), "{}", continued.1);
+    assert_eq!(
+        field(&continued.1, "body"),
+        Some("hello"),
+        "{}",
+        continued.1
+    );
+}

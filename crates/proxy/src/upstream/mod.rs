@@ -4,6 +4,7 @@
 //! connections. Pools are keyed by address and transport and outlive config swaps, so a
 //! route change does not drop connections.
 
+mod coalesce;
 mod connect;
 mod pool;
 

@@ -91,7 +91,7 @@ impl EndpointPool {
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .initial_stream_window_size(1 << 20)
             .initial_connection_window_size(4 << 20)
-            .handshake(TokioIo::new(io))
+            .handshake(TokioIo::new(super::coalesce::Coalescing::new(io)))
             .await
             .map_err(|e| UpstreamError::Connect(format!("HTTP/2 handshake: {e}")))?;
         let addr = self.addr;
