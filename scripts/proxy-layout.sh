@@ -17,13 +17,13 @@ command -v valgrind >/dev/null 2>&1 || {
 cargo build --quiet --release --locked -p verimesh -p verimesh-bench
 
 work="$(mktemp -d)"
-trap 'pkill -KILL -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pkill -KILL -f "$work/" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 binary="$work/verimesh"
 cp target/release/verimesh "$binary"
 cat >"$work/verimesh-under-callgrind" <<EOF
 #!/bin/sh
 if [ "\$1" = proxy ]; then
-  exec valgrind --tool=callgrind --demangle=no --callgrind-out-file=$work/cg.%p "$binary" "\$@"
+  exec valgrind --tool=callgrind --demangle=no --compress-strings=no --callgrind-out-file=$work/cg.%p "$binary" "\$@"
 fi
 exec "$binary" "\$@"
 EOF
@@ -51,23 +51,14 @@ def part(path):
 
 seen, order = set(), []
 for path in sorted(glob.glob(f"{work}/cg.*"), key=part):
-    # Callgrind compresses names: "fn=(7) name" defines 7, a later "fn=(7)" reuses it.
-    objects, names, current = {}, {}, None
+    # Names are written out in full (--compress-strings=no): "ob=PATH", "fn=NAME".
+    current = None
     for line in open(path, errors="replace"):
-        m = re.match(r"(ob|fn|cfn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-        if not m:
-            continue
-        kind, key, name = m.groups()
-        if kind == "ob":
-            if name:
-                objects[key] = name
-            current = objects.get(key)
-            continue
-        if name:
-            names[key] = name
-        if kind == "fn" and current == binary:
+        if line.startswith("ob="):
+            current = line[3:].rstrip("\n")
+        elif line.startswith("fn=") and current == binary:
             # Recursion shows as name'2; unnamed code has no symbol to order.
-            fn = re.sub(r"'\d+$", "", names.get(key, ""))
+            fn = re.sub(r"'\d+$", "", line[3:].rstrip("\n"))
             if fn and not fn.startswith(("0x", "(")) and fn not in seen:
                 seen.add(fn)
                 order.append(fn)

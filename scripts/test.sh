@@ -33,6 +33,10 @@ cargo run --quiet --release --locked -p verimesh-bench -- authz --policies 1000 
 
 echo "== data-plane benchmark (verimesh vs nginx vs direct, same run)"
 cargo build --quiet --release --locked -p verimesh
+# The proxy's functions are linked together by name (crates/cli/build.rs); names drift as
+# code changes, and this says how far.
+nm target/release/verimesh | awk '{print $NF}' | sort -u >target/release/verimesh.symbols
+echo "layout: $(grep -cxFf target/release/verimesh.symbols crates/cli/proxy-functions.order) of $(wc -l <crates/cli/proxy-functions.order) functions in crates/cli/proxy-functions.order are in the binary"
 cargo run --quiet --release --locked -p verimesh-bench -- proxy-chain --saturation-secs 3 --fixed-secs 3 --rounds 3
 
 echo "== cargo test"
