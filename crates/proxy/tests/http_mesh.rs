@@ -47,11 +47,11 @@ fn route(name: &str, m: Option<HttpMatch>, clusters: &[(&str, u32)]) -> HttpRout
     }
 }
 
-#[tokio::test]
-async fn requests_cross_the_mesh_with_the_callers_identity_in_xfcc() {
-    let mesh = Mesh::new();
+/// A client proxy whose port routes everything to one backend (`v1`) behind a STRICT
+/// server proxy; the server proxy is returned to be kept alive.
+async fn one_hop(mesh: &Mesh) -> (verimesh_proxy::Proxy, verimesh_proxy::Proxy) {
     let (app, _) = backend("v1").await;
-    let server = server_proxy(&mesh, app, Protocol::Http, MtlsMode::Strict).await;
+    let server = server_proxy(mesh, app, Protocol::Http, MtlsMode::Strict).await;
     let cfg = client_config(
         port(vec![], "web"),
         vec![mesh_cluster(
@@ -59,7 +59,14 @@ async fn requests_cross_the_mesh_with_the_callers_identity_in_xfcc() {
             vec![endpoint(server.inbound_addr, &[])],
         )],
     );
-    let client = client_proxy(&mesh, cfg, LogTarget::Off).await;
+    let client = client_proxy(mesh, cfg, LogTarget::Off).await;
+    (server, client)
+}
+
+#[tokio::test]
+async fn requests_cross_the_mesh_with_the_callers_identity_in_xfcc() {
+    let mesh = Mesh::new();
+    let (_server, client) = one_hop(&mesh).await;
     let forged = [
         (
             "x-forwarded-client-cert",
@@ -645,16 +652,7 @@ async fn connection_pool_limits_overflow_with_uo() {
 async fn request_bodies_cross_the_mesh_whole_whatever_their_framing() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mesh = Mesh::new();
-    let (app, _) = backend("v1").await;
-    let server = server_proxy(&mesh, app, Protocol::Http, MtlsMode::Strict).await;
-    let cfg = client_config(
-        port(vec![], "web"),
-        vec![mesh_cluster(
-            "web",
-            vec![endpoint(server.inbound_addr, &[])],
-        )],
-    );
-    let client = client_proxy(&mesh, cfg, LogTarget::Off).await;
+    let (_server, client) = one_hop(&mesh).await;
     let out = client.outbound_addr;
     for len in [1024, 40 * 1024] {
         let sent: String = (0..len)
