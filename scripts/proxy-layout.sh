@@ -19,8 +19,10 @@ command -v valgrind >/dev/null 2>&1 || {
 cargo build --quiet --release --locked -p verimesh
 cargo build --quiet --release --locked -p verimesh-bench
 
+# KEEP_WORK=1 keeps the callgrind dumps and the bench log (the script prints nothing else).
 work="$(mktemp -d)"
 trap 'pkill -KILL -f "$work/" 2>/dev/null || true; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
+[ -z "${KEEP_WORK:-}" ] || echo "proxy-layout: keeping $work"
 binary="$work/verimesh"
 cp target/release/verimesh "$binary"
 cat >"$work/verimesh-under-callgrind" <<EOF
