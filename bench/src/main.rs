@@ -54,6 +54,9 @@ enum Command {
         /// The verimesh binary (a release build).
         #[arg(long, default_value = "target/release/verimesh")]
         verimesh: std::path::PathBuf,
+        /// A second verimesh binary, measured as chain "verimesh-b" in the same rounds.
+        #[arg(long, value_name = "BINARY")]
+        compare: Option<std::path::PathBuf>,
         /// Seconds of saturation per chain.
         #[arg(long, default_value_t = 5)]
         saturation_secs: u64,
@@ -102,6 +105,7 @@ fn main() -> anyhow::Result<()> {
         } => authz::run(policies, requests.max(1), rounds.max(1)),
         Command::ProxyChain {
             verimesh,
+            compare,
             saturation_secs,
             connections,
             rate,
@@ -109,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             rounds,
         } => proxy_chain::run_all(&proxy_chain::Options {
             verimesh,
+            compare,
             saturation: std::time::Duration::from_secs(saturation_secs.max(1)),
             connections: connections.max(1),
             rate: rate.max(1),

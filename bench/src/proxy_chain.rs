@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 pub struct Options {
     pub verimesh: PathBuf,
+    /// A second verimesh binary measured as its own chain in the same rounds ("verimesh-b"):
+    /// an A/B of a proxy change on equal footing, which separate runs on a shared machine
+    /// are not.
+    pub compare: Option<PathBuf>,
     pub saturation: Duration,
     pub connections: usize,
     pub rate: u64,
@@ -158,7 +162,17 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let upstream = rt.block_on(http_load::upstream())?;
     let mut procs = Procs(Vec::new());
-    let verimesh = verimesh_chain(opts, &dir, upstream, &mut procs)?;
+    let verimesh = verimesh_chain(&opts.verimesh, "verimesh", &dir, upstream, &mut procs)?;
+    let compare = match &opts.compare {
+        Some(binary) => Some(verimesh_chain(
+            binary,
+            "verimesh-b",
+            &dir.join("b"),
+            upstream,
+            &mut procs,
+        )?),
+        None => None,
+    };
     let nginx = nginx_chain(&dir, upstream, &mut procs)?;
     let direct = Chain {
         name: "direct",
@@ -173,9 +187,10 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         opts.rounds,
         opts.fixed.as_secs()
     );
-    let chains = [&direct, &nginx, &verimesh];
+    let mut chains = vec![&direct, &nginx, &verimesh];
+    chains.extend(compare.as_ref());
     let mut saturated = Vec::new();
-    for chain in chains {
+    for chain in &chains {
         saturated.push(saturate(&rt, chain, opts)?);
     }
     let mut pooled: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
@@ -189,17 +204,21 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             p99.push(lat.percentile(0.99));
             pool.absorb(lat);
         }
-        if let [d, n, v] = p99.as_slice() {
-            println!(
-                "round {round}: p99 direct {d:.3} ms, added p99 nginx {:+.3} ms, verimesh {:+.3} ms",
-                n - d,
-                v - d
-            );
-        }
+        let direct_p99 = p99.first().copied().unwrap_or_default();
+        let added: Vec<String> = chains
+            .iter()
+            .zip(&p99)
+            .skip(1)
+            .map(|(c, p)| format!("{} {:+.3} ms", c.name, p - direct_p99))
+            .collect();
+        println!(
+            "round {round}: p99 direct {direct_p99:.3} ms, added p99 {}",
+            added.join(", ")
+        );
     }
     for ((chain, r), lat) in chains.iter().zip(&saturated).zip(&pooled) {
         println!(
-            "{:<9} {:>8.0} req/s  errors {:>3}  CPU-s/1k req per proxy {:<16}  RSS MB {:<14}  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  ({} requests at fixed rate, {} errors)",
+            "{:<10} {:>8.0} req/s  errors {:>3}  CPU-s/1k req per proxy {:<16}  RSS MB {:<14}  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  ({} requests at fixed rate, {} errors)",
             chain.name,
             r.rps,
             r.errors,
@@ -217,16 +236,22 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 .iter()
                 .map(|(anon, file)| format!("{anon:.1} anon + {file:.1} file"))
                 .collect();
-            println!("{:<9} RSS MB per proxy: {}", "", parts.join(", "));
+            println!("{:<10} RSS MB per proxy: {}", "", parts.join(", "));
         }
     }
-    if let ([_, n, v], [dl, nl, vl]) = (saturated.as_slice(), pooled.as_slice()) {
-        println!(
-            "added p99 over direct (all rounds): nginx {:+.3} ms, verimesh {:+.3} ms; CPU per request verimesh/nginx: {:.2}",
-            nl.percentile(0.99) - dl.percentile(0.99),
-            vl.percentile(0.99) - dl.percentile(0.99),
-            v.cpu_per_1k.iter().sum::<f64>() / n.cpu_per_1k.iter().sum::<f64>().max(1e-9),
-        );
+    if let ([_, n, vs @ ..], [dl, nl, vls @ ..]) = (saturated.as_slice(), pooled.as_slice()) {
+        let direct_p99 = dl.percentile(0.99);
+        let nginx_cpu = n.cpu_per_1k.iter().sum::<f64>().max(1e-9);
+        for ((chain, v), vl) in chains.iter().skip(2).zip(vs).zip(vls) {
+            println!(
+                "added p99 over direct (all rounds): nginx {:+.3} ms, {} {:+.3} ms; CPU per request {}/nginx: {:.2}",
+                nl.percentile(0.99) - direct_p99,
+                chain.name,
+                vl.percentile(0.99) - direct_p99,
+                chain.name,
+                v.cpu_per_1k.iter().sum::<f64>() / nginx_cpu,
+            );
+        }
     }
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
@@ -292,17 +317,19 @@ fn saturate(
 }
 
 fn verimesh_chain(
-    opts: &Options,
+    binary: &Path,
+    name: &'static str,
     dir: &Path,
     upstream: SocketAddr,
     procs: &mut Procs,
 ) -> anyhow::Result<Chain> {
+    std::fs::create_dir_all(dir)?;
     let ids = [
         ("a", "spiffe://cluster.local/ns/bench/sa/client"),
         ("b", "spiffe://cluster.local/ns/bench/sa/web"),
     ];
     for (name, id) in ids {
-        run(Command::new(&opts.verimesh)
+        run(Command::new(binary)
             .args(["ca", "issue", "--state-dir"])
             .arg(dir.join("ca"))
             .args(["--spiffe-id", id, "--out"])
@@ -343,7 +370,7 @@ fn verimesh_chain(
         ("b", b_out, b_in, b_admin, upstream.to_string()),
         ("a", a_out, a_in, a_admin, "198.18.0.10:8080".to_string()),
     ] {
-        let child = Command::new(&opts.verimesh)
+        let child = Command::new(binary)
             .arg("proxy")
             .arg("--config")
             .arg(dir.join(format!("{name}.json")))
@@ -372,7 +399,7 @@ fn verimesh_chain(
     }
     pids.reverse();
     Ok(Chain {
-        name: "verimesh",
+        name,
         entry: a_out,
         proxies: pids,
     })
