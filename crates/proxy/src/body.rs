@@ -21,3 +21,25 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 pub fn incoming(body: hyper::body::Incoming) -> Body {
     body.map_err(BoxError::from).boxed()
 }
+
+/// Reads `body` whole: its data and trailers, failing past `limit` bytes of data.
+pub async fn collect_limited(
+    mut body: Body,
+    limit: usize,
+) -> Result<(Bytes, Option<http::HeaderMap>), String> {
+    let mut data = bytes::BytesMut::new();
+    let mut trailers = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        match frame.into_data() {
+            Ok(chunk) => {
+                if data.len() + chunk.len() > limit {
+                    return Err(format!("body longer than {limit} bytes"));
+                }
+                data.extend_from_slice(&chunk);
+            }
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
+    Ok((data.freeze(), trailers))
+}

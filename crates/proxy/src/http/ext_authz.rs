@@ -20,7 +20,6 @@ use crate::state::{ClusterRef, State};
 use crate::upstream::EndpointPool;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use std::sync::Arc;
 use std::time::Duration;
 use verimesh_config::mesh::ExtAuthzHttp;
@@ -83,10 +82,9 @@ pub async fn check(
         }
         return Answer::Allow(pick(&parts.headers, &http.headers_to_downstream_on_allow));
     }
-    let text = Limited::new(body, MAX_DENY_BODY)
-        .collect()
+    let text = crate::body::collect_limited(body, MAX_DENY_BODY)
         .await
-        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .map(|(data, _)| String::from_utf8_lossy(&data).into_owned())
         .unwrap_or_default();
     let mut local = Local::new(
         parts.status,
@@ -162,7 +160,7 @@ async fn ask<B>(
     state: &State,
     http: &ExtAuthzHttp,
     req: &Request<B>,
-) -> Result<http::Response<hyper::body::Incoming>, String> {
+) -> Result<http::Response<Body>, String> {
     let to = target(state, &http.service, http.port)?;
     let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let prefix = http.path_prefix.as_deref().unwrap_or_default();

@@ -22,10 +22,8 @@ use crate::body::{self, Body};
 use crate::flags::ResponseFlag;
 use crate::server::Shared;
 use crate::state::State;
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use verimesh_config::mesh::ExtAuthzGrpc;
 use verimesh_envoy_auth as pb;
 use verimesh_envoy_auth::check_response::HttpResponse;
@@ -159,15 +157,13 @@ async fn call(
     if parts.status != StatusCode::OK {
         return Err(CallError::HttpStatus(parts.status));
     }
-    let collected = Limited::new(incoming, pb::MAX_MESSAGE_BYTES + 5)
-        .collect()
+    let (data, trailers) = crate::body::collect_limited(incoming, pb::MAX_MESSAGE_BYTES + 5)
         .await
-        .map_err(|e| CallError::Body(e.to_string()))?;
+        .map_err(CallError::Body)?;
     // A failed call may come as headers only ("Trailers-Only"), so the status is looked for
     // in the trailers first, then in the headers.
-    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let trailers = trailers.unwrap_or_default();
     let status = grpc_status(&trailers).or_else(|| grpc_status(&parts.headers));
-    let data: Bytes = collected.to_bytes();
     match status {
         None => Err(CallError::NoGrpcStatus),
         Some(pb::code::OK) => Ok(pb::decode::<pb::CheckResponse>(&data)?),

@@ -9,7 +9,6 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Body as _;
-use hyper::body::Incoming;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,14 +164,11 @@ pub async fn send(
     authority: &str,
     wire: Wire,
     connect_timeout: Duration,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<Response<Body>, UpstreamError> {
     if pool.is_mesh() || wire == Wire::Http2 {
-        let mut sender = pool.h2(connector, connect_timeout).await?;
+        let conn = pool.h2(connector, connect_timeout).await?;
         to_h2(&mut req, authority);
-        return sender
-            .send_request(req)
-            .await
-            .map_err(|e| UpstreamError::from_hyper(&e));
+        return conn.send(req).await;
     }
     to_h1(&mut req, authority);
     strip_hop_by_hop(req.headers_mut());
@@ -190,7 +186,7 @@ pub async fn send(
     match sender.send_request(req).await {
         Ok(resp) => {
             pool.recycle(sender);
-            Ok(resp)
+            Ok(resp.map(body::incoming))
         }
         Err(e) if reused && replay.is_some() && (e.is_closed() || e.is_incomplete_message()) => {
             let Some(again) = replay else {
@@ -209,14 +205,14 @@ async fn send_fresh(
     connector: &Connector,
     req: Request<Body>,
     connect_timeout: Duration,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<Response<Body>, UpstreamError> {
     let mut fresh = pool.h1_dedicated(connector, connect_timeout).await?;
     let resp = fresh
         .send_request(req)
         .await
         .map_err(|e| UpstreamError::from_hyper(&e))?;
     pool.recycle(fresh);
-    Ok(resp)
+    Ok(resp.map(body::incoming))
 }
 
 /// Sends an upgrade request on a connection of its own and, on 101, splices the two
@@ -228,7 +224,7 @@ pub async fn send_upgrade(
     downstream: hyper::upgrade::OnUpgrade,
     authority: &str,
     connect_timeout: Duration,
-) -> Result<Response<Incoming>, UpstreamError> {
+) -> Result<Response<Body>, UpstreamError> {
     to_h1(&mut req, authority);
     let mut sender = pool.h1_dedicated(connector, connect_timeout).await?;
     let mut resp = sender
@@ -250,9 +246,5 @@ pub async fn send_upgrade(
             let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
         });
     }
-    Ok(resp)
-}
-
-pub fn incoming_response(resp: Response<Incoming>) -> Response<Body> {
-    resp.map(body::incoming)
+    Ok(resp.map(body::incoming))
 }

@@ -133,7 +133,7 @@ pub async fn handle(
         .await
     };
     let mut resp = match sent {
-        Ok(resp) => forward::incoming_response(resp),
+        Ok(resp) => resp,
         Err(e) => ex.local(Local::upstream(&e), &state),
     };
     for (name, value) in verdict.response_headers {

@@ -296,7 +296,7 @@ async fn to_original(
     )
     .await;
     match sent {
-        Ok(resp) => forward::incoming_response(resp),
+        Ok(resp) => resp,
         Err(e) => ex.local(Local::upstream(&e), state),
     }
 }

@@ -187,7 +187,7 @@ impl Exchange {
                     self.record.labels.destination_workload_namespace = n;
                 }
                 resp.headers_mut().remove(headers::PEER);
-                forward::incoming_response(resp)
+                resp
             }
             Err(local) => self.local(local, state),
         }
@@ -253,7 +253,7 @@ pub async fn upgrade_to_cluster(
     )
     .await
     {
-        Ok(resp) => forward::incoming_response(resp),
+        Ok(resp) => resp,
         Err(e) => ex.local(Local::upstream(&e), &state),
     }
 }

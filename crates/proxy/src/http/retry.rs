@@ -11,7 +11,7 @@ use crate::upstream::{Connector, UpstreamError};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use verimesh_model::Retries;
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
 
 pub struct Attempted {
-    pub response: Result<Response<Incoming>, Local>,
+    pub response: Result<Response<Body>, Local>,
     pub endpoint: Option<(SocketAddr, Option<Arc<str>>)>,
     pub flags: Flags,
     pub retries: u32,
@@ -306,7 +306,7 @@ fn retriable_timeout(on: &[String]) -> bool {
 
 /// Istio's `retriable-status-codes` default list is just 503; numeric entries in `retryOn`
 /// add codes; gRPC conditions read `grpc-status` of trailers-only responses.
-fn retriable_status(resp: &Response<Incoming>, retries: Option<&Retries>) -> bool {
+fn retriable_status(resp: &Response<Body>, retries: Option<&Retries>) -> bool {
     let on = retries.map_or(&[][..], |r| r.retry_on.as_slice());
     let codes = match retries.map(|r| r.retriable_status_codes.as_slice()) {
         Some(c) if !c.is_empty() => c,

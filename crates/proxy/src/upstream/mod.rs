@@ -4,8 +4,8 @@
 //! connections. Pools are keyed by address and transport and outlive config swaps, so a
 //! route change does not drop connections.
 
-mod coalesce;
 mod connect;
+mod h2_client;
 mod pool;
 
 pub use connect::{connect_tcp, Connector};

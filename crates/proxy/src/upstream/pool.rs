@@ -3,12 +3,13 @@
 //! a single handshake instead of racing to open many.
 
 use super::connect::{BoxIo, Connector};
+use super::h2_client::H2Conn;
 use super::UpstreamError;
 use crate::body::Body;
 use crate::mesh_tls::MeshProtocol;
 use arc_swap::ArcSwapOption;
-use hyper::client::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -34,7 +35,7 @@ pub enum UpstreamKind {
 pub struct EndpointPool {
     pub addr: SocketAddr,
     pub kind: UpstreamKind,
-    h2: ArcSwapOption<http2::SendRequest<Body>>,
+    h2: ArcSwapOption<H2Conn>,
     h2_opening: tokio::sync::Mutex<()>,
     h1_idle: Mutex<Vec<http1::SendRequest<Body>>>,
 }
@@ -54,12 +55,8 @@ impl EndpointPool {
         matches!(self.kind, UpstreamKind::Mesh { .. })
     }
 
-    fn live_h2(&self) -> Option<http2::SendRequest<Body>> {
-        self.h2
-            .load()
-            .as_ref()
-            .filter(|s| !s.is_closed())
-            .map(|s| (**s).clone())
+    fn live_h2(&self) -> Option<Arc<H2Conn>> {
+        self.h2.load().as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
     /// The shared HTTP/2 connection, opened when there is none (or it closed).
@@ -67,7 +64,7 @@ impl EndpointPool {
         &self,
         connector: &Connector,
         timeout: Duration,
-    ) -> Result<http2::SendRequest<Body>, UpstreamError> {
+    ) -> Result<Arc<H2Conn>, UpstreamError> {
         if let Some(s) = self.live_h2() {
             return Ok(s);
         }
@@ -80,7 +77,7 @@ impl EndpointPool {
         &self,
         connector: &Connector,
         timeout: Duration,
-    ) -> Result<http2::SendRequest<Body>, UpstreamError> {
+    ) -> Result<Arc<H2Conn>, UpstreamError> {
         let _opening = self.h2_opening.lock().await;
         if let Some(s) = self.live_h2() {
             return Ok(s);
@@ -88,20 +85,9 @@ impl EndpointPool {
         let io = connector
             .open(self.addr, &self.kind, MeshProtocol::H2, timeout)
             .await?;
-        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-            .initial_stream_window_size(1 << 20)
-            .initial_connection_window_size(4 << 20)
-            .handshake(TokioIo::new(super::coalesce::Coalescing::new(io)))
-            .await
-            .map_err(|e| UpstreamError::Connect(format!("HTTP/2 handshake: {e}")))?;
-        let addr = self.addr;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%addr, "upstream HTTP/2 connection: {e}");
-            }
-        });
-        self.h2.store(Some(Arc::new(sender.clone())));
-        Ok(sender)
+        let conn = Arc::new(H2Conn::handshake(io, self.addr).await?);
+        self.h2.store(Some(conn.clone()));
+        Ok(conn)
     }
 
     /// An idle HTTP/1.1 connection, or a new one; `true` when it was reused (a reused

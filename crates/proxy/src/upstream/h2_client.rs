@@ -1,0 +1,486 @@
+//! The HTTP/2 client side of a shared upstream connection (always between proxies), driven
+//! through the `h2` crate directly rather than hyper's client. hyper hands each request to
+//! its connection task over a channel and, when the stream has no send window yet (every
+//! new stream: the window is granted when the connection task opens it), spawns a task to
+//! pump the body. Here the request's own task opens the stream and queues its first body
+//! chunk at once, so headers and body leave in one write when the connection task next
+//! runs: one task wake-up per request instead of three, and no task spawned for a body
+//! that has already arrived whole.
+
+use super::UpstreamError;
+use crate::body::{Body, BoxError};
+use bytes::Bytes;
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
+use http::header::{self, HeaderValue};
+use http::{Request, Response};
+use hyper::body::{Body as _, Frame, SizeHint};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Stream and connection receive windows: large enough that a response body between proxies
+/// rarely waits for a WINDOW_UPDATE round trip.
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONNECTION_WINDOW: u32 = 4 << 20;
+/// The largest response header block accepted (hyper's default for its clients).
+const MAX_HEADER_LIST: u32 = 16 << 10;
+
+/// One HTTP/2 connection to an upstream endpoint, shared by every request to it.
+pub struct H2Conn {
+    sender: SendRequest<Bytes>,
+    /// Set when the connection ends or fails a request for connection-wide reasons: the
+    /// pool then opens a new one.
+    closed: Arc<AtomicBool>,
+}
+
+impl H2Conn {
+    /// Runs the HTTP/2 handshake over `io` and starts the task that drives the connection.
+    pub async fn handshake<T>(io: T, addr: SocketAddr) -> Result<H2Conn, UpstreamError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, conn) = h2::client::Builder::new()
+            .enable_push(false)
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_header_list_size(MAX_HEADER_LIST)
+            .handshake::<_, Bytes>(io)
+            .await
+            .map_err(|e| UpstreamError::Connect(format!("HTTP/2 handshake: {e}")))?;
+        let closed = Arc::new(AtomicBool::new(false));
+        let ended = closed.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%addr, "upstream HTTP/2 connection: {e}");
+            }
+            ended.store(true, Ordering::Release);
+        });
+        Ok(H2Conn { sender, closed })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Sends `req` (already in HTTP/2 form) and waits for the response head. A request body
+    /// still arriving when the response comes (a streaming call) keeps being sent by a task
+    /// of its own.
+    pub async fn send(&self, req: Request<Body>) -> Result<Response<Body>, UpstreamError> {
+        let mut sender = self
+            .sender
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| self.failed(e))?;
+        let (mut head, body) = req.into_parts();
+        let end_of_stream = body.is_end_stream();
+        if let Some(len) = body.size_hint().exact().filter(|n| *n > 0) {
+            // A length the client did not state but the body knows (a buffered retry body).
+            head.headers
+                .entry(header::CONTENT_LENGTH)
+                .or_insert_with(|| HeaderValue::from(len));
+        }
+        let (response, stream) = sender
+            .send_request(Request::from_parts(head, ()), end_of_stream)
+            .map_err(|e| self.failed(e))?;
+        let mut exchange = InFlight {
+            pump: (!end_of_stream).then(|| SendBody::new(body, stream)),
+            response,
+        };
+        let resp = (&mut exchange).await.map_err(|e| self.failed(e))?;
+        if let Some(p) = exchange.pump {
+            tokio::spawn(p);
+        }
+        Ok(resp.map(|stream| http_body_util::BodyExt::boxed(RecvBody::new(stream))))
+    }
+
+    /// The error a failed request reports; a connection-wide failure also retires the
+    /// connection.
+    fn failed(&self, e: h2::Error) -> UpstreamError {
+        let text = e.to_string();
+        if e.is_io() || e.is_go_away() {
+            self.closed.store(true, Ordering::Release);
+            UpstreamError::Terminated(text)
+        } else if e.is_reset() || e.is_remote() {
+            UpstreamError::Reset(text)
+        } else {
+            // The library refused the stream (the connection is shutting down and the
+            // like): a new connection serves the next request.
+            self.closed.store(true, Ordering::Release);
+            UpstreamError::Terminated(text)
+        }
+    }
+}
+
+/// A sent request: its body pumped (while there is any left) until the response head comes.
+struct InFlight {
+    pump: Option<SendBody>,
+    response: h2::client::ResponseFuture,
+}
+
+impl Future for &mut InFlight {
+    type Output = Result<Response<RecvStream>, h2::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut **self.get_mut();
+        if let Some(p) = this.pump.as_mut() {
+            if Pin::new(p).poll(cx).is_ready() {
+                this.pump = None;
+            }
+        }
+        Pin::new(&mut this.response).poll(cx)
+    }
+}
+
+/// Sends a request body on its stream. The first chunk goes without waiting for send window
+/// (h2 holds it until the stream opens; it is one chunk, as hyper's own pump allows); after
+/// that each chunk waits for window, so a slow upstream bounds what is buffered.
+struct SendBody {
+    body: Body,
+    stream: SendStream<Bytes>,
+    first: bool,
+}
+
+impl SendBody {
+    fn new(body: Body, stream: SendStream<Bytes>) -> Self {
+        SendBody {
+            body,
+            stream,
+            first: true,
+        }
+    }
+}
+
+impl Future for SendBody {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            if !this.first {
+                this.stream.reserve_capacity(1);
+                while this.stream.capacity() == 0 {
+                    match ready!(this.stream.poll_capacity(cx)) {
+                        Some(Ok(_)) => {}
+                        // The stream was reset or the connection ended.
+                        Some(Err(_)) | None => return Poll::Ready(()),
+                    }
+                }
+            }
+            let frame = match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Pending => {
+                    // Waiting on the client: stop early if the upstream gives up meanwhile.
+                    if this.stream.poll_reset(cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(None) => {
+                    let _ = this.stream.send_data(Bytes::new(), true);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::debug!("request body: {e}");
+                    this.stream.send_reset(h2::Reason::INTERNAL_ERROR);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Some(Ok(frame))) => frame,
+            };
+            match frame.into_data() {
+                Ok(data) => {
+                    let end = this.body.is_end_stream();
+                    if data.is_empty() && !end {
+                        continue;
+                    }
+                    this.first = false;
+                    if this.stream.send_data(data, end).is_err() || end {
+                        return Poll::Ready(());
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        let _ = this.stream.send_trailers(trailers);
+                        return Poll::Ready(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A response body read from its stream, giving back receive window as it is consumed.
+struct RecvBody {
+    stream: RecvStream,
+    data_done: bool,
+}
+
+impl RecvBody {
+    fn new(stream: RecvStream) -> Self {
+        RecvBody {
+            stream,
+            data_done: false,
+        }
+    }
+}
+
+impl hyper::body::Body for RecvBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if !self.data_done {
+            match ready!(self.stream.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    let _ = self.stream.flow_control().release_capacity(data.len());
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                None => self.data_done = true,
+            }
+        }
+        match ready!(self.stream.poll_trailers(cx)) {
+            Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+            Ok(None) => Poll::Ready(None),
+            Err(e) => Poll::Ready(Some(Err(e.into()))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.stream.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.stream.is_end_stream() {
+            SizeHint::with_exact(0)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::io;
+    use std::sync::Mutex;
+    use tokio::io::{DuplexStream, ReadBuf};
+
+    /// The client's side of an in-memory connection, recording each write it is given (as
+    /// the TLS layer under the HTTP/2 codec turns each into a record).
+    struct Recorded {
+        inner: DuplexStream,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl AsyncRead for Recorded {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Recorded {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &joined))?;
+            self.writes
+                .lock()
+                .expect("writes")
+                .push(joined[..n].to_vec());
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// The frame types (and whether END_STREAM is set) in some bytes of HTTP/2 frames.
+    fn frames(bytes: &[u8]) -> Vec<(u8, bool)> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while rest.len() >= 9 {
+            let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+            out.push((rest[3], rest[4] & 0x1 != 0));
+            rest = &rest[(9 + len).min(rest.len())..];
+        }
+        out
+    }
+
+    type Served = tokio::sync::mpsc::UnboundedReceiver<(
+        Request<RecvStream>,
+        h2::server::SendResponse<Bytes>,
+    )>;
+
+    /// A client over a recorded in-memory connection to an h2 server whose requests come out
+    /// of the returned channel.
+    async fn pair() -> (H2Conn, Arc<Mutex<Vec<Vec<u8>>>>, Served) {
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut server = h2::server::handshake(server_io)
+                .await
+                .expect("server handshake");
+            while let Some(Ok(exchange)) = server.accept().await {
+                if tx.send(exchange).is_err() {
+                    break;
+                }
+            }
+        });
+        let recorded = Recorded {
+            inner: client_io,
+            writes: writes.clone(),
+        };
+        let conn = H2Conn::handshake(recorded, SocketAddr::from(([127, 0, 0, 1], 1)))
+            .await
+            .expect("client handshake");
+        (conn, writes, rx)
+    }
+
+    fn request(body: Body) -> Request<Body> {
+        Request::post("http://web.test/echo")
+            .body(body)
+            .expect("request")
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_with_its_body_at_hand_leaves_in_one_write() {
+        let (conn, writes, mut served) = pair().await;
+        // A first exchange settles the connection preface and settings.
+        let first = tokio::spawn(async move {
+            let (_, mut respond) = served.recv().await.expect("first request");
+            respond
+                .send_response(Response::new(()), true)
+                .expect("respond");
+            served
+        });
+        let resp = conn
+            .send(request(crate::body::empty()))
+            .await
+            .expect("first");
+        assert_eq!(resp.status(), 200);
+        let mut served = first.await.expect("server");
+        writes.lock().expect("writes").clear();
+
+        let body = vec![b'x'; 1024];
+        let sending = conn.send(request(crate::body::full(body.clone())));
+        let serving = async {
+            let (req, mut respond) = served.recv().await.expect("second request");
+            let got = RecvBody::new(req.into_body())
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            respond
+                .send_response(Response::new(()), true)
+                .expect("respond");
+            got
+        };
+        let (resp, got) = tokio::join!(sending, serving);
+        assert_eq!(resp.expect("second").status(), 200);
+        assert_eq!(got.as_ref(), body.as_slice());
+        let writes = writes.lock().expect("writes").clone();
+        let request_writes: Vec<_> = writes
+            .iter()
+            .filter(|w| frames(w).iter().any(|(t, _)| *t == 0x1 || *t == 0x0))
+            .collect();
+        assert_eq!(
+            request_writes.len(),
+            1,
+            "HEADERS and DATA in one write: {writes:?}"
+        );
+        assert_eq!(frames(request_writes[0]), vec![(0x1, false), (0x0, true)]);
+    }
+
+    /// A request body whose chunks come from a channel, as a client streaming slowly.
+    struct Trickle(tokio::sync::mpsc::UnboundedReceiver<Bytes>);
+
+    impl hyper::body::Body for Trickle {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            self.0.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_body_still_streaming_when_the_response_comes_keeps_flowing() {
+        let (conn, _writes, mut served) = pair().await;
+        let (chunks, rx) = tokio::sync::mpsc::unbounded_channel();
+        chunks.send(Bytes::from_static(b"one ")).expect("chunk");
+        let server = tokio::spawn(async move {
+            let (req, mut respond) = served.recv().await.expect("request");
+            // Answer before the body ends, as a bidirectional stream does.
+            respond
+                .send_response(Response::new(()), true)
+                .expect("respond");
+            RecvBody::new(req.into_body())
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+        });
+        let resp = conn
+            .send(request(Trickle(rx).boxed()))
+            .await
+            .expect("response before the body ended");
+        assert_eq!(resp.status(), 200);
+        chunks.send(Bytes::from_static(b"two")).expect("chunk");
+        drop(chunks);
+        let got = server.await.expect("server");
+        assert_eq!(got.as_ref(), b"one two");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_that_ended_says_so_and_fails_requests() {
+        let (conn, _writes, served) = pair().await;
+        drop(served);
+        // The server task ends when it cannot hand over the request; its connection drops.
+        let sent = conn.send(request(crate::body::empty())).await;
+        assert!(sent.is_err(), "{sent:?}");
+        for _ in 0..100 {
+            if conn.is_closed() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the connection never reported closing");
+    }
+}
