@@ -164,6 +164,7 @@ pub async fn start(
             move |s, from, dst| inbound::handle(shared.clone(), s, from, dst)
         })),
         tokio::spawn(crate::admin::serve(admin_l, shared.clone())),
+        tokio::spawn(shared.telemetry.clone().record_ended()),
     ];
     Ok(Proxy {
         outbound_addr,

@@ -1,6 +1,8 @@
 //! Telemetry of the data path: the JSON access log and Istio's standard metrics. A request
 //! is recorded when its response body ends (or is abandoned), so bytes and durations are
-//! the real ones.
+//! the real ones. Recording (hashing the labels, updating histograms, formatting the log
+//! line) is left to a task of its own: a body ends while the last bytes of the response are
+//! still to be written, and the client should not wait for the bookkeeping.
 
 pub mod access_log;
 pub mod stats;
@@ -13,14 +15,25 @@ use crate::flags::{Flags, ResponseFlag};
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct Telemetry {
     pub log: AccessLog,
     pub stats: Stats,
+    /// Requests that ended and wait for [`Telemetry::record_ended`].
+    ended: Mutex<Vec<Ended>>,
+    wake: tokio::sync::Notify,
+    /// A task runs `record_ended`; until one does, requests are recorded as they end.
+    deferring: AtomicBool,
+}
+
+struct Ended {
+    flight: Box<InFlight>,
+    sent: u64,
+    duration: Duration,
 }
 
 impl Telemetry {
@@ -28,6 +41,45 @@ impl Telemetry {
         Telemetry {
             log,
             stats: Stats::default(),
+            ended: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            deferring: AtomicBool::new(false),
+        }
+    }
+
+    /// Records requests as they end, in batches, for as long as it runs.
+    pub async fn record_ended(self: Arc<Self>) {
+        self.deferring.store(true, Ordering::Release);
+        loop {
+            self.wake.notified().await;
+            let batch = match self.ended.lock() {
+                Ok(mut ended) => std::mem::take(&mut *ended),
+                Err(_) => return,
+            };
+            for e in batch {
+                e.flight.record(&self, e.sent, e.duration);
+            }
+        }
+    }
+
+    fn end(&self, flight: Box<InFlight>, sent: u64) {
+        let duration = flight.start.elapsed();
+        if !self.deferring.load(Ordering::Acquire) {
+            return flight.record(self, sent, duration);
+        }
+        let ended = Ended {
+            flight,
+            sent,
+            duration,
+        };
+        match self.ended.lock() {
+            Ok(mut queue) => {
+                queue.push(ended);
+                if queue.len() == 1 {
+                    self.wake.notify_one();
+                }
+            }
+            Err(_) => ended.flight.record(self, ended.sent, ended.duration),
         }
     }
 
@@ -49,9 +101,21 @@ pub struct InFlight {
     pub request_bytes: Arc<AtomicU64>,
 }
 
+impl Drop for Telemetry {
+    /// What ended after the recording task stopped is recorded now.
+    fn drop(&mut self) {
+        let batch = match self.ended.get_mut() {
+            Ok(ended) => std::mem::take(ended),
+            Err(_) => return,
+        };
+        for e in batch {
+            e.flight.record(self, e.sent, e.duration);
+        }
+    }
+}
+
 impl InFlight {
-    fn finish(mut self, telemetry: &Telemetry, sent: u64) {
-        let duration = self.start.elapsed();
+    fn record(mut self, telemetry: &Telemetry, sent: u64, duration: Duration) {
         let received = self.request_bytes.load(Ordering::Relaxed);
         let flags = self.flags.label();
         self.labels.response_flags = flags.clone();
@@ -99,7 +163,7 @@ impl Metered {
                     .flags
                     .add(ResponseFlag::DownstreamConnectionTermination);
             }
-            record.finish(&telemetry, self.sent);
+            telemetry.end(record, self.sent);
         }
     }
 }
@@ -188,5 +252,64 @@ impl HttpBody for Counted {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flight() -> Box<InFlight> {
+        let name: Arc<str> = Arc::from("test");
+        Box::new(InFlight {
+            entry: Entry {
+                response_code: 200,
+                ..Entry::default()
+            },
+            labels: Labels {
+                reporter: "source",
+                source_workload: name.clone(),
+                source_workload_namespace: name.clone(),
+                source_principal: name.clone(),
+                destination_workload: name.clone(),
+                destination_workload_namespace: name.clone(),
+                destination_principal: name.clone(),
+                destination_service: Arc::from("web.test.svc.cluster.local"),
+                request_protocol: "http",
+                response_code: 0,
+                response_flags: Arc::from("-"),
+                connection_security_policy: "mutual_tls",
+            },
+            flags: Flags::default(),
+            start: Instant::now(),
+            request_bytes: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    fn counted(t: &Telemetry) -> bool {
+        t.render_stats()
+            .lines()
+            .any(|l| l.starts_with("istio_requests_total{") && l.ends_with(" 1"))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_is_recorded_after_its_response_not_while_it_ends() {
+        let t = Arc::new(Telemetry::new(
+            AccessLog::start(&LogTarget::Off).expect("log"),
+        ));
+        let task = tokio::spawn(t.clone().record_ended());
+        tokio::task::yield_now().await;
+        t.end(flight(), 3);
+        assert!(!counted(&t), "recorded inline, on the response's path");
+        tokio::task::yield_now().await;
+        assert!(counted(&t), "{}", t.render_stats());
+        task.abort();
+    }
+
+    #[test]
+    fn without_the_recording_task_requests_are_recorded_as_they_end() {
+        let t = Telemetry::new(AccessLog::start(&LogTarget::Off).expect("log"));
+        t.end(flight(), 3);
+        assert!(counted(&t), "{}", t.render_stats());
     }
 }
