@@ -180,7 +180,7 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         proxies: vec![],
     };
     println!(
-        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} rounds of {} s per chain, interleaved",
+        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} rounds of {} s per chain, interleaved, each round starting with the next chain",
         opts.saturation.as_secs(),
         opts.connections,
         opts.rate,
@@ -195,14 +195,17 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
     }
     let mut pooled: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
     for round in 1..=opts.rounds {
-        let mut p99 = Vec::new();
-        for (chain, pool) in chains.iter().zip(pooled.iter_mut()) {
-            let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
+        let mut p99 = vec![0.0; chains.len()];
+        // Each round starts with a different chain: whatever a chain's place in the round
+        // costs or gains (caches, the machine's moods) falls on every chain in turn.
+        let n = chains.len();
+        for i in (0..n).map(|k| (k + round - 1) % n) {
+            let addr = SocketAddr::from(([127, 0, 0, 1], chains[i].entry));
             let lat = rt.block_on(http_load::fixed_rate(
                 addr, HOST, opts.rate, 4, 1024, opts.fixed,
             ))?;
-            p99.push(lat.percentile(0.99));
-            pool.absorb(lat);
+            p99[i] = lat.percentile(0.99);
+            pooled[i].absorb(lat);
         }
         let direct_p99 = p99.first().copied().unwrap_or_default();
         let added: Vec<String> = chains
