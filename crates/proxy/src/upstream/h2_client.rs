@@ -99,20 +99,16 @@ impl H2Conn {
         Ok(resp.map(|stream| http_body_util::BodyExt::boxed(RecvBody::new(stream))))
     }
 
-    /// The error a failed request reports; a connection-wide failure also retires the
-    /// connection.
+    /// The error a failed request reports; a connection-wide failure (the transport, or the
+    /// peer going away) also retires the connection. A stream reset, by either side, or a
+    /// request h2 refuses leaves the connection to the other requests on it.
     fn failed(&self, e: h2::Error) -> UpstreamError {
         let text = e.to_string();
         if e.is_io() || e.is_go_away() {
             self.closed.store(true, Ordering::Release);
             UpstreamError::Terminated(text)
-        } else if e.is_reset() || e.is_remote() {
-            UpstreamError::Reset(text)
         } else {
-            // The library refused the stream (the connection is shutting down and the
-            // like): a new connection serves the next request.
-            self.closed.store(true, Ordering::Release);
-            UpstreamError::Terminated(text)
+            UpstreamError::Reset(text)
         }
     }
 }
@@ -466,6 +462,25 @@ mod tests {
         drop(chunks);
         let got = server.await.expect("server");
         assert_eq!(got.as_ref(), b"one two");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reset_stream_fails_its_request_and_spares_the_connection() {
+        let (conn, _writes, mut served) = pair().await;
+        let server = tokio::spawn(async move {
+            let (_, mut respond) = served.recv().await.expect("first request");
+            respond.send_reset(h2::Reason::INTERNAL_ERROR);
+            let (_, mut respond) = served.recv().await.expect("second request");
+            respond
+                .send_response(Response::new(()), true)
+                .expect("respond");
+        });
+        let first = conn.send(request(crate::body::empty())).await;
+        assert!(matches!(first, Err(UpstreamError::Reset(_))), "{first:?}");
+        assert!(!conn.is_closed());
+        let second = conn.send(request(crate::body::empty())).await;
+        assert_eq!(second.expect("second request").status(), 200);
+        server.await.expect("server");
     }
 
     #[tokio::test(flavor = "current_thread")]
