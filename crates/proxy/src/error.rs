@@ -56,6 +56,8 @@ pub enum ConnError {
     PlaintextRefused(u16),
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    #[error("HTTP/2: {0}")]
+    Http2(#[from] h2::Error),
     #[error(transparent)]
     Tls(#[from] verimesh_identity::tls::ConfigError),
     #[error(transparent)]

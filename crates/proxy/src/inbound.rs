@@ -73,8 +73,13 @@ pub async fn handle(
                         app,
                         h2,
                     });
-                    let handler = move |req| http_in::handle(shared.clone(), conn.clone(), req);
-                    crate::http::serve(stream, h2, handler).await?;
+                    if h2 {
+                        let handler = move |req| http_in::handle(shared.clone(), conn.clone(), req);
+                        crate::http::h2_server::serve(stream, handler).await?;
+                    } else {
+                        let handler = move |req| http_in::handle(shared.clone(), conn.clone(), req);
+                        crate::http::serve(stream, false, handler).await?;
+                    }
                     return Ok(());
                 }
                 _ => {

@@ -6,6 +6,7 @@ pub mod detect;
 mod error;
 pub mod flags;
 mod gateway;
+mod h2_body;
 mod http;
 mod inbound;
 pub mod intercept;

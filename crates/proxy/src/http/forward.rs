@@ -32,6 +32,19 @@ const HOP_BY_HOP: [&str; 7] = [
 ];
 
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most requests carry none: one pass over the names (standard ones compare as
+    // integers) instead of a hashed lookup per name.
+    if !headers.keys().any(|name| {
+        name == header::CONNECTION
+            || name == header::TRANSFER_ENCODING
+            || name == header::UPGRADE
+            || name == header::TE
+            || name == header::TRAILER
+            || name.as_str() == "keep-alive"
+            || name.as_str() == "proxy-connection"
+    }) {
+        return;
+    }
     // Names listed in Connection are hop-by-hop too.
     let listed: Vec<String> = headers
         .get_all(header::CONNECTION)
@@ -172,9 +185,10 @@ pub async fn send(
     }
     to_h1(&mut req, authority);
     strip_hop_by_hop(req.headers_mut());
+    let (conn, reused) = pool.h1(connector, connect_timeout).await?;
     // A request without a body can be replayed on a fresh connection when a pooled one
     // turns out to have been closed by the server in the meantime.
-    let replay = req.body().is_end_stream().then(|| {
+    let replay = (reused && req.body().is_end_stream()).then(|| {
         let mut again = Request::new(body::empty());
         *again.method_mut() = req.method().clone();
         *again.uri_mut() = req.uri().clone();
@@ -182,20 +196,16 @@ pub async fn send(
         *again.headers_mut() = req.headers().clone();
         again
     });
-    let (mut sender, reused) = pool.h1(connector, connect_timeout).await?;
-    match sender.send_request(req).await {
-        Ok(resp) => {
-            pool.recycle(sender);
-            Ok(resp.map(body::incoming))
-        }
-        Err(e) if reused && replay.is_some() && (e.is_closed() || e.is_incomplete_message()) => {
+    match conn.send(req, pool).await {
+        Ok(resp) => Ok(resp),
+        Err(e) if e.stale && replay.is_some() => {
             let Some(again) = replay else {
-                return Err(UpstreamError::from_hyper(&e));
+                return Err(e.error);
             };
             // Boxed: rare, and it would otherwise make every request's future larger.
             Box::pin(send_fresh(pool, connector, again, connect_timeout)).await
         }
-        Err(e) => Err(UpstreamError::from_hyper(&e)),
+        Err(e) => Err(e.error),
     }
 }
 
@@ -206,13 +216,8 @@ async fn send_fresh(
     req: Request<Body>,
     connect_timeout: Duration,
 ) -> Result<Response<Body>, UpstreamError> {
-    let mut fresh = pool.h1_dedicated(connector, connect_timeout).await?;
-    let resp = fresh
-        .send_request(req)
-        .await
-        .map_err(|e| UpstreamError::from_hyper(&e))?;
-    pool.recycle(fresh);
-    Ok(resp.map(body::incoming))
+    let fresh = pool.h1_new(connector, connect_timeout).await?;
+    fresh.send(req, pool).await.map_err(|e| e.error)
 }
 
 /// Sends an upgrade request on a connection of its own and, on 101, splices the two
@@ -226,7 +231,7 @@ pub async fn send_upgrade(
     connect_timeout: Duration,
 ) -> Result<Response<Body>, UpstreamError> {
     to_h1(&mut req, authority);
-    let mut sender = pool.h1_dedicated(connector, connect_timeout).await?;
+    let mut sender = pool.h1_upgrade(connector, connect_timeout).await?;
     let mut resp = sender
         .send_request(req)
         .await

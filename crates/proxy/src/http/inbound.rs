@@ -14,7 +14,6 @@ use crate::server::Shared;
 use crate::upstream::EndpointPool;
 use http::header::HeaderValue;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +49,16 @@ pub fn xfcc_for(
     headers::xfcc(&state.me.principal, peer_cert_der, peer_id)
 }
 
-pub async fn handle(
+/// Handles one request; `B` is the server's body type (hyper's, or an `h2` stream's).
+pub async fn handle<B>(
     shared: Arc<Shared>,
     conn: Arc<InboundConn>,
-    req: Request<Incoming>,
-) -> Response<Body> {
+    req: Request<B>,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
     let state = shared.state.load_full();
     let mut ex = Exchange::begin(
         Direction::Inbound,

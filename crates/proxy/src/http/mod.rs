@@ -7,6 +7,7 @@ mod ext_authz_attrs;
 mod ext_authz_grpc;
 mod forward;
 pub mod gateway;
+pub mod h2_server;
 mod headers;
 pub mod inbound;
 mod normal_form;

@@ -14,7 +14,6 @@ use crate::telemetry::{Counted, Entry, InFlight, Metered, Telemetry};
 use http::header::{self, HeaderMap};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -41,14 +40,20 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn begin(
+    /// Starts the exchange for a request as the server received it (`B`: hyper's body, or
+    /// an `h2` stream's).
+    pub fn begin<B>(
         direction: Direction,
         state: &State,
         remote: SocketAddr,
         dst: SocketAddr,
-        req: Request<Incoming>,
+        req: Request<B>,
         logging: bool,
-    ) -> Exchange {
+    ) -> Exchange
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + Sync + Unpin + 'static,
+        B::Error: Into<crate::body::BoxError>,
+    {
         let (mut parts, incoming) = req.into_parts();
         let authority = parts
             .uri

@@ -214,20 +214,24 @@ impl HttpBody for Metered {
     }
 }
 
-/// A received request body that counts the bytes it carries (wrapping hyper's body itself,
-/// so the request's body is boxed once).
-pub struct Counted {
-    inner: hyper::body::Incoming,
+/// A received request body that counts the bytes it carries (wrapping the server's body
+/// itself, hyper's or an `h2` stream's, so the request's body is boxed once).
+pub struct Counted<B> {
+    inner: B,
     count: Arc<AtomicU64>,
 }
 
-impl Counted {
-    pub fn new(inner: hyper::body::Incoming, count: Arc<AtomicU64>) -> Self {
+impl<B> Counted<B> {
+    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
         Counted { inner, count }
     }
 }
 
-impl HttpBody for Counted {
+impl<B> HttpBody for Counted<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -235,9 +239,7 @@ impl HttpBody for Counted {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner)
-            .poll_frame(cx)
-            .map_err(BoxError::from);
+        let polled = Pin::new(&mut self.inner).poll_frame(cx).map_err(Into::into);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(d) = frame.data_ref() {
                 self.count.fetch_add(d.len() as u64, Ordering::Relaxed);

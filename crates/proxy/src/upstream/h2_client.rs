@@ -8,19 +8,20 @@
 //! that has already arrived whole.
 
 use super::UpstreamError;
-use crate::body::{Body, BoxError};
+use crate::body::Body;
+use crate::h2_body::{RecvBody, SendBody};
 use bytes::Bytes;
 use h2::client::SendRequest;
-use h2::{RecvStream, SendStream};
+use h2::RecvStream;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
-use hyper::body::{Body as _, Frame, SizeHint};
+use hyper::body::Body as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Stream and connection receive windows: large enough that a response body between proxies
@@ -133,195 +134,14 @@ impl Future for &mut InFlight {
     }
 }
 
-/// Sends a request body on its stream. The first chunk goes without waiting for send window
-/// (h2 holds it until the stream opens; it is one chunk, as hyper's own pump allows); after
-/// that each chunk waits for window, so a slow upstream bounds what is buffered.
-struct SendBody {
-    body: Body,
-    stream: SendStream<Bytes>,
-    first: bool,
-}
-
-impl SendBody {
-    fn new(body: Body, stream: SendStream<Bytes>) -> Self {
-        SendBody {
-            body,
-            stream,
-            first: true,
-        }
-    }
-}
-
-impl Future for SendBody {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        loop {
-            if !this.first {
-                this.stream.reserve_capacity(1);
-                while this.stream.capacity() == 0 {
-                    match ready!(this.stream.poll_capacity(cx)) {
-                        Some(Ok(_)) => {}
-                        // The stream was reset or the connection ended.
-                        Some(Err(_)) | None => return Poll::Ready(()),
-                    }
-                }
-            }
-            let frame = match Pin::new(&mut this.body).poll_frame(cx) {
-                Poll::Pending => {
-                    // Waiting on the client: stop early if the upstream gives up meanwhile.
-                    if this.stream.poll_reset(cx).is_ready() {
-                        return Poll::Ready(());
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(None) => {
-                    let _ = this.stream.send_data(Bytes::new(), true);
-                    return Poll::Ready(());
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    tracing::debug!("request body: {e}");
-                    this.stream.send_reset(h2::Reason::INTERNAL_ERROR);
-                    return Poll::Ready(());
-                }
-                Poll::Ready(Some(Ok(frame))) => frame,
-            };
-            match frame.into_data() {
-                Ok(data) => {
-                    let end = this.body.is_end_stream();
-                    if data.is_empty() && !end {
-                        continue;
-                    }
-                    this.first = false;
-                    if this.stream.send_data(data, end).is_err() || end {
-                        return Poll::Ready(());
-                    }
-                }
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        let _ = this.stream.send_trailers(trailers);
-                        return Poll::Ready(());
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A response body read from its stream, giving back receive window as it is consumed.
-struct RecvBody {
-    stream: RecvStream,
-    data_done: bool,
-}
-
-impl RecvBody {
-    fn new(stream: RecvStream) -> Self {
-        RecvBody {
-            stream,
-            data_done: false,
-        }
-    }
-}
-
-impl hyper::body::Body for RecvBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if !self.data_done {
-            match ready!(self.stream.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    let _ = self.stream.flow_control().release_capacity(data.len());
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-                None => self.data_done = true,
-            }
-        }
-        match ready!(self.stream.poll_trailers(cx)) {
-            Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
-            Ok(None) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(e.into()))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.stream.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        if self.stream.is_end_stream() {
-            SizeHint::with_exact(0)
-        } else {
-            SizeHint::default()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::BoxError;
+    use crate::upstream::recorded_io::Recorded;
     use http_body_util::BodyExt;
-    use std::io;
+    use hyper::body::Frame;
     use std::sync::Mutex;
-    use tokio::io::{DuplexStream, ReadBuf};
-
-    /// The client's side of an in-memory connection, recording each write it is given (as
-    /// the TLS layer under the HTTP/2 codec turns each into a record).
-    struct Recorded {
-        inner: DuplexStream,
-        writes: Arc<Mutex<Vec<Vec<u8>>>>,
-    }
-
-    impl AsyncRead for Recorded {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.inner).poll_read(cx, buf)
-        }
-    }
-
-    impl AsyncWrite for Recorded {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
-        }
-
-        fn poll_write_vectored(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            bufs: &[io::IoSlice<'_>],
-        ) -> Poll<io::Result<usize>> {
-            let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &joined))?;
-            self.writes
-                .lock()
-                .expect("writes")
-                .push(joined[..n].to_vec());
-            Poll::Ready(Ok(n))
-        }
-
-        fn is_write_vectored(&self) -> bool {
-            true
-        }
-
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.inner).poll_flush(cx)
-        }
-
-        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.inner).poll_shutdown(cx)
-        }
-    }
 
     /// The frame types (and whether END_STREAM is set) in some bytes of HTTP/2 frames.
     fn frames(bytes: &[u8]) -> Vec<(u8, bool)> {

@@ -5,8 +5,12 @@
 //! route change does not drop connections.
 
 mod connect;
+mod h1_client;
+mod h1_codec;
 mod h2_client;
 mod pool;
+#[cfg(test)]
+mod recorded_io;
 
 pub use connect::{connect_tcp, Connector};
 pub use pool::{EndpointPool, Pools, UpstreamKind};

@@ -3,6 +3,7 @@
 //! a single handshake instead of racing to open many.
 
 use super::connect::{BoxIo, Connector};
+use super::h1_client::H1Conn;
 use super::h2_client::H2Conn;
 use super::UpstreamError;
 use crate::body::Body;
@@ -37,11 +38,11 @@ pub struct EndpointPool {
     pub kind: UpstreamKind,
     h2: ArcSwapOption<H2Conn>,
     h2_opening: tokio::sync::Mutex<()>,
-    h1_idle: Mutex<Vec<http1::SendRequest<Body>>>,
+    h1_idle: Mutex<Vec<H1Conn>>,
 }
 
 impl EndpointPool {
-    fn new(addr: SocketAddr, kind: UpstreamKind) -> Self {
+    pub(crate) fn new(addr: SocketAddr, kind: UpstreamKind) -> Self {
         EndpointPool {
             addr,
             kind,
@@ -96,19 +97,29 @@ impl EndpointPool {
         &self,
         connector: &Connector,
         timeout: Duration,
-    ) -> Result<(http1::SendRequest<Body>, bool), UpstreamError> {
-        if let Some(s) = self.take_idle() {
-            return Ok((s, true));
+    ) -> Result<(H1Conn, bool), UpstreamError> {
+        if let Some(conn) = self.take_idle() {
+            return Ok((conn, true));
         }
         // Boxed for the same reason as opening HTTP/2.
-        Ok((
-            Box::pin(self.h1_dedicated(connector, timeout)).await?,
-            false,
-        ))
+        Ok((Box::pin(self.h1_new(connector, timeout)).await?, false))
     }
 
-    /// A new HTTP/1.1 connection of its own (for an upgrade, which keeps it).
-    pub async fn h1_dedicated(
+    /// A new HTTP/1.1 connection.
+    pub async fn h1_new(
+        &self,
+        connector: &Connector,
+        timeout: Duration,
+    ) -> Result<H1Conn, UpstreamError> {
+        let io = connector
+            .open(self.addr, &self.kind, MeshProtocol::Http1, timeout)
+            .await?;
+        Ok(H1Conn::new(io))
+    }
+
+    /// A new HTTP/1.1 connection through hyper's client, for an upgrade (WebSocket): hyper
+    /// hands over both upgraded connections, which are then spliced.
+    pub async fn h1_upgrade(
         &self,
         connector: &Connector,
         timeout: Duration,
@@ -119,32 +130,23 @@ impl EndpointPool {
         open_h1(io, self.addr).await
     }
 
-    /// A pooled connection ready for a request. Connections are pooled while their last
-    /// response is still being read (see [`EndpointPool::recycle`]): those stay for later,
-    /// closed ones are dropped.
-    fn take_idle(&self) -> Option<http1::SendRequest<Body>> {
+    /// The most recently pooled connection that can still carry a request; the ones the
+    /// server closed (or that sat idle too long) are dropped on the way.
+    pub(super) fn take_idle(&self) -> Option<H1Conn> {
         let mut idle = self.h1_idle.lock().ok()?;
-        let mut i = 0;
-        while let Some(s) = idle.get(i) {
-            if s.is_ready() {
-                return Some(idle.swap_remove(i));
-            }
-            if s.is_closed() {
-                idle.swap_remove(i);
-            } else {
-                i += 1;
+        while let Some(mut conn) = idle.pop() {
+            if conn.reusable() {
+                return Some(conn);
             }
         }
         None
     }
 
-    /// Returns a connection to the pool once its request is sent. It is handed out again
-    /// only when hyper says it is ready for the next request (its response read in full),
-    /// which needs no task per request to wait for that.
-    pub fn recycle(&self, sender: http1::SendRequest<Body>) {
+    /// Returns a connection to the pool once its exchange is complete.
+    pub fn recycle(&self, conn: H1Conn) {
         if let Ok(mut idle) = self.h1_idle.lock() {
             if idle.len() < MAX_IDLE_HTTP1 {
-                idle.push(sender);
+                idle.push(conn.idle());
             }
         }
     }
