@@ -313,7 +313,7 @@ async fn custom_policies_ask_the_external_authorizer() {
             "port": 8000, "pathPrefix": "/check",
             "includeRequestHeadersInCheck": ["x-ext-authz"],
             "headersToUpstreamOnAllow": ["x-ext-authz-check-result"],
-            "headersToDownstreamOnDeny": ["x-ext-authz-check-result"]}}"#,
+            "headersToDownstreamOnDeny": ["x-ext-authz-check-result", "content-type"]}}"#,
     )
     .expect("provider")];
     let (authz, seen) = ext_authz_server().await;
@@ -378,6 +378,9 @@ async fn custom_policies_ask_the_external_authorizer() {
             .map(|v| v.as_bytes()),
         Some(&b"denied"[..])
     );
+    // The authorizer's content-type replaces the refusal's own rather than joining it.
+    let types: Vec<_> = headers.get_all("content-type").iter().collect();
+    assert_eq!(types, ["text/x-denial"]);
 }
 
 /// Adds `authz.b.svc.cluster.local:port` (plain, no sidecar) at `addr` to `cfg`, as the

@@ -5,7 +5,7 @@
 //! (Envoy's text for each failure) or 403 `RBAC: access denied`; CUSTOM policies ask their
 //! external authorizer (`ext_authz`).
 
-use super::ext_authz::{self, Answer};
+use super::ext_authz::{self, apply_caller_headers, Answer, CallerHeader};
 use super::request::Exchange;
 use super::respond::Local;
 use crate::body::Body;
@@ -31,7 +31,7 @@ pub struct Verdict {
     /// Set when the request is refused.
     pub refusal: Option<Local>,
     /// Headers an external authorizer asked for on the response (either way).
-    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    pub response_headers: Vec<CallerHeader>,
     /// The payload of the request's verified JWT (gateways route on its claims).
     pub claims: Option<serde_json::Value>,
 }
@@ -58,9 +58,10 @@ impl Verdict {
         let refusal = self.refusal.take()?;
         let unauthorized = refusal.status == StatusCode::UNAUTHORIZED;
         let mut resp = ex.local(refusal, state);
-        for (name, value) in std::mem::take(&mut self.response_headers) {
-            resp.headers_mut().append(name, value);
-        }
+        apply_caller_headers(
+            resp.headers_mut(),
+            std::mem::take(&mut self.response_headers),
+        );
         if unauthorized {
             if let Some(v) = challenge(&ex.authority, path) {
                 resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);

@@ -3,8 +3,9 @@
 //! `pathPrefix` + path (query included), an empty body, and the headers Envoy always sends
 //! (host, authorization, content-length) plus `includeRequestHeadersInCheck` and
 //! `includeAdditionalHeadersInCheck`. A 200 allows (the `headersToUpstreamOnAllow` of its
-//! answer are set on the request, `headersToDownstreamOnAllow` on the response); any other
-//! status denies with the authorizer's status, body and `headersToDownstreamOnDeny`; no
+//! answer are set on the request, `headersToDownstreamOnAllow` appended to the response); any
+//! other status denies with the authorizer's status, body and `headersToDownstreamOnDeny`
+//! (which replace the refusal's own headers of the same names); no
 //! answer denies with `statusOnError` (403) unless `failOpen`. The provider's `service` is
 //! reached through this proxy's own outbound config (its services and clusters).
 //! `envoyExtAuthzGrpc` providers are asked by `ext_authz_grpc`.
@@ -33,8 +34,32 @@ const ALWAYS: [&str; 3] = ["host", "authorization", "content-length"];
 /// What the authorizer decided.
 pub enum Answer {
     /// Allowed; headers for the response to the caller.
-    Allow(Vec<(HeaderName, HeaderValue)>),
-    Deny(Local, Vec<(HeaderName, HeaderValue)>),
+    Allow(Vec<CallerHeader>),
+    /// Refused; the refusal and the headers it carries.
+    Deny(Local, Vec<CallerHeader>),
+}
+
+/// A header the authorizer wants on the response to the caller. One that is not appended
+/// replaces the values the response already has under its name (the application's, or
+/// those of the proxy's own refusal) — but not the authorizer's other values for that name,
+/// so two `set-cookie`s both arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerHeader {
+    pub name: HeaderName,
+    pub value: HeaderValue,
+    pub append: bool,
+}
+
+/// Puts `list` on `headers`, in order.
+pub fn apply_caller_headers(headers: &mut HeaderMap, list: Vec<CallerHeader>) {
+    let mut replaced: Vec<HeaderName> = Vec::new();
+    for h in list {
+        if !h.append && !replaced.contains(&h.name) {
+            headers.remove(&h.name);
+            replaced.push(h.name.clone());
+        }
+        headers.append(h.name, h.value);
+    }
 }
 
 /// Asks the provider named `provider` about `req` (already normalized); on allow, `req`
@@ -80,7 +105,11 @@ pub async fn check(
         for (name, value) in pick(&parts.headers, &http.headers_to_upstream_on_allow) {
             req.headers_mut().insert(name, value);
         }
-        return Answer::Allow(pick(&parts.headers, &http.headers_to_downstream_on_allow));
+        return Answer::Allow(for_caller(
+            &parts.headers,
+            &http.headers_to_downstream_on_allow,
+            true,
+        ));
     }
     let text = crate::body::collect_limited(body, MAX_DENY_BODY)
         .await
@@ -94,8 +123,22 @@ pub async fn check(
     local.detail = Some("ext_authz_denied".into());
     Answer::Deny(
         local,
-        pick(&parts.headers, &http.headers_to_downstream_on_deny),
+        for_caller(&parts.headers, &http.headers_to_downstream_on_deny, false),
     )
+}
+
+/// The headers named in `names` from the authorizer's answer, for the caller: appended to
+/// the application's response on allow (as Envoy does), replacing the refusal's own
+/// (its `content-type`, say) on deny.
+fn for_caller(from: &HeaderMap, names: &[String], append: bool) -> Vec<CallerHeader> {
+    pick(from, names)
+        .into_iter()
+        .map(|(name, value)| CallerHeader {
+            name,
+            value,
+            append,
+        })
+        .collect()
 }
 
 fn http_error(http: &ExtAuthzHttp) -> Answer {
@@ -216,4 +259,54 @@ fn pick(from: &HeaderMap, names: &[String]) -> Vec<(HeaderName, HeaderValue)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(name: &'static str, value: &'static str, append: bool) -> CallerHeader {
+        CallerHeader {
+            name: HeaderName::from_static(name),
+            value: HeaderValue::from_static(value),
+            append,
+        }
+    }
+
+    #[test]
+    fn caller_headers_replace_unless_appended_and_keep_each_of_the_authorizers_values() {
+        let mut resp = HeaderMap::new();
+        resp.append("content-type", HeaderValue::from_static("text/plain"));
+        resp.append("set-cookie", HeaderValue::from_static("app=1"));
+        resp.append("x-trace", HeaderValue::from_static("app"));
+        apply_caller_headers(
+            &mut resp,
+            vec![
+                h("content-type", "application/json", false),
+                h("set-cookie", "a=1", false),
+                h("set-cookie", "b=2", false),
+                h("x-trace", "authz", true),
+            ],
+        );
+        let all = |n: &str| -> Vec<_> { resp.get_all(n).iter().cloned().collect() };
+        assert_eq!(all("content-type"), ["application/json"]);
+        assert_eq!(all("set-cookie"), ["a=1", "b=2"]);
+        assert_eq!(all("x-trace"), ["app", "authz"]);
+    }
+
+    #[test]
+    fn http_answers_append_on_allow_and_replace_on_deny() {
+        let mut answer = HeaderMap::new();
+        answer.append("x-user", HeaderValue::from_static("alice"));
+        answer.append("x-user", HeaderValue::from_static("bob"));
+        answer.append("x-other", HeaderValue::from_static("no"));
+        let names = vec!["X-User".to_string()];
+        let allow = for_caller(&answer, &names, true);
+        assert_eq!(
+            allow,
+            vec![h("x-user", "alice", true), h("x-user", "bob", true)]
+        );
+        let deny = for_caller(&answer, &names, false);
+        assert!(deny.iter().all(|c| !c.append && c.name == "x-user"));
+    }
 }

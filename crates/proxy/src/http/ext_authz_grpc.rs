@@ -3,8 +3,9 @@
 //! (HTTP/2, through its own outbound config, as for HTTP providers) with the request's
 //! attributes (`ext_authz_attrs`). A CheckResponse with status OK allows: `ok_response` headers
 //! are set on the request (appended when their `append` is true), `headers_to_remove` are
-//! removed, `response_headers_to_add` go to the caller. Any other status denies, with
-//! `denied_response`'s HTTP status (403 when unset), body and headers. No answer within the
+//! removed, `response_headers_to_add` go to the caller (replacing the application's values
+//! unless `append`). Any other status denies, with `denied_response`'s HTTP status (403 when
+//! unset), body and headers (replacing the refusal's own unless `append`). No answer within the
 //! provider's `timeout`, a failed call, or an answer that cannot be read denies with
 //! `statusOnError` (403), unless `failOpen`.
 //!
@@ -13,7 +14,7 @@
 //! authorizer may not touch Host or pseudo-headers, which routing already decided on.
 
 use super::authz::Downstream;
-use super::ext_authz::{self, Answer, DEFAULT_TIMEOUT};
+use super::ext_authz::{self, Answer, CallerHeader, DEFAULT_TIMEOUT};
 use super::ext_authz_attrs::{self, BodyInCheck};
 use super::forward::{self, Wire};
 use super::peek_body;
@@ -210,14 +211,9 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
                     }
                 }
             }
-            // Added to the application's response; `append: false` cannot replace what the
-            // application sends here, so these are always added.
-            downstream.extend(
-                ok.response_headers_to_add
-                    .iter()
-                    .filter_map(header_of)
-                    .map(|(n, v, _)| (n, v)),
-            );
+            // For the application's response: `append` unset or false replaces what the
+            // application sends under that name.
+            downstream.extend(ok.response_headers_to_add.iter().filter_map(caller_header));
         }
         return Answer::Allow(downstream);
     }
@@ -229,12 +225,7 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
                 .filter(|c| *c > 0)
                 .and_then(|c| StatusCode::from_u16(c).ok())
                 .unwrap_or(StatusCode::FORBIDDEN);
-            let headers = d
-                .headers
-                .iter()
-                .filter_map(header_of)
-                .map(|(n, v, _)| (n, v))
-                .collect();
+            let headers = d.headers.iter().filter_map(caller_header).collect();
             (status, d.body, headers)
         }
         _ => (StatusCode::FORBIDDEN, String::new(), Vec::new()),
@@ -246,6 +237,15 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
     );
     local.detail = Some("ext_authz_denied".into());
     Answer::Deny(local, headers)
+}
+
+fn caller_header(option: &pb::HeaderValueOption) -> Option<CallerHeader> {
+    let (name, value, append) = header_of(option)?;
+    Some(CallerHeader {
+        name,
+        value,
+        append,
+    })
 }
 
 /// A header the authorizer asked for, and whether to append it; `None` for what may not be
@@ -314,7 +314,11 @@ mod tests {
                 pb::HeaderValueOption::set("bad name", "x"),
             ],
             &["authorization", "host"],
-            vec![pb::HeaderValueOption::set("x-down", "1")],
+            vec![pb::HeaderValueOption::set("x-down", "1"), {
+                let mut more = pb::HeaderValueOption::set("x-more", "2");
+                more.append = Some(true);
+                more
+            }],
         );
         let Answer::Allow(down) = decide(answer, &mut req) else {
             panic!("allowed expected")
@@ -325,8 +329,9 @@ mod tests {
         assert_eq!(kept, ["old", "new"]);
         assert!(h.get("authorization").is_none());
         assert_eq!(h[header::HOST], "app", "Host is neither set nor removed");
-        assert_eq!(down.len(), 1);
-        assert_eq!(down[0].0, "x-down");
+        assert_eq!(down.len(), 2);
+        assert_eq!((down[0].name.as_str(), down[0].append), ("x-down", false));
+        assert_eq!((down[1].name.as_str(), down[1].append), ("x-more", true));
         // Without `append` a value replaces the old one.
         let mut req = request();
         decide(
@@ -360,7 +365,11 @@ mod tests {
         assert_eq!(local.status, StatusCode::UNAUTHORIZED);
         assert_eq!(local.body, "go away");
         assert_eq!(local.detail.as_deref(), Some("ext_authz_denied"));
-        assert_eq!(headers[0].1, "no");
+        assert_eq!(headers[0].value, "no");
+        assert!(
+            !headers[0].append,
+            "append defaults to false in a denied response"
+        );
         // A bare denial is a 403; so is a status code that is not HTTP's.
         for status in [
             None,

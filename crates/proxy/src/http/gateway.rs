@@ -138,9 +138,7 @@ async fn decide_and_route(
         verdict.claims.as_ref(),
     )
     .await;
-    for (name, value) in verdict.response_headers {
-        resp.headers_mut().append(name, value);
-    }
+    super::ext_authz::apply_caller_headers(resp.headers_mut(), verdict.response_headers);
     resp
 }
 

@@ -140,9 +140,7 @@ where
         Ok(resp) => resp,
         Err(e) => ex.local(Local::upstream(&e), &state),
     };
-    for (name, value) in verdict.response_headers {
-        resp.headers_mut().append(name, value);
-    }
+    super::ext_authz::apply_caller_headers(resp.headers_mut(), verdict.response_headers);
     if conn.peer.is_some() {
         resp.headers_mut().remove(headers::PEER);
         if let Some(v) = &state.me.peer_header {

@@ -146,6 +146,12 @@ pub async fn ext_authz_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
                         *resp.status_mut() = status;
                         resp.headers_mut()
                             .insert("x-ext-authz-check-result", result.parse().expect("static"));
+                        if !allow {
+                            // What a refusal passed on to the caller should carry instead of
+                            // the proxy's own text/plain.
+                            resp.headers_mut()
+                                .insert("content-type", "text/x-denial".parse().expect("static"));
+                        }
                         Ok::<_, std::convert::Infallible>(resp)
                     }
                 });
