@@ -142,16 +142,21 @@ struct TcpSeries {
     received: AtomicU64,
 }
 
+/// Every request hashes its labels (a dozen strings) to find its series, so the hasher is a
+/// fast one rather than SipHash. It is seeded per process, so a peer cannot plan collisions;
+/// the labels come from verified identities, the config and mesh peers' metadata.
+type SeriesHashMap<V> = HashMap<Labels, Arc<V>, foldhash::fast::RandomState>;
+
 /// A label-keyed set of series: lock-free lookups, copy-on-write inserts.
 struct SeriesMap<V> {
-    map: ArcSwap<HashMap<Labels, Arc<V>>>,
+    map: ArcSwap<SeriesHashMap<V>>,
     insert: Mutex<()>,
 }
 
 impl<V> SeriesMap<V> {
     fn new() -> Self {
         SeriesMap {
-            map: ArcSwap::from_pointee(HashMap::new()),
+            map: ArcSwap::from_pointee(SeriesHashMap::default()),
             insert: Mutex::new(()),
         }
     }
