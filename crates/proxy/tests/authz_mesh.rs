@@ -319,33 +319,7 @@ async fn custom_policies_ask_the_external_authorizer() {
     let (authz, seen) = ext_authz_server().await;
     let (app, _) = backend("web").await;
     let mut cfg = policy_config(app, Protocol::Http, sec);
-    cfg.services
-        .push(std::sync::Arc::new(verimesh_model::Service {
-            hostname: "authz.b.svc.cluster.local".into(),
-            aliases: vec![],
-            addresses: vec![],
-            ports: vec![verimesh_model::ServicePort {
-                port: 8000,
-                name: "http".into(),
-                protocol: Protocol::Http,
-                http_routes: vec![],
-                tcp_routes: vec![],
-                default_cluster: "authz".into(),
-            }],
-        }));
-    cfg.clusters
-        .push(std::sync::Arc::new(verimesh_model::Cluster {
-            name: "authz".into(),
-            transport: verimesh_model::Transport::Plain,
-            endpoints: vec![verimesh_model::Endpoint {
-                address: authz,
-                identity: None,
-                labels: Default::default(),
-                weight: 1,
-            }],
-            connect_timeout_ms: 1000,
-            ..Default::default()
-        }));
+    with_authz_service(&mut cfg, 8000, authz, Protocol::Http);
     let mesh = Mesh::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
@@ -389,6 +363,7 @@ fn with_authz_service(
     cfg: &mut verimesh_model::ProxyConfig,
     port: u16,
     addr: std::net::SocketAddr,
+    protocol: Protocol,
 ) {
     cfg.services
         .push(std::sync::Arc::new(verimesh_model::Service {
@@ -397,8 +372,8 @@ fn with_authz_service(
             addresses: vec![],
             ports: vec![verimesh_model::ServicePort {
                 port,
-                name: "grpc".into(),
-                protocol: Protocol::Grpc,
+                name: format!("{protocol:?}").to_lowercase(),
+                protocol,
                 http_routes: vec![],
                 tcp_routes: vec![],
                 default_cluster: "authz".into(),
@@ -437,7 +412,7 @@ async fn grpc_setup(
     .expect("provider")];
     let (app, _) = backend("web").await;
     let mut cfg = policy_config(app, Protocol::Http, sec);
-    with_authz_service(&mut cfg, 9000, authz);
+    with_authz_service(&mut cfg, 9000, authz, Protocol::Grpc);
     (start_policy_server(mesh, cfg, app, log, NEVER).await, app)
 }
 
