@@ -35,10 +35,7 @@ async fn read_request(server: &mut DuplexStream) -> (String, Vec<u8>) {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let mut chunk = [0u8; 4096];
-        let n = server.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "client closed mid-head");
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(server, &mut buf, "head").await;
     };
     let head = String::from_utf8(buf[..head_end].to_vec()).expect("ascii head");
     let mut rest = buf[head_end..].to_vec();
@@ -49,24 +46,46 @@ async fn read_request(server: &mut DuplexStream) -> (String, Vec<u8>) {
         .and_then(|v| v.trim().parse::<usize>().ok())
     {
         while rest.len() < len {
-            let mut chunk = [0u8; 4096];
-            let n = server.read(&mut chunk).await.expect("read");
-            assert!(n > 0, "client closed mid-body");
-            rest.extend_from_slice(&chunk[..n]);
+            read_more(server, &mut rest, "body").await;
         }
         rest
     } else if lower.contains("transfer-encoding: chunked") {
         while !rest.ends_with(b"0\r\n\r\n") {
-            let mut chunk = [0u8; 4096];
-            let n = server.read(&mut chunk).await.expect("read");
-            assert!(n > 0, "client closed mid-body");
-            rest.extend_from_slice(&chunk[..n]);
+            read_more(server, &mut rest, "body").await;
         }
         rest
     } else {
         Vec::new()
     };
     (head, body)
+}
+
+/// Appends what the server's end reads next to `buf`; the client must not close mid-`part`.
+async fn read_more(server: &mut DuplexStream, buf: &mut Vec<u8>, part: &str) {
+    let mut chunk = [0u8; 4096];
+    let n = server.read(&mut chunk).await.expect("read");
+    assert!(n > 0, "client closed mid-{part}");
+    buf.extend_from_slice(&chunk[..n]);
+}
+
+/// A server that reads one request, writes `chunks` one by one, and closes.
+fn answer_and_close(
+    mut server: DuplexStream,
+    chunks: &'static [&'static [u8]],
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        read_request(&mut server).await;
+        for chunk in chunks {
+            server.write_all(chunk).await.expect("respond");
+        }
+    })
+}
+
+fn get() -> Request<Body> {
+    Request::get("/")
+        .header("host", "a")
+        .body(crate::body::empty())
+        .expect("request")
 }
 
 fn post(body: Body) -> Request<Body> {
@@ -132,13 +151,7 @@ async fn a_chunked_response_streams_with_its_trailers_then_pools_the_connection(
             .expect("respond");
         server
     });
-    let get = Request::get("/")
-        .header("host", "a")
-        .body(crate::body::empty());
-    let resp = conn
-        .send(get.expect("request"), &pool)
-        .await
-        .expect("response");
+    let resp = conn.send(get(), &pool).await.expect("response");
     let mut body = resp.into_body();
     let first = body.frame().await.expect("frame").expect("ok");
     assert_eq!(first.into_data().expect("data"), "hel");
@@ -246,24 +259,11 @@ async fn a_request_body_still_streaming_keeps_flowing_while_the_response_is_read
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_connection_the_server_closed_is_not_reused() {
-    let (conn, _writes, mut server) = pair();
+    let (conn, _writes, server) = pair();
     let pool = pool();
-    let served = tokio::spawn(async move {
-        read_request(&mut server).await;
-        server
-            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-            .await
-            .expect("respond");
-        // Then the server's keep-alive timeout closes it.
-        drop(server);
-    });
-    let get = Request::get("/")
-        .header("host", "a")
-        .body(crate::body::empty());
-    let resp = conn
-        .send(get.expect("request"), &pool)
-        .await
-        .expect("response");
+    // The server answers, then its keep-alive timeout closes the connection.
+    let served = answer_and_close(server, &[b"HTTP/1.1 204 No Content\r\n\r\n"]);
+    let resp = conn.send(get(), &pool).await.expect("response");
     assert_eq!(resp.status(), 204);
     served.await.expect("server");
     assert!(
@@ -274,19 +274,10 @@ async fn a_connection_the_server_closed_is_not_reused() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn closed_before_responding_is_stale_and_a_body_until_close_is_not_pooled() {
-    let (conn, _writes, mut server) = pair();
+    let (conn, _writes, server) = pair();
     let pool = pool();
-    let served = tokio::spawn(async move {
-        read_request(&mut server).await;
-        drop(server);
-    });
-    let get = Request::get("/")
-        .header("host", "a")
-        .body(crate::body::empty());
-    let err = conn
-        .send(get.expect("request"), &pool)
-        .await
-        .expect_err("no response");
+    let served = answer_and_close(server, &[]);
+    let err = conn.send(get(), &pool).await.expect_err("no response");
     served.await.expect("server");
     assert!(
         err.stale,
@@ -297,23 +288,9 @@ async fn closed_before_responding_is_stale_and_a_body_until_close_is_not_pooled(
         crate::flags::ResponseFlag::UpstreamConnectionTermination
     );
 
-    let (conn, _writes, mut server) = pair();
-    let served = tokio::spawn(async move {
-        read_request(&mut server).await;
-        server
-            .write_all(b"HTTP/1.1 200 OK\r\n\r\nuntil ")
-            .await
-            .expect("respond");
-        server.write_all(b"close").await.expect("respond");
-        drop(server);
-    });
-    let get = Request::get("/")
-        .header("host", "a")
-        .body(crate::body::empty());
-    let resp = conn
-        .send(get.expect("request"), &pool)
-        .await
-        .expect("response");
+    let (conn, _writes, server) = pair();
+    let served = answer_and_close(server, &[b"HTTP/1.1 200 OK\r\n\r\nuntil ", b"close"]);
+    let resp = conn.send(get(), &pool).await.expect("response");
     assert_eq!(body_text(resp).await, "until close");
     served.await.expect("server");
     assert!(pool.take_idle().is_none());
@@ -321,23 +298,13 @@ async fn closed_before_responding_is_stale_and_a_body_until_close_is_not_pooled(
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_body_cut_short_is_an_error_not_a_shorter_body() {
-    let (conn, _writes, mut server) = pair();
+    let (conn, _writes, server) = pair();
     let pool = pool();
-    let served = tokio::spawn(async move {
-        read_request(&mut server).await;
-        server
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
-            .await
-            .expect("respond");
-        drop(server);
-    });
-    let get = Request::get("/")
-        .header("host", "a")
-        .body(crate::body::empty());
-    let resp = conn
-        .send(get.expect("request"), &pool)
-        .await
-        .expect("response");
+    let served = answer_and_close(
+        server,
+        &[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"],
+    );
+    let resp = conn.send(get(), &pool).await.expect("response");
     served.await.expect("server");
     assert!(resp.into_body().collect().await.is_err());
     assert!(pool.take_idle().is_none());
