@@ -137,10 +137,8 @@ impl Future for &mut InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::BoxError;
-    use crate::upstream::recorded_io::Recorded;
+    use crate::upstream::recorded_io::{Fed, Recorded};
     use http_body_util::BodyExt;
-    use hyper::body::Frame;
     use std::sync::Mutex;
 
     /// The frame types (and whether END_STREAM is set) in some bytes of HTTP/2 frames.
@@ -241,21 +239,6 @@ mod tests {
         assert_eq!(frames(request_writes[0]), vec![(0x1, false), (0x0, true)]);
     }
 
-    /// A request body whose chunks come from a channel, as a client streaming slowly.
-    struct Trickle(tokio::sync::mpsc::UnboundedReceiver<Bytes>);
-
-    impl hyper::body::Body for Trickle {
-        type Data = Bytes;
-        type Error = BoxError;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            self.0.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
-        }
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn a_body_still_streaming_when_the_response_comes_keeps_flowing() {
         let (conn, _writes, mut served) = pair().await;
@@ -274,7 +257,7 @@ mod tests {
                 .to_bytes()
         });
         let resp = conn
-            .send(request(Trickle(rx).boxed()))
+            .send(request(Fed(rx).boxed()))
             .await
             .expect("response before the body ended");
         assert_eq!(resp.status(), 200);

@@ -1,5 +1,6 @@
 //! Test support: an in-memory connection that records each write it is given, to check
-//! how many writes (and so TLS records and wake-ups of the peer) a request costs.
+//! how many writes (and so TLS records and wake-ups of the peer) a request costs; and a
+//! request body the test feeds chunk by chunk.
 
 use std::io;
 use std::pin::Pin;
@@ -57,5 +58,23 @@ impl AsyncWrite for Recorded {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A request body whose chunks the test sends through a channel, as a client streaming
+/// slowly would; it ends when the sender is dropped.
+pub struct Fed(pub tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>);
+
+impl hyper::body::Body for Fed {
+    type Data = bytes::Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|b| Ok(hyper::body::Frame::data(b))))
     }
 }

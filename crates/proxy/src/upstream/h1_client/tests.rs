@@ -1,5 +1,5 @@
 use super::*;
-use crate::upstream::recorded_io::Recorded;
+use crate::upstream::recorded_io::{Fed, Recorded};
 use crate::upstream::UpstreamKind;
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
@@ -172,20 +172,6 @@ async fn a_chunked_response_streams_with_its_trailers_then_pools_the_connection(
     assert_eq!(trailers.expect("trailers")["grpc-status"], "0");
     let _server = served.await.expect("server");
     assert!(pool.take_idle().is_some());
-}
-
-/// A request body fed by the test, frame by frame.
-struct Fed(mpsc::UnboundedReceiver<Bytes>);
-
-impl hyper::body::Body for Fed {
-    type Data = Bytes;
-    type Error = BoxError;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]
