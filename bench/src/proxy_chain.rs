@@ -271,9 +271,37 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             );
         }
     }
+    report_early_exits(&mut procs, &dir);
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// A proxy or nginx that exited before the end explains a chain's errors; its stderr goes
+/// with the run's directory, so it is printed here.
+fn report_early_exits(procs: &mut Procs, dir: &Path) {
+    let mut any = false;
+    for child in &mut procs.0 {
+        if let Ok(Some(status)) = child.try_wait() {
+            println!("process {} exited during the run: {status}", child.id());
+            any = true;
+        }
+    }
+    if !any {
+        return;
+    }
+    for sub in [dir.to_path_buf(), dir.join("b")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "err") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                println!("--- {}:\n{}", path.display(), text.trim_end());
+            }
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
