@@ -209,11 +209,7 @@ pub fn parse_response_head(
                 continue;
             }
             if name == header::CONTENT_LENGTH {
-                let n = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .ok_or(WireError::ContentLength)?;
+                let n = content_length(value.as_bytes()).ok_or(WireError::ContentLength)?;
                 if length.is_some_and(|m| m != n) {
                     return Err(WireError::ContentLength);
                 }
@@ -260,6 +256,16 @@ pub fn parse_response_head(
             keep_alive: !connection_close,
         }));
     }
+}
+
+/// A Content-Length value: digits only (RFC 9110 section 8.6), so `+5` or `-0`, which a
+/// number parser would take, are refused like any other malformed length.
+fn content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 fn is_hop_by_hop_response_header(name: &HeaderName) -> bool {
@@ -517,6 +523,8 @@ mod tests {
         for bad in [
             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+            "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\n\r\n",
             "NOT HTTP\r\n\r\n",
         ] {
