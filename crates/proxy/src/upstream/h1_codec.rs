@@ -313,12 +313,18 @@ pub fn decode_chunked(state: &mut ChunkState, buf: &mut BytesMut) -> Result<Deco
                     return Ok(Decoded::NeedMore);
                 };
                 let line = &buf[..eol];
+                // chunk-size = 1*HEXDIG, then optional whitespace before any extension: no
+                // sign or leading space, which a lenient number parser would let through and
+                // another reader of the same bytes might not.
                 let size_part = line
                     .split(|b| *b == b';')
                     .next()
                     .unwrap_or_default()
-                    .trim_ascii();
-                if size_part.is_empty() || size_part.len() > 16 {
+                    .trim_ascii_end();
+                if size_part.is_empty()
+                    || size_part.len() > 16
+                    || !size_part.iter().all(u8::is_ascii_hexdigit)
+                {
                     return Err(WireError::Chunked("bad chunk size"));
                 }
                 let size = std::str::from_utf8(size_part)
@@ -565,7 +571,7 @@ mod tests {
     #[test]
     fn chunked_bodies_decode_whatever_the_read_boundaries() {
         let raw =
-            b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\ngrpc-status: 0\r\n\r\n";
+            b"5 ;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\ngrpc-status: 0\r\n\r\n";
         for split in [1, 2, 3, 7, raw.len()] {
             let (data, trailers) = decode_all(raw, split).expect("valid");
             assert_eq!(data, b"helloabcdefghijklmnopqrstuvwxyz", "split {split}");
@@ -574,7 +580,13 @@ mod tests {
         let (data, trailers) = decode_all(b"3\r\nabc\r\n0\r\n\r\n", 4).expect("valid");
         assert_eq!(data, b"abc");
         assert!(trailers.is_none());
-        for bad in [&b"zz\r\n"[..], b"3\r\nabcX\r\n", b"\r\n"] {
+        for bad in [
+            &b"zz\r\n"[..],
+            b"3\r\nabcX\r\n",
+            b"\r\n",
+            b"+3\r\nabc\r\n0\r\n\r\n",
+            b" 3\r\nabc\r\n0\r\n\r\n",
+        ] {
             assert!(decode_all(bad, 64).is_err(), "{bad:?}");
         }
     }
