@@ -36,6 +36,8 @@ pub enum ResponseFlag {
     DelayInjected,
     /// A fault injected by configuration (abort).
     FaultInjected,
+    /// The upstream's response broke HTTP (malformed head or framing): answered 502.
+    UpstreamProtocolError,
 }
 
 impl ResponseFlag {
@@ -55,6 +57,7 @@ impl ResponseFlag {
             ResponseFlag::InvalidEnvoyRequestHeaders => "IH",
             ResponseFlag::DelayInjected => "DI",
             ResponseFlag::FaultInjected => "FI",
+            ResponseFlag::UpstreamProtocolError => "UPE",
         }
     }
 }

@@ -341,6 +341,31 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
         }),
         &[("outbound|8080|v9|web.b.svc.cluster.local", 100)],
     );
+    let broken = route(
+        "broken",
+        Some(HttpMatch {
+            uri: Some(StringMatch::Prefix("/broken".into())),
+            ..Default::default()
+        }),
+        &[("broken", 100)],
+    );
+    // A plain HTTP/1.1 server whose Content-Length is not a number of digits.
+    let broken_app = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let broken_addr = broken_app.local_addr().expect("addr");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut conn, _)) = broken_app.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\nhello")
+                .await;
+        }
+    });
+    let mut broken_cluster = mesh_cluster("broken", vec![endpoint(broken_addr, &[])]);
+    broken_cluster.transport = verimesh_model::Transport::Plain;
     let mut missing = mesh_cluster("outbound|8080|v9|web.b.svc.cluster.local", vec![]);
     missing.missing = Some("subset v9 is not defined".into());
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -353,6 +378,7 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
                 dead,
                 empty,
                 gone,
+                broken,
                 route("rest", None, &[("web", 100)]),
             ],
             "web",
@@ -362,6 +388,7 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
             mesh_cluster("web", vec![endpoint(server.inbound_addr, &[])]),
             mesh_cluster("dead", vec![endpoint(closed_addr, &[])]),
             mesh_cluster("empty", vec![]),
+            broken_cluster,
         ],
     );
     let log = mesh.dir.path().join("access.log");
@@ -389,12 +416,17 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
     let (status, _, _) = get(c, "/gone", &[]).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
-    let entries = wait_for_log(&log, 4).await;
+    // An application speaking broken HTTP: 502, as Envoy answers a protocol error.
+    let (status, _, body) = get(c, "/broken", &[]).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(body.ends_with("reset reason: protocol error"), "{body}");
+
+    let entries = wait_for_log(&log, 5).await;
     let flags: Vec<_> = entries
         .iter()
         .map(|e| e["response_flags"].as_str().unwrap_or("?").to_string())
         .collect();
-    assert_eq!(flags, ["UT", "UF", "UH", "NC"]);
+    assert_eq!(flags, ["UT", "UF", "UH", "NC", "UPE"]);
     assert!(entries[3]["upstream_transport_failure_reason"]
         .as_str()
         .is_some_and(|r| r.contains("subset v9 is not defined")));

@@ -67,7 +67,7 @@ impl Local {
 
     pub fn upstream(e: &UpstreamError) -> Self {
         let mut l = Local::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            e.status(),
             Some(e.flag()),
             format!(
                 "upstream connect error or disconnect/reset before headers. reset reason: {}",

@@ -296,6 +296,8 @@ fn retriable_error(e: &UpstreamError, on: &[String]) -> bool {
             broad || (has(on, "refused-stream") && text.to_ascii_lowercase().contains("refused"))
         }
         UpstreamError::Terminated(_) => broad,
+        // A 502 to the caller: what `gateway-error` retries, and a reset reason to Envoy.
+        UpstreamError::Protocol(_) => broad || has(on, "gateway-error"),
         UpstreamError::Overflow => false,
     }
 }

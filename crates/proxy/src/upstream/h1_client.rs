@@ -177,7 +177,7 @@ impl H1Conn {
 
 fn wire_error(e: WireError) -> SendError {
     SendError {
-        error: UpstreamError::Reset(format!("upstream sent {e}")),
+        error: UpstreamError::Protocol(format!("upstream sent {e}")),
         stale: false,
     }
 }

@@ -28,6 +28,9 @@ pub enum UpstreamError {
     Reset(String),
     #[error("connection termination: {0}")]
     Terminated(String),
+    /// The upstream's response was not valid HTTP.
+    #[error("protocol error: {0}")]
+    Protocol(String),
 }
 
 impl UpstreamError {
@@ -37,6 +40,16 @@ impl UpstreamError {
             UpstreamError::Overflow => ResponseFlag::UpstreamOverflow,
             UpstreamError::Reset(_) => ResponseFlag::UpstreamRemoteReset,
             UpstreamError::Terminated(_) => ResponseFlag::UpstreamConnectionTermination,
+            UpstreamError::Protocol(_) => ResponseFlag::UpstreamProtocolError,
+        }
+    }
+
+    /// The status of the local answer: 502 when the upstream spoke broken HTTP (as Envoy
+    /// answers a protocol error), 503 for every other failure.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            UpstreamError::Protocol(_) => http::StatusCode::BAD_GATEWAY,
+            _ => http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -47,6 +60,7 @@ impl UpstreamError {
             UpstreamError::Overflow => "overflow",
             UpstreamError::Reset(_) => "remote reset",
             UpstreamError::Terminated(_) => "connection termination",
+            UpstreamError::Protocol(_) => "protocol error",
         }
     }
 
