@@ -39,7 +39,8 @@ pub enum Answer {
     Deny(Local, Vec<CallerHeader>),
 }
 
-/// A header the authorizer wants on the response to the caller. One that is not appended
+/// A header the authorizer asks for, and whether it is appended. On the response to the
+/// caller (where `apply_caller_headers` puts it), one that is not appended
 /// replaces the values the response already has under its name (the application's, or
 /// those of the proxy's own refusal) — but not the authorizer's other values for that name,
 /// so two `set-cookie`s both arrive.

@@ -196,11 +196,11 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
         let mut downstream = Vec::new();
         if let Some(HttpResponse::OkResponse(ok)) = answer.http_response {
             for option in &ok.headers {
-                if let Some((name, value, append)) = header_of(option) {
-                    if append {
-                        req.headers_mut().append(name, value);
+                if let Some(h) = header_of(option) {
+                    if h.append {
+                        req.headers_mut().append(h.name, h.value);
                     } else {
-                        req.headers_mut().insert(name, value);
+                        req.headers_mut().insert(h.name, h.value);
                     }
                 }
             }
@@ -213,7 +213,7 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
             }
             // For the application's response: `append` unset or false replaces what the
             // application sends under that name.
-            downstream.extend(ok.response_headers_to_add.iter().filter_map(caller_header));
+            downstream.extend(ok.response_headers_to_add.iter().filter_map(header_of));
         }
         return Answer::Allow(downstream);
     }
@@ -225,7 +225,7 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
                 .filter(|c| *c > 0)
                 .and_then(|c| StatusCode::from_u16(c).ok())
                 .unwrap_or(StatusCode::FORBIDDEN);
-            let headers = d.headers.iter().filter_map(caller_header).collect();
+            let headers = d.headers.iter().filter_map(header_of).collect();
             (status, d.body, headers)
         }
         _ => (StatusCode::FORBIDDEN, String::new(), Vec::new()),
@@ -239,18 +239,9 @@ fn decide(answer: pb::CheckResponse, req: &mut Request<Body>) -> Answer {
     Answer::Deny(local, headers)
 }
 
-fn caller_header(option: &pb::HeaderValueOption) -> Option<CallerHeader> {
-    let (name, value, append) = header_of(option)?;
-    Some(CallerHeader {
-        name,
-        value,
-        append,
-    })
-}
-
 /// A header the authorizer asked for, and whether to append it; `None` for what may not be
 /// set (invalid names or values, Host, empty values unless kept).
-fn header_of(option: &pb::HeaderValueOption) -> Option<(HeaderName, HeaderValue, bool)> {
+fn header_of(option: &pb::HeaderValueOption) -> Option<CallerHeader> {
     let h = option.header.as_ref()?;
     let name = HeaderName::from_bytes(h.key.to_ascii_lowercase().as_bytes()).ok()?;
     if name == header::HOST {
@@ -265,7 +256,11 @@ fn header_of(option: &pb::HeaderValueOption) -> Option<(HeaderName, HeaderValue,
         return None;
     }
     let value = HeaderValue::from_bytes(raw).ok()?;
-    Some((name, value, option.append == Some(true)))
+    Some(CallerHeader {
+        name,
+        value,
+        append: option.append == Some(true),
+    })
 }
 
 #[cfg(test)]
