@@ -15,6 +15,14 @@ use verimesh_model::{
 };
 use verimesh_proxy::LogTarget;
 
+/// A match on the request's URI alone.
+fn uri(m: StringMatch) -> Option<HttpMatch> {
+    Some(HttpMatch {
+        uri: Some(m),
+        ..Default::default()
+    })
+}
+
 fn port(routes: Vec<HttpRoute>, default_cluster: &str) -> ServicePort {
     ServicePort {
         port: 8080,
@@ -115,24 +123,14 @@ async fn routes_match_headers_prefixes_and_answer_redirects_and_direct_responses
     };
     let mut api = route(
         "api",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Prefix("/api/".into())),
-            ..Default::default()
-        }),
+        uri(StringMatch::Prefix("/api/".into())),
         &[("v1", 100)],
     );
     api.rewrite = Some(Rewrite {
         uri: Some("/v2/".into()),
         authority: None,
     });
-    let mut moved = route(
-        "moved",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Exact("/old".into())),
-            ..Default::default()
-        }),
-        &[],
-    );
+    let mut moved = route("moved", uri(StringMatch::Exact("/old".into())), &[]);
     moved.action = HttpAction::Redirect(Redirect {
         uri: Some("/new".into()),
         authority: Some("elsewhere.example".into()),
@@ -140,14 +138,7 @@ async fn routes_match_headers_prefixes_and_answer_redirects_and_direct_responses
         port: None,
         status: 301,
     });
-    let mut teapot = route(
-        "teapot",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Regex("/tea(pot)?".into())),
-            ..Default::default()
-        }),
-        &[],
-    );
+    let mut teapot = route("teapot", uri(StringMatch::Regex("/tea(pot)?".into())), &[]);
     teapot.action = HttpAction::DirectResponse {
         status: 418,
         body: "short and stout".into(),
@@ -224,10 +215,7 @@ async fn weights_split_traffic_and_round_robin_spreads_it() {
     let routes = vec![
         route(
             "split",
-            Some(HttpMatch {
-                uri: Some(StringMatch::Prefix("/split".into())),
-                ..Default::default()
-            }),
+            uri(StringMatch::Prefix("/split".into())),
             &[("heavy", 80), ("light", 20)],
         ),
         route("rest", None, &[("rr", 100)]),
@@ -310,43 +298,28 @@ async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
     let server = server_proxy(&mesh, app, Protocol::Http, MtlsMode::Strict).await;
     let mut slow = route(
         "slow",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Prefix("/delay".into())),
-            ..Default::default()
-        }),
+        uri(StringMatch::Prefix("/delay".into())),
         &[("web", 100)],
     );
     slow.timeout_ms = Some(200);
     let dead = route(
         "dead",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Prefix("/dead".into())),
-            ..Default::default()
-        }),
+        uri(StringMatch::Prefix("/dead".into())),
         &[("dead", 100)],
     );
     let empty = route(
         "empty",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Prefix("/empty".into())),
-            ..Default::default()
-        }),
+        uri(StringMatch::Prefix("/empty".into())),
         &[("empty", 100)],
     );
     let gone = route(
         "gone",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Prefix("/gone".into())),
-            ..Default::default()
-        }),
+        uri(StringMatch::Prefix("/gone".into())),
         &[("outbound|8080|v9|web.b.svc.cluster.local", 100)],
     );
     let broken = route(
         "broken",
-        Some(HttpMatch {
-            uri: Some(StringMatch::Prefix("/broken".into())),
-            ..Default::default()
-        }),
+        uri(StringMatch::Prefix("/broken".into())),
         &[("broken", 100)],
     );
     // A plain HTTP/1.1 server whose Content-Length is not a number of digits.
