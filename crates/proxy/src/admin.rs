@@ -74,7 +74,7 @@ fn redacted(
     }
 }
 
-/// Istio's metrics plus per-cluster counters of this proxy.
+/// Istio's metrics plus per-cluster and per-worker figures of this proxy.
 fn stats(shared: &Shared) -> String {
     let mut out = shared.telemetry.render_stats();
     let state = shared.state.load();
@@ -88,6 +88,17 @@ fn stats(shared: &Shared) -> String {
                 cs.retries.load(Ordering::Relaxed)
             );
         }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP verimesh_worker_connections Downstream connections open on each worker thread.\n\
+         # TYPE verimesh_worker_connections gauge"
+    );
+    for (worker, open) in shared.workers.loads().iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "verimesh_worker_connections{{worker=\"{worker}\"}} {open}"
+        );
     }
     out
 }

@@ -16,6 +16,8 @@ pub enum ProxyError {
     Config(#[from] crate::state::StateError),
     #[error("cannot open the access log: {0}")]
     AccessLog(std::io::Error),
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
     #[error(transparent)]
     Tls(#[from] verimesh_identity::tls::ConfigError),
 }

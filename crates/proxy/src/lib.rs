@@ -23,11 +23,12 @@ mod state;
 mod tcp;
 pub mod telemetry;
 mod upstream;
+mod workers;
 
 pub use error::{ConnError, ProxyError};
 pub use http::XFCC;
 pub use mesh_tls::{MESH_ALPN, MESH_ALPN_H2, MESH_ALPN_HTTP1};
-pub use runtime::{runtime, DEFAULT_THREADS};
+pub use runtime::{runtime, DEFAULT_WORKERS};
 pub use security::jwks::JwksOptions;
 pub use server::{start, OriginalDst, Proxy, ProxyOptions, Shared};
 pub use state::StateError;

@@ -1,5 +1,6 @@
 //! Starting the proxy: bind the outbound, inbound and admin listeners and run their accept
-//! loops. Each accepted connection gets its own task; a failure closes only that connection.
+//! loops. Each accepted connection gets its own task, on the least-loaded worker
+//! (`crate::workers`); a failure closes only that connection.
 //! The config in force is an `ArcSwap`: connections read it without a lock, and
 //! `Proxy::update` swaps in a new one (refused as a whole if it does not compile).
 
@@ -10,6 +11,7 @@ use crate::security::jwks::{JwksCache, JwksOptions};
 use crate::state::{State, StateError};
 use crate::telemetry::{AccessLog, LogTarget, Telemetry};
 use crate::upstream::{Connector, Pools};
+use crate::workers::Workers;
 use crate::{inbound, outbound};
 use arc_swap::ArcSwap;
 use std::future::Future;
@@ -44,6 +46,8 @@ pub struct ProxyOptions {
     pub jwks: JwksOptions,
     /// The address a gateway's listeners bind (their ports come from the config).
     pub gateway_bind: std::net::IpAddr,
+    /// Worker threads serving connections, the calling one included (Istio's concurrency).
+    pub workers: usize,
 }
 
 impl Default for ProxyOptions {
@@ -57,6 +61,7 @@ impl Default for ProxyOptions {
             access_log: LogTarget::Stdout,
             jwks: JwksOptions::default(),
             gateway_bind: std::net::IpAddr::from([0, 0, 0, 0]),
+            workers: crate::runtime::DEFAULT_WORKERS,
         }
     }
 }
@@ -73,6 +78,8 @@ pub struct Shared {
     pub jwks: JwksCache,
     /// The listeners a gateway's config names, bound and closed as configs change.
     pub gateway_listeners: GatewayListeners,
+    /// The threads connections are served on.
+    pub workers: Arc<Workers>,
     /// Itself, for tasks that config changes start (gateway listeners).
     this: Weak<Shared>,
 }
@@ -125,7 +132,8 @@ pub async fn start(
     opts: ProxyOptions,
 ) -> Result<Proxy, ProxyError> {
     let tls = Arc::new(MeshTls::new(source)?);
-    let pools = Pools::default();
+    let workers = Arc::new(Workers::start(opts.workers).map_err(ProxyError::Workers)?);
+    let pools = Pools::new(workers.count());
     let jwks = JwksCache::new(opts.jwks.clone());
     let state = State::new(config, &pools, &jwks)?;
     let log = AccessLog::start(&opts.access_log).map_err(ProxyError::AccessLog)?;
@@ -134,10 +142,11 @@ pub async fn start(
         pools,
         connector: Connector { tls: tls.clone() },
         tls,
-        telemetry: Arc::new(Telemetry::new(log)),
+        telemetry: Arc::new(Telemetry::new(log, workers.count())),
         detect_timeout: opts.detect_timeout,
         jwks,
         gateway_listeners: GatewayListeners::new(opts.gateway_bind),
+        workers,
         this: this.clone(),
     });
     shared.gateway_listeners.reconcile(&shared.this);
@@ -154,18 +163,23 @@ pub async fn start(
         local(&admin_l, opts.admin)?,
     );
     let orig = opts.original_dst;
-    let tasks = vec![
-        tokio::spawn(accept_loop("outbound", outbound_l, orig, {
+    let mut tasks = vec![
+        tokio::spawn(accept_loop("outbound", outbound_l, orig, shared.clone(), {
             let shared = shared.clone();
             move |s, from, dst| outbound::handle(shared.clone(), s, from, dst)
         })),
-        tokio::spawn(accept_loop("inbound", inbound_l, orig, {
+        tokio::spawn(accept_loop("inbound", inbound_l, orig, shared.clone(), {
             let shared = shared.clone();
             move |s, from, dst| inbound::handle(shared.clone(), s, from, dst)
         })),
         tokio::spawn(crate::admin::serve(admin_l, shared.clone())),
-        tokio::spawn(shared.telemetry.clone().record_ended()),
     ];
+    let telemetry = &shared.telemetry;
+    tasks.extend(
+        shared
+            .workers
+            .spawn_each(|worker| telemetry.clone().record_ended(worker)),
+    );
     Ok(Proxy {
         outbound_addr,
         inbound_addr,
@@ -189,9 +203,14 @@ fn destination(stream: &TcpStream, orig: OriginalDst) -> Result<SocketAddr, Conn
     Ok(dst)
 }
 
-async fn accept_loop<F, Fut>(side: &'static str, listener: TcpListener, orig: OriginalDst, f: F)
-where
-    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut,
+async fn accept_loop<F, Fut>(
+    side: &'static str,
+    listener: TcpListener,
+    orig: OriginalDst,
+    shared: Arc<Shared>,
+    f: F,
+) where
+    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<(), ConnError>> + Send + 'static,
 {
     loop {
@@ -212,9 +231,9 @@ where
                 continue;
             }
         };
-        let conn = f(stream, from, dst);
-        tokio::spawn(async move {
-            match conn.await {
+        let f = f.clone();
+        shared.workers.dispatch(stream, move |stream| async move {
+            match f(stream, from, dst).await {
                 Ok(()) => tracing::debug!(side, %from, %dst, "done"),
                 Err(e) => tracing::info!(side, %from, %dst, "closed: {e}"),
             }

@@ -366,7 +366,7 @@ mod tests {
             ..Default::default()
         };
         let jwks = JwksCache::new(Default::default());
-        let state = State::new(cfg, &Pools::default(), &jwks).unwrap();
+        let state = State::new(cfg, &Pools::new(1), &jwks).unwrap();
         let (s, p) = state
             .port_by_addr("198.18.1.2:9000".parse().unwrap())
             .unwrap();

@@ -58,6 +58,7 @@ fn loopback(orig: SocketAddr) -> ProxyOptions {
         access_log: verimesh_proxy::LogTarget::Off,
         jwks: Default::default(),
         gateway_bind: std::net::IpAddr::from([127, 0, 0, 1]),
+        workers: 1,
     }
 }
 

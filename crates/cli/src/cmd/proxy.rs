@@ -70,8 +70,10 @@ pub struct Args {
     /// Where the JSON access log goes: `-` (stdout), a file path, or `off`.
     #[arg(long, default_value = "-", value_name = "PATH|-|off")]
     access_log: String,
-    /// Threads serving connections (Istio's proxy concurrency); one suits most sidecars.
-    #[arg(long, default_value_t = verimesh_proxy::DEFAULT_THREADS, value_name = "N")]
+    /// Worker threads serving connections (Istio's proxy concurrency): each accepted
+    /// connection goes to the worker with the fewest open ones and stays there. One suits
+    /// most sidecars.
+    #[arg(long, default_value_t = verimesh_proxy::DEFAULT_WORKERS, value_name = "N")]
     concurrency: usize,
 }
 
@@ -89,12 +91,13 @@ fn options(args: &Args) -> ProxyOptions {
             "off" => LogTarget::Off,
             path => LogTarget::File(PathBuf::from(path)),
         },
+        workers: args.concurrency.max(1),
         ..ProxyOptions::default()
     }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let rt = verimesh_proxy::runtime(args.concurrency).context("starting the async runtime")?;
+    let rt = verimesh_proxy::runtime().context("starting the async runtime")?;
     rt.block_on(async {
         match (&args.config, &args.certs, args.control) {
             (Some(config), Some(certs), None) => standalone(args, config, certs).await,

@@ -8,7 +8,7 @@ use super::conn;
 use crate::server::Shared;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Mutex, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -112,8 +112,9 @@ async fn accept_loop(listener: TcpListener, shared: Weak<Shared>, port: u16) {
         let dst = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::new(from.ip(), port));
-        tokio::spawn(async move {
-            if let Err(e) = conn::handle(Arc::clone(&shared), stream, from, dst, port).await {
+        let workers = shared.workers.clone();
+        workers.dispatch(stream, move |stream| async move {
+            if let Err(e) = conn::handle(shared, stream, from, dst, port).await {
                 tracing::info!(side = "gateway", %from, %dst, "closed: {e}");
             }
         });

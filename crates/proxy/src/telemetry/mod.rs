@@ -23,10 +23,17 @@ use std::time::{Duration, Instant};
 pub struct Telemetry {
     pub log: AccessLog,
     pub stats: Stats,
-    /// Requests that ended and wait for [`Telemetry::record_ended`].
-    ended: Mutex<Vec<Ended>>,
+    /// Per worker, the requests that ended there and wait for [`Telemetry::record_ended`]
+    /// on the same worker.
+    ended: Box<[EndedQueue]>,
+}
+
+#[repr(align(128))]
+struct EndedQueue {
+    items: Mutex<Vec<Ended>>,
     wake: tokio::sync::Notify,
-    /// A task runs `record_ended`; until one does, requests are recorded as they end.
+    /// A task runs `record_ended` for this queue; until one does, requests are recorded as
+    /// they end.
     deferring: AtomicBool,
 }
 
@@ -37,22 +44,31 @@ struct Ended {
 }
 
 impl Telemetry {
-    pub fn new(log: AccessLog) -> Self {
+    /// Telemetry for a proxy with this many workers.
+    pub fn new(log: AccessLog, workers: usize) -> Self {
         Telemetry {
             log,
             stats: Stats::default(),
-            ended: Mutex::new(Vec::new()),
-            wake: tokio::sync::Notify::new(),
-            deferring: AtomicBool::new(false),
+            ended: (0..workers.max(1))
+                .map(|_| EndedQueue {
+                    items: Mutex::new(Vec::new()),
+                    wake: tokio::sync::Notify::new(),
+                    deferring: AtomicBool::new(false),
+                })
+                .collect(),
         }
     }
 
-    /// Records requests as they end, in batches, for as long as it runs.
-    pub async fn record_ended(self: Arc<Self>) {
-        self.deferring.store(true, Ordering::Release);
+    /// Records, in batches and for as long as it runs, the requests that end on `worker`
+    /// (the worker this task runs on).
+    pub async fn record_ended(self: Arc<Self>, worker: usize) {
+        let Some(queue) = self.ended.get(worker) else {
+            return;
+        };
+        queue.deferring.store(true, Ordering::Release);
         loop {
-            self.wake.notified().await;
-            let batch = match self.ended.lock() {
+            queue.wake.notified().await;
+            let batch = match queue.items.lock() {
                 Ok(mut ended) => std::mem::take(&mut *ended),
                 Err(_) => return,
             };
@@ -64,7 +80,8 @@ impl Telemetry {
 
     fn end(&self, flight: Box<InFlight>, sent: u64) {
         let duration = flight.start.elapsed();
-        if !self.deferring.load(Ordering::Acquire) {
+        let queue = &self.ended[crate::workers::current() % self.ended.len()];
+        if !queue.deferring.load(Ordering::Acquire) {
             return flight.record(self, sent, duration);
         }
         let ended = Ended {
@@ -72,11 +89,11 @@ impl Telemetry {
             sent,
             duration,
         };
-        match self.ended.lock() {
-            Ok(mut queue) => {
-                queue.push(ended);
-                if queue.len() == 1 {
-                    self.wake.notify_one();
+        match queue.items.lock() {
+            Ok(mut items) => {
+                items.push(ended);
+                if items.len() == 1 {
+                    queue.wake.notify_one();
                 }
             }
             Err(_) => ended.flight.record(self, ended.sent, ended.duration),
@@ -102,12 +119,14 @@ pub struct InFlight {
 }
 
 impl Drop for Telemetry {
-    /// What ended after the recording task stopped is recorded now.
+    /// What ended after the recording tasks stopped is recorded now.
     fn drop(&mut self) {
-        let batch = match self.ended.get_mut() {
-            Ok(ended) => std::mem::take(ended),
-            Err(_) => return,
-        };
+        let mut batch = Vec::new();
+        for queue in self.ended.iter_mut() {
+            if let Ok(items) = queue.items.get_mut() {
+                batch.append(items);
+            }
+        }
         for e in batch {
             e.flight.record(self, e.sent, e.duration);
         }
@@ -298,8 +317,9 @@ mod tests {
     async fn a_request_is_recorded_after_its_response_not_while_it_ends() {
         let t = Arc::new(Telemetry::new(
             AccessLog::start(&LogTarget::Off).expect("log"),
+            1,
         ));
-        let task = tokio::spawn(t.clone().record_ended());
+        let task = tokio::spawn(t.clone().record_ended(0));
         tokio::task::yield_now().await;
         t.end(flight(), 3);
         assert!(!counted(&t), "recorded inline, on the response's path");
@@ -310,7 +330,7 @@ mod tests {
 
     #[test]
     fn without_the_recording_task_requests_are_recorded_as_they_end() {
-        let t = Telemetry::new(AccessLog::start(&LogTarget::Off).expect("log"));
+        let t = Telemetry::new(AccessLog::start(&LogTarget::Off).expect("log"), 1);
         t.end(flight(), 3);
         assert!(counted(&t), "{}", t.render_stats());
     }

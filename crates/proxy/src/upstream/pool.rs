@@ -1,6 +1,8 @@
-//! Per-endpoint connection pools. The HTTP/2 connection is read without a lock (an
-//! `ArcSwapOption`); only opening one takes an async mutex, so concurrent requests wait for
-//! a single handshake instead of racing to open many.
+//! Per-endpoint connection pools, one per worker (`crate::workers`): a request uses the
+//! connections of the worker it runs on, whose tasks drive them, so its wake-ups stay on
+//! that thread. The HTTP/2 connection is read without a lock (an `ArcSwapOption`); only
+//! opening one takes an async mutex, so concurrent requests wait for a single handshake
+//! instead of racing to open many.
 
 use super::connect::{BoxIo, Connector};
 use super::h1_client::H1Conn;
@@ -36,20 +38,35 @@ pub enum UpstreamKind {
 pub struct EndpointPool {
     pub addr: SocketAddr,
     pub kind: UpstreamKind,
+    per_worker: Box<[WorkerConns]>,
+}
+
+/// One worker's connections to an endpoint, on cache lines of their own.
+#[repr(align(128))]
+struct WorkerConns {
     h2: ArcSwapOption<H2Conn>,
     h2_opening: tokio::sync::Mutex<()>,
     h1_idle: Mutex<Vec<H1Conn>>,
 }
 
 impl EndpointPool {
-    pub(crate) fn new(addr: SocketAddr, kind: UpstreamKind) -> Self {
+    pub(crate) fn new(addr: SocketAddr, kind: UpstreamKind, workers: usize) -> Self {
+        let per_worker = (0..workers.max(1))
+            .map(|_| WorkerConns {
+                h2: ArcSwapOption::empty(),
+                h2_opening: tokio::sync::Mutex::new(()),
+                h1_idle: Mutex::new(Vec::new()),
+            })
+            .collect();
         EndpointPool {
             addr,
             kind,
-            h2: ArcSwapOption::empty(),
-            h2_opening: tokio::sync::Mutex::new(()),
-            h1_idle: Mutex::new(Vec::new()),
+            per_worker,
         }
+    }
+
+    fn mine(&self) -> &WorkerConns {
+        &self.per_worker[crate::workers::current() % self.per_worker.len()]
     }
 
     pub fn is_mesh(&self) -> bool {
@@ -57,7 +74,12 @@ impl EndpointPool {
     }
 
     fn live_h2(&self) -> Option<Arc<H2Conn>> {
-        self.h2.load().as_ref().filter(|c| !c.is_closed()).cloned()
+        self.mine()
+            .h2
+            .load()
+            .as_ref()
+            .filter(|c| !c.is_closed())
+            .cloned()
     }
 
     /// The shared HTTP/2 connection, opened when there is none (or it closed).
@@ -79,7 +101,7 @@ impl EndpointPool {
         connector: &Connector,
         timeout: Duration,
     ) -> Result<Arc<H2Conn>, UpstreamError> {
-        let _opening = self.h2_opening.lock().await;
+        let _opening = self.mine().h2_opening.lock().await;
         if let Some(s) = self.live_h2() {
             return Ok(s);
         }
@@ -87,7 +109,7 @@ impl EndpointPool {
             .open(self.addr, &self.kind, MeshProtocol::H2, timeout)
             .await?;
         let conn = Arc::new(H2Conn::handshake(io, self.addr).await?);
-        self.h2.store(Some(conn.clone()));
+        self.mine().h2.store(Some(conn.clone()));
         Ok(conn)
     }
 
@@ -133,7 +155,7 @@ impl EndpointPool {
     /// The most recently pooled connection that can still carry a request; the ones the
     /// server closed (or that sat idle too long) are dropped on the way.
     pub(super) fn take_idle(&self) -> Option<H1Conn> {
-        let mut idle = self.h1_idle.lock().ok()?;
+        let mut idle = self.mine().h1_idle.lock().ok()?;
         while let Some(mut conn) = idle.pop() {
             if conn.reusable() {
                 return Some(conn);
@@ -144,7 +166,7 @@ impl EndpointPool {
 
     /// Returns a connection to the pool once its exchange is complete.
     pub fn recycle(&self, conn: H1Conn) {
-        if let Ok(mut idle) = self.h1_idle.lock() {
+        if let Ok(mut idle) = self.mine().h1_idle.lock() {
             if idle.len() < MAX_IDLE_HTTP1 {
                 idle.push(conn.idle());
             }
@@ -166,20 +188,29 @@ async fn open_h1(io: BoxIo, addr: SocketAddr) -> Result<http1::SendRequest<Body>
 }
 
 /// Every endpoint pool of the proxy, by address and transport.
-#[derive(Default)]
 pub struct Pools {
     pools: Mutex<HashMap<(SocketAddr, UpstreamKind), Arc<EndpointPool>>>,
+    workers: usize,
 }
 
 impl Pools {
+    /// Pools for a proxy with this many workers.
+    pub fn new(workers: usize) -> Self {
+        Pools {
+            pools: Mutex::default(),
+            workers,
+        }
+    }
+
     pub fn get(&self, addr: SocketAddr, kind: UpstreamKind) -> Arc<EndpointPool> {
+        let workers = self.workers;
         let Ok(mut pools) = self.pools.lock() else {
             // A poisoned map only loses sharing, never correctness.
-            return Arc::new(EndpointPool::new(addr, kind));
+            return Arc::new(EndpointPool::new(addr, kind, workers));
         };
         pools
             .entry((addr, kind.clone()))
-            .or_insert_with(|| Arc::new(EndpointPool::new(addr, kind)))
+            .or_insert_with(|| Arc::new(EndpointPool::new(addr, kind, workers)))
             .clone()
     }
 

@@ -194,6 +194,7 @@ pub fn options(orig: SocketAddr, log: LogTarget) -> ProxyOptions {
         access_log: log,
         jwks: Default::default(),
         gateway_bind: std::net::IpAddr::from([127, 0, 0, 1]),
+        workers: 1,
     }
 }
 
@@ -204,7 +205,15 @@ pub async fn server_proxy(
     protocol: Protocol,
     mode: MtlsMode,
 ) -> Proxy {
-    let cfg = ProxyConfig {
+    let cfg = server_config(app, protocol, mode);
+    start(cfg, mesh.creds(SERVER_ID), options(app, LogTarget::Off))
+        .await
+        .expect("test setup")
+}
+
+/// The config of a server-side proxy in front of `app`.
+pub fn server_config(app: SocketAddr, protocol: Protocol, mode: MtlsMode) -> ProxyConfig {
+    ProxyConfig {
         workload: Workload {
             name: "web-v1".into(),
             namespace: "b".into(),
@@ -222,10 +231,7 @@ pub async fn server_proxy(
             ..Default::default()
         },
         ..Default::default()
-    };
-    start(cfg, mesh.creds(SERVER_ID), options(app, LogTarget::Off))
-        .await
-        .expect("test setup")
+    }
 }
 
 pub fn endpoint(addr: SocketAddr, labels: &[(&str, &str)]) -> Endpoint {

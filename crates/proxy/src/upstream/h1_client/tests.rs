@@ -13,6 +13,7 @@ fn pool() -> Arc<EndpointPool> {
     Arc::new(EndpointPool::new(
         SocketAddr::from(([127, 0, 0, 1], 1)),
         UpstreamKind::Plain,
+        1,
     ))
 }
 
