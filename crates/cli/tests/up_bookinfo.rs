@@ -210,6 +210,20 @@ fn bookinfo_runs_on_the_local_mesh() {
         traffic.truncate(i);
     }
     std::fs::write(config.join("traffic.yaml"), traffic).expect("w");
+    // reviews-v1's proxy gets two worker threads through Istio's pod annotation.
+    let reviews = std::fs::read_to_string(config.join("reviews.yaml")).expect("reviews");
+    let v1_template =
+        "  template:\n    metadata:\n      labels:\n        app: reviews\n        version: v1\n";
+    assert!(reviews.contains(v1_template), "{reviews}");
+    let reviews = reviews.replacen(
+        v1_template,
+        &v1_template.replace(
+            "    metadata:\n",
+            "    metadata:\n      annotations:\n        proxy.istio.io/config: 'concurrency: 2'\n",
+        ),
+        1,
+    );
+    std::fs::write(config.join("reviews.yaml"), reviews).expect("w");
     let state = tmp.path().join("state");
     let run = format!("u{}", std::process::id() % 10_000);
     let mut up = Up::start(&config, &state, &run, SUBNET);
@@ -247,6 +261,16 @@ fn bookinfo_runs_on_the_local_mesh() {
             )),
         "{stats}"
     );
+    // The annotation's two workers, and the default of one elsewhere.
+    let workers = |stats: &str| {
+        stats
+            .lines()
+            .filter(|l| l.starts_with("verimesh_worker_connections{"))
+            .count()
+    };
+    assert_eq!(workers(&stats), 2, "{stats}");
+    let (_, stats) = curl(&state, "details-v1", "http://127.0.0.1:15000/stats");
+    assert_eq!(workers(&stats), 1, "{stats}");
     let placement: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state.join("placement.json")).expect("p"))
             .expect("placement json");

@@ -70,9 +70,9 @@ pub struct Args {
     /// Where the JSON access log goes: `-` (stdout), a file path, or `off`.
     #[arg(long, default_value = "-", value_name = "PATH|-|off")]
     access_log: String,
-    /// Worker threads serving connections (Istio's proxy concurrency): each accepted
-    /// connection goes to the worker with the fewest open ones and stays there. One suits
-    /// most sidecars.
+    /// Worker threads serving connections (Istio's proxy concurrency; 0 means one per
+    /// core): each accepted connection goes to the worker with the fewest open ones and stays
+    /// there. One suits most sidecars.
     #[arg(long, default_value_t = verimesh_proxy::DEFAULT_WORKERS, value_name = "N")]
     concurrency: usize,
 }
@@ -91,7 +91,10 @@ fn options(args: &Args) -> ProxyOptions {
             "off" => LogTarget::Off,
             path => LogTarget::File(PathBuf::from(path)),
         },
-        workers: args.concurrency.max(1),
+        workers: match args.concurrency {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        },
         ..ProxyOptions::default()
     }
 }

@@ -27,6 +27,8 @@ pub struct Replica {
     /// A gateway (`inject.istio.io/templates: gateway`): the proxy alone, serving the ports
     /// its Gateways name; no iptables, no application.
     pub gateway: bool,
+    /// The proxy's worker threads when the manifests set them (0: one per core).
+    pub concurrency: Option<u32>,
 }
 
 impl Replica {
@@ -52,6 +54,11 @@ impl Plan {
         }
         let mut problems = Vec::new();
         let source = verimesh_analyze::mesh_source::resolve(&loaded, None);
+        let mesh_concurrency = source
+            .mesh
+            .default_config
+            .as_ref()
+            .and_then(|c| c.concurrency);
         let snap = Snapshot::new(&loaded.resources, source.mesh);
         let mut placement = Placement::synthesize(&snap, TRUST_DOMAIN);
         // Deployments only: a bare Pod manifest has no replica to run here.
@@ -79,12 +86,24 @@ impl Plan {
                     .labels
                     .get("sidecar.istio.io/inject")
                     .is_none_or(|v| v != "false");
-            let container = snap
+            let manifest = snap
                 .of_kind(Kind::Deployment)
                 .iter()
-                .filter(|r| r.name() == deployment && snap.ns(r) == inst.namespace)
-                .find_map(|r| r.as_deployment())
+                .find(|r| r.name() == deployment && snap.ns(r) == inst.namespace);
+            let container = manifest
+                .and_then(|r| r.as_deployment())
                 .and_then(|d| d.spec.template.spec.containers.first().cloned());
+            let concurrency = match manifest {
+                Some(r) => super::concurrency::for_replica(r, mesh_concurrency),
+                None => Ok(mesh_concurrency),
+            };
+            let concurrency = match concurrency {
+                Ok(c) => c,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
             // A gateway Istio deploys for a Gateway API Gateway has no manifest here.
             let c = match container {
                 Some(c) => c,
@@ -132,6 +151,7 @@ impl Plan {
                 env,
                 sidecar: inst.sidecar,
                 gateway: inst.gateway,
+                concurrency,
             });
         }
         if !problems.is_empty() {
@@ -207,5 +227,66 @@ mod tests {
                 ("web.other".to_string(), "web-0".to_string()),
             ]
         );
+    }
+
+    const MESH: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  \
+        namespace: istio-system\ndata:\n  mesh: |\n    defaultConfig:\n      concurrency: 3\n";
+
+    fn with_annotation(name: &str, annotation: &str) -> String {
+        TWO.replace("NAMELABEL", name)
+            .replace("NAME", name)
+            .replace(
+                "    metadata:\n",
+                &format!(
+                "    metadata:\n      annotations:\n        proxy.istio.io/config: {annotation}\n"
+            ),
+            )
+    }
+
+    /// The mesh's `defaultConfig.concurrency` reaches every proxy; a pod's
+    /// `proxy.istio.io/config` annotation overrides it, as in Istio.
+    #[test]
+    fn proxy_concurrency_comes_from_the_pod_annotation_then_the_mesh_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = TWO.replace("NAMELABEL", "plain").replace("NAME", "plain");
+        let own = with_annotation("own", "'concurrency: 1'");
+        let other = with_annotation("other", "'holdApplicationUntilProxyStarts: true'");
+        std::fs::write(
+            dir.path().join("d.yaml"),
+            format!("{MESH}---\n{plain}---\n{own}---\n{other}"),
+        )
+        .expect("w");
+        let plan = Plan::load(dir.path()).expect("plan");
+        let of = |d: &str| {
+            plan.replicas
+                .iter()
+                .find(|r| r.deployment == d)
+                .map(|r| r.concurrency)
+        };
+        assert_eq!(of("plain"), Some(Some(3)));
+        assert_eq!(of("own"), Some(Some(1)));
+        assert_eq!(of("other"), Some(Some(3)));
+
+        // Without a mesh config, the proxy's own default is left alone.
+        std::fs::write(dir.path().join("d.yaml"), &plain).expect("w");
+        let plan = Plan::load(dir.path()).expect("plan");
+        assert_eq!(plan.replicas[0].concurrency, None);
+    }
+
+    #[test]
+    fn a_concurrency_that_is_not_a_number_is_refused_with_its_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bad = with_annotation("bad", "'concurrency: lots'");
+        std::fs::write(dir.path().join("d.yaml"), &bad).expect("w");
+        let problems = match Plan::load(dir.path()) {
+            Ok(_) => panic!("a bad concurrency was accepted"),
+            Err(p) => p,
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let p = &problems[0];
+        assert!(p.contains("d.yaml:12"), "{p}");
+        assert!(p.contains("legacy/bad"), "{p}");
+        assert!(p.contains("proxy.istio.io/config"), "{p}");
+        assert!(p.contains("\"lots\""), "{p}");
     }
 }

@@ -370,6 +370,11 @@ fn proxy_spec(env: &SidecarEnv, r: &Replica, token_file: &Path) -> ProcessSpec {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(
+            r.concurrency
+                .into_iter()
+                .flat_map(|n| ["--concurrency".to_string(), n.to_string()]),
+        )
         .collect(),
         uid: Some(PROXY_UID),
         gid: Some(PROXY_UID),
