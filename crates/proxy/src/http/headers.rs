@@ -46,15 +46,23 @@ pub fn peer_value(workload: &str, namespace: &str) -> Option<HeaderValue> {
 
 /// Ensures an `x-request-id` (Envoy makes one when the caller sent none) and returns it
 /// when `want` (only the access log reads it).
+///
+/// The id is marked never to be indexed by HPACK: a value that is new on every request
+/// would otherwise be added to the HTTP/2 connection's header table each time, pushing out
+/// the headers that do repeat (so they are sent in full again) and lengthening the list of
+/// same-named entries the encoder compares each new value against.
 pub fn request_id(headers: &mut HeaderMap, want: bool) -> Option<String> {
-    if let Some(id) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        if !id.is_empty() {
-            return want.then(|| id.to_string());
+    if let Some(v) = headers.get_mut(REQUEST_ID) {
+        if let Some(id) = v.to_str().ok().filter(|id| !id.is_empty()) {
+            let id = want.then(|| id.to_string());
+            v.set_sensitive(true);
+            return id;
         }
     }
     let id = crate::rand::request_id();
     // Always ASCII hex and dashes, so this never fails.
-    if let Ok(v) = HeaderValue::from_bytes(&id) {
+    if let Ok(mut v) = HeaderValue::from_bytes(&id) {
+        v.set_sensitive(true);
         headers.insert(REQUEST_ID, v);
     }
     want.then(|| String::from_utf8_lossy(&id).into_owned())

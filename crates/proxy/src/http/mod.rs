@@ -8,7 +8,7 @@ mod ext_authz_grpc;
 mod forward;
 pub mod gateway;
 pub mod h2_server;
-mod headers;
+pub(crate) mod headers;
 pub mod inbound;
 mod normal_form;
 pub mod outbound;

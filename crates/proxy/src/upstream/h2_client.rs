@@ -239,6 +239,48 @@ mod tests {
         assert_eq!(frames(request_writes[0]), vec![(0x1, false), (0x0, true)]);
     }
 
+    /// The payload lengths of the HEADERS frames in some bytes of HTTP/2 frames.
+    fn header_blocks(bytes: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while rest.len() >= 9 {
+            let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+            if rest[3] == 0x1 {
+                out.push(len);
+            }
+            rest = &rest[(9 + len).min(rest.len())..];
+        }
+        out
+    }
+
+    /// A request id is new on every request, so HPACK must not add it to the connection's
+    /// table: sent twice, it is spelled out both times, where a header that is indexed costs
+    /// one byte the second time.
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_ids_are_never_indexed() {
+        let (conn, writes, mut served) = pair().await;
+        let server = tokio::spawn(async move {
+            while let Some((_, mut respond)) = served.recv().await {
+                let _ = respond.send_response(Response::new(()), true);
+            }
+        });
+        let mut ids = http::HeaderMap::new();
+        crate::http::headers::request_id(&mut ids, false);
+        let mut blocks = Vec::new();
+        for _ in 0..2 {
+            writes.lock().expect("writes").clear();
+            let mut req = request(crate::body::empty());
+            req.headers_mut().extend(ids.clone());
+            assert_eq!(conn.send(req).await.expect("response").status(), 200);
+            let written = writes.lock().expect("writes").concat();
+            blocks.extend(header_blocks(&written));
+        }
+        assert_eq!(blocks.len(), 2, "{blocks:?}");
+        // The 36-character id Huffman-codes to at least 22 bytes.
+        assert!(blocks[1] >= 22, "the id was indexed: {blocks:?}");
+        server.abort();
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn a_body_still_streaming_when_the_response_comes_keeps_flowing() {
         let (conn, _writes, mut served) = pair().await;
