@@ -179,6 +179,10 @@ mod tests {
         metadata:\n      labels:\n        app: NAMELABEL\n    spec:\n      containers:\n      \
         - name: c\n        image: local\n        command: [sleep, '100']\n";
 
+    fn replica<'a>(plan: &'a Plan, deployment: &str) -> Option<&'a Replica> {
+        plan.replicas.iter().find(|r| r.deployment == deployment)
+    }
+
     /// Regression: `up` started a sidecar for pods that opt out, which the control plane
     /// (rightly) refused as unknown, so `up` never became ready.
     #[test]
@@ -193,14 +197,8 @@ mod tests {
             .replace("NAME", "plain");
         std::fs::write(dir.path().join("d.yaml"), format!("{meshed}---\n{plain}")).expect("w");
         let plan = Plan::load(dir.path()).expect("plan");
-        let sidecar = |d: &str| {
-            plan.replicas
-                .iter()
-                .find(|r| r.deployment == d)
-                .map(|r| r.sidecar)
-        };
-        assert_eq!(sidecar("meshed"), Some(true));
-        assert_eq!(sidecar("plain"), Some(false));
+        assert_eq!(replica(&plan, "meshed").map(|r| r.sidecar), Some(true));
+        assert_eq!(replica(&plan, "plain").map(|r| r.sidecar), Some(false));
     }
 
     /// Regression: two Deployments of one name in different namespaces made `up` fail
@@ -257,12 +255,7 @@ mod tests {
         )
         .expect("w");
         let plan = Plan::load(dir.path()).expect("plan");
-        let of = |d: &str| {
-            plan.replicas
-                .iter()
-                .find(|r| r.deployment == d)
-                .map(|r| r.concurrency)
-        };
+        let of = |d: &str| replica(&plan, d).map(|r| r.concurrency);
         assert_eq!(of("plain"), Some(Some(3)));
         assert_eq!(of("own"), Some(Some(1)));
         assert_eq!(of("other"), Some(Some(3)));
