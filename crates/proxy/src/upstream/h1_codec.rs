@@ -6,6 +6,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode, Version};
+use std::mem::MaybeUninit;
 
 /// Headers accepted in one response head or trailer section (hyper's default).
 const MAX_HEADERS: usize = 100;
@@ -136,9 +137,20 @@ pub fn parse_response_head(
     head_request: bool,
 ) -> Result<Option<ResponseHead>, WireError> {
     loop {
-        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut slots);
-        let len = match parsed.parse(buf) {
+        if buf.is_empty() {
+            // Asked before anything arrived (each time the request's task is polled).
+            return Ok(None);
+        }
+        // Left uninitialized: httparse writes the slots it fills, and initializing all of
+        // them cost more than parsing a small head.
+        let mut slots = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut []);
+        let parsing = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut parsed,
+            buf,
+            &mut slots,
+        );
+        let len = match parsing {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
                 return Err(WireError::HeadTooLarge)
