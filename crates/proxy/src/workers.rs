@@ -26,15 +26,6 @@ pub fn current() -> usize {
     CURRENT.with(Cell::get)
 }
 
-/// Runs `f` as if on `worker` (tests of what is kept per worker).
-#[cfg(test)]
-pub fn as_worker<R>(worker: usize, f: impl FnOnce() -> R) -> R {
-    let was = CURRENT.with(|c| c.replace(worker));
-    let r = f();
-    CURRENT.with(|c| c.set(was));
-    r
-}
-
 /// A worker's count of open connections, on a cache line of its own: every worker updates
 /// its own as connections come and go.
 #[repr(align(128))]

@@ -48,7 +48,7 @@ impl Telemetry {
     pub fn new(log: AccessLog, workers: usize) -> Self {
         Telemetry {
             log,
-            stats: Stats::new(workers),
+            stats: Stats::default(),
             ended: (0..workers.max(1))
                 .map(|_| EndedQueue {
                     items: Mutex::new(Vec::new()),

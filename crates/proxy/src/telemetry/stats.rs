@@ -4,9 +4,7 @@
 //! label names so existing dashboards work.
 //!
 //! Series are found through a copy-on-write map read without a lock; only the first
-//! request of a new label combination takes the insertion mutex. Each worker thread
-//! (`crate::workers`) counts into series of its own, so two workers never write the same
-//! cache lines per request; `/stats` adds them up.
+//! request of a new label combination takes the insertion mutex.
 
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -114,24 +112,19 @@ impl Histogram {
             .fetch_add((v * 1000.0) as u64, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
-}
 
-/// One series' histogram as the sum of the workers' (all of the same buckets).
-fn render_histograms(parts: &[&Histogram], out: &mut String, name: &str, labels: &str) {
-    let Some(first) = parts.first() else {
-        return;
-    };
-    let total = |pick: &dyn Fn(&Histogram) -> u64| parts.iter().map(|h| pick(h)).sum::<u64>();
-    let mut cumulative = 0;
-    for (i, b) in first.bounds.iter().enumerate() {
-        cumulative += total(&|h| h.buckets.get(i).map_or(0, |n| n.load(Ordering::Relaxed)));
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (b, n) in self.bounds.iter().zip(&self.buckets) {
+            cumulative += n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let sum = self.sum_milli.load(Ordering::Relaxed) as f64 / 1000.0;
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
     }
-    let count = total(&|h| h.count.load(Ordering::Relaxed));
-    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-    let sum = total(&|h| h.sum_milli.load(Ordering::Relaxed)) as f64 / 1000.0;
-    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 struct RequestSeries {
@@ -183,29 +176,17 @@ impl<V> SeriesMap<V> {
         self.map.store(Arc::new(next));
         series
     }
-}
 
-/// Every label set any worker has, with its series on each worker that has one, in a
-/// stable order.
-fn merged<'a, V: 'a>(maps: impl Iterator<Item = &'a SeriesMap<V>>) -> Vec<(Labels, Vec<Arc<V>>)> {
-    let mut all: Vec<(String, Labels, Arc<V>)> = Vec::new();
-    for m in maps {
-        all.extend(
-            m.map
-                .load()
-                .iter()
-                .map(|(l, v)| (format!("{l:?}"), l.clone(), v.clone())),
-        );
+    fn snapshot(&self) -> Vec<(Labels, Arc<V>)> {
+        let mut all: Vec<_> = self
+            .map
+            .load()
+            .iter()
+            .map(|(l, v)| (l.clone(), v.clone()))
+            .collect();
+        all.sort_by_key(|(l, _)| format!("{l:?}"));
+        all
     }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(Labels, Vec<Arc<V>>)> = Vec::new();
-    for (_, l, v) in all {
-        match out.last_mut() {
-            Some((last, series)) if *last == l => series.push(v),
-            _ => out.push((l, vec![v])),
-        }
-    }
-    out
 }
 
 /// One HTTP request's measurements.
@@ -216,35 +197,22 @@ pub struct RequestSample {
 }
 
 pub struct Stats {
-    per_worker: Box<[WorkerSeries]>,
-}
-
-/// One worker's series, on cache lines of their own.
-#[repr(align(128))]
-struct WorkerSeries {
     requests: SeriesMap<RequestSeries>,
     tcp: SeriesMap<TcpSeries>,
 }
 
-impl Stats {
-    /// Series for a proxy with this many workers.
-    pub fn new(workers: usize) -> Self {
+impl Default for Stats {
+    fn default() -> Self {
         Stats {
-            per_worker: (0..workers.max(1))
-                .map(|_| WorkerSeries {
-                    requests: SeriesMap::new(),
-                    tcp: SeriesMap::new(),
-                })
-                .collect(),
+            requests: SeriesMap::new(),
+            tcp: SeriesMap::new(),
         }
     }
+}
 
-    fn mine(&self) -> &WorkerSeries {
-        &self.per_worker[crate::workers::current() % self.per_worker.len()]
-    }
-
+impl Stats {
     pub fn request(&self, labels: &Labels, sample: &RequestSample) {
-        let s = self.mine().requests.get(labels, || RequestSeries {
+        let s = self.requests.get(labels, || RequestSeries {
             total: AtomicU64::new(0),
             duration: Histogram::new(&DURATION_BUCKETS),
             request_bytes: Histogram::new(&SIZE_BUCKETS),
@@ -257,15 +225,14 @@ impl Stats {
     }
 
     pub fn tcp_opened(&self, labels: &Labels) {
-        self.mine()
-            .tcp
+        self.tcp
             .get(labels, TcpSeries::default)
             .opened
             .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn tcp_closed(&self, labels: &Labels, sent: u64, received: u64) {
-        let s = self.mine().tcp.get(labels, TcpSeries::default);
+        let s = self.tcp.get(labels, TcpSeries::default);
         s.closed.fetch_add(1, Ordering::Relaxed);
         s.sent.fetch_add(sent, Ordering::Relaxed);
         s.received.fetch_add(received, Ordering::Relaxed);
@@ -274,7 +241,7 @@ impl Stats {
     /// Prometheus text exposition format.
     pub fn render(&self, extra: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
-        let requests = merged(self.per_worker.iter().map(|w| &w.requests));
+        let requests = self.requests.snapshot();
         let label = |l: &Labels, with_response| {
             let mut s = String::new();
             l.render(&mut s, with_response);
@@ -286,9 +253,7 @@ impl Stats {
                 out,
                 "istio_requests_total{{{}}} {}",
                 label(l, true),
-                s.iter()
-                    .map(|s| s.total.load(Ordering::Relaxed))
-                    .sum::<u64>()
+                s.total.load(Ordering::Relaxed)
             );
         }
         for (name, pick) in [
@@ -297,19 +262,16 @@ impl Stats {
             ("istio_response_bytes", 2),
         ] {
             let _ = writeln!(out, "# TYPE {name} histogram");
-            for (l, series) in &requests {
-                let parts: Vec<&Histogram> = series
-                    .iter()
-                    .map(|s| match pick {
-                        0 => &s.duration,
-                        1 => &s.request_bytes,
-                        _ => &s.response_bytes,
-                    })
-                    .collect();
-                render_histograms(&parts, &mut out, name, &label(l, true));
+            for (l, s) in &requests {
+                let h = match pick {
+                    0 => &s.duration,
+                    1 => &s.request_bytes,
+                    _ => &s.response_bytes,
+                };
+                h.render(&mut out, name, &label(l, true));
             }
         }
-        let tcp = merged(self.per_worker.iter().map(|w| &w.tcp));
+        let tcp = self.tcp.snapshot();
         type Pick = fn(&TcpSeries) -> &AtomicU64;
         let counters: [(&str, Pick, bool); 4] = [
             ("istio_tcp_connections_opened_total", |s| &s.opened, false),
@@ -327,9 +289,7 @@ impl Stats {
                 let _ = writeln!(
                     out,
                     "{name}{{{labels}}} {}",
-                    s.iter()
-                        .map(|s| pick(s).load(Ordering::Relaxed))
-                        .sum::<u64>()
+                    pick(s).load(Ordering::Relaxed)
                 );
             }
         }
@@ -340,74 +300,5 @@ impl Stats {
             );
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::workers::as_worker;
-
-    fn labels(code: u16) -> Labels {
-        let name: Arc<str> = Arc::from("w");
-        Labels {
-            reporter: "destination",
-            source_workload: name.clone(),
-            source_workload_namespace: name.clone(),
-            source_principal: name.clone(),
-            destination_workload: name.clone(),
-            destination_workload_namespace: name.clone(),
-            destination_principal: name.clone(),
-            destination_service: Arc::from("web.ns.svc.cluster.local"),
-            request_protocol: "http",
-            response_code: code,
-            response_flags: Arc::from("-"),
-            connection_security_policy: "mutual_tls",
-        }
-    }
-
-    fn line<'a>(text: &'a str, prefix: &str, contains: &str) -> &'a str {
-        text.lines()
-            .find(|l| l.starts_with(prefix) && l.contains(contains))
-            .unwrap_or_else(|| panic!("no {prefix} line with {contains} in\n{text}"))
-    }
-
-    /// Workers count into series of their own; /stats shows one series per label set,
-    /// the sum of every worker's.
-    #[test]
-    fn series_of_every_worker_are_added_up() {
-        let stats = Stats::new(2);
-        let sample = |ms| RequestSample {
-            duration_ms: ms,
-            request_bytes: 10,
-            response_bytes: 1000,
-        };
-        as_worker(0, || stats.request(&labels(200), &sample(0.2)));
-        as_worker(1, || stats.request(&labels(200), &sample(3.0)));
-        as_worker(1, || stats.request(&labels(503), &sample(3.0)));
-        as_worker(0, || stats.tcp_opened(&labels(0)));
-        as_worker(1, || stats.tcp_opened(&labels(0)));
-        as_worker(1, || stats.tcp_closed(&labels(0), 5, 7));
-        let text = stats.render(&[]);
-        let ok = "response_code=\"200\"";
-        assert!(line(&text, "istio_requests_total{", ok).ends_with(" 2"));
-        assert!(line(&text, "istio_requests_total{", "response_code=\"503\"").ends_with(" 1"));
-        assert_eq!(
-            text.lines()
-                .filter(|l| l.starts_with("istio_requests_total{"))
-                .count(),
-            2,
-            "{text}"
-        );
-        let duration = "istio_request_duration_milliseconds_bucket{";
-        assert!(
-            line(&text, duration, "le=\"0.5\"").ends_with(" 1"),
-            "{text}"
-        );
-        assert!(line(&text, duration, "le=\"5\"").ends_with(" 2"), "{text}");
-        assert!(line(&text, "istio_request_duration_milliseconds_count{", ok).ends_with(" 2"));
-        assert!(line(&text, "istio_request_duration_milliseconds_sum{", ok).ends_with(" 3.2"));
-        assert!(line(&text, "istio_tcp_connections_opened_total{", "").ends_with(" 2"));
-        assert!(line(&text, "istio_tcp_sent_bytes_total{", "").ends_with(" 5"));
     }
 }
