@@ -141,16 +141,24 @@ mod tests {
     use http_body_util::BodyExt;
     use std::sync::Mutex;
 
-    /// The frame types (and whether END_STREAM is set) in some bytes of HTTP/2 frames.
-    fn frames(bytes: &[u8]) -> Vec<(u8, bool)> {
+    /// The type, flags and payload length of each frame in some bytes of HTTP/2 frames.
+    fn frame_heads(bytes: &[u8]) -> Vec<(u8, u8, usize)> {
         let mut out = Vec::new();
         let mut rest = bytes;
         while rest.len() >= 9 {
             let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
-            out.push((rest[3], rest[4] & 0x1 != 0));
+            out.push((rest[3], rest[4], len));
             rest = &rest[(9 + len).min(rest.len())..];
         }
         out
+    }
+
+    /// The frame types (and whether END_STREAM is set) in some bytes of HTTP/2 frames.
+    fn frames(bytes: &[u8]) -> Vec<(u8, bool)> {
+        frame_heads(bytes)
+            .into_iter()
+            .map(|(kind, flags, _)| (kind, flags & 0x1 != 0))
+            .collect()
     }
 
     type Served = tokio::sync::mpsc::UnboundedReceiver<(
@@ -239,20 +247,6 @@ mod tests {
         assert_eq!(frames(request_writes[0]), vec![(0x1, false), (0x0, true)]);
     }
 
-    /// The payload lengths of the HEADERS frames in some bytes of HTTP/2 frames.
-    fn header_blocks(bytes: &[u8]) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut rest = bytes;
-        while rest.len() >= 9 {
-            let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
-            if rest[3] == 0x1 {
-                out.push(len);
-            }
-            rest = &rest[(9 + len).min(rest.len())..];
-        }
-        out
-    }
-
     /// A request id is new on every request, so HPACK must not add it to the connection's
     /// table: sent twice, it is spelled out both times, where a header that is indexed costs
     /// one byte the second time.
@@ -273,7 +267,8 @@ mod tests {
             req.headers_mut().extend(ids.clone());
             assert_eq!(conn.send(req).await.expect("response").status(), 200);
             let written = writes.lock().expect("writes").concat();
-            blocks.extend(header_blocks(&written));
+            let heads = frame_heads(&written);
+            blocks.extend(heads.iter().filter(|h| h.0 == 0x1).map(|h| h.2));
         }
         assert_eq!(blocks.len(), 2, "{blocks:?}");
         // The 36-character id Huffman-codes to at least 22 bytes.
