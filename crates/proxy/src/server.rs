@@ -164,14 +164,26 @@ pub async fn start(
     );
     let orig = opts.original_dst;
     let mut tasks = vec![
-        tokio::spawn(accept_loop("outbound", outbound_l, orig, shared.clone(), {
-            let shared = shared.clone();
-            move |s, from, dst| outbound::handle(shared.clone(), s, from, dst)
-        })),
-        tokio::spawn(accept_loop("inbound", inbound_l, orig, shared.clone(), {
-            let shared = shared.clone();
-            move |s, from, dst| inbound::handle(shared.clone(), s, from, dst)
-        })),
+        tokio::spawn(accept_loop(
+            "outbound",
+            outbound_l,
+            orig,
+            shared.workers.clone(),
+            {
+                let shared = shared.clone();
+                move |s, from, dst| outbound::handle(shared.clone(), s, from, dst)
+            },
+        )),
+        tokio::spawn(accept_loop(
+            "inbound",
+            inbound_l,
+            orig,
+            shared.workers.clone(),
+            {
+                let shared = shared.clone();
+                move |s, from, dst| inbound::handle(shared.clone(), s, from, dst)
+            },
+        )),
         tokio::spawn(crate::admin::serve(admin_l, shared.clone())),
     ];
     let telemetry = &shared.telemetry;
@@ -207,7 +219,7 @@ async fn accept_loop<F, Fut>(
     side: &'static str,
     listener: TcpListener,
     orig: OriginalDst,
-    shared: Arc<Shared>,
+    workers: Arc<Workers>,
     f: F,
 ) where
     F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut + Clone + Send + 'static,
@@ -232,7 +244,7 @@ async fn accept_loop<F, Fut>(
             }
         };
         let f = f.clone();
-        shared.workers.dispatch(stream, move |stream| async move {
+        workers.dispatch(stream, move |stream| async move {
             match f(stream, from, dst).await {
                 Ok(()) => tracing::debug!(side, %from, %dst, "done"),
                 Err(e) => tracing::info!(side, %from, %dst, "closed: {e}"),

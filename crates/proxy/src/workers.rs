@@ -26,16 +26,46 @@ pub fn current() -> usize {
     CURRENT.with(Cell::get)
 }
 
-/// A worker's count of open connections, on a cache line of its own: every worker updates
-/// its own as connections come and go.
+/// One `T` per worker, each on cache lines of its own (workers write theirs without
+/// touching the others'); `mine` is the running worker's.
+pub struct PerWorker<T>(Box<[Padded<T>]>);
+
 #[repr(align(128))]
-#[derive(Default)]
-struct Load(AtomicUsize);
+struct Padded<T>(T);
+
+impl<T> PerWorker<T> {
+    pub fn new(workers: usize, make: impl Fn() -> T) -> Self {
+        PerWorker((0..workers.max(1)).map(|_| Padded(make())).collect())
+    }
+
+    /// The running worker's (the first one's on a thread that is not a worker).
+    pub fn mine(&self) -> &T {
+        let all = &self.0;
+        &all.get(current()).unwrap_or(&all[0]).0
+    }
+
+    pub fn get(&self, worker: usize) -> Option<&T> {
+        self.0.get(worker).map(|p| &p.0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().map(|p| &p.0)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.0.iter_mut().map(|p| &mut p.0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 pub struct Workers {
     /// Runtimes of workers 1..n; worker 0 is the runtime the proxy was started on.
     others: Vec<Handle>,
-    load: Box<[Load]>,
+    /// Open connections per worker.
+    load: PerWorker<AtomicUsize>,
     /// Dropping these ends the other workers' runtimes.
     _stop: Vec<oneshot::Sender<()>>,
 }
@@ -74,7 +104,7 @@ impl Workers {
         }
         Ok(Workers {
             others,
-            load: (0..count).map(|_| Load::default()).collect(),
+            load: PerWorker::new(count, AtomicUsize::default),
             _stop: stop,
         })
     }
@@ -87,7 +117,7 @@ impl Workers {
     pub fn loads(&self) -> Vec<usize> {
         self.load
             .iter()
-            .map(|l| l.0.load(Ordering::Relaxed))
+            .map(|l| l.load(Ordering::Relaxed))
             .collect()
     }
 
@@ -138,7 +168,7 @@ impl Workers {
     fn least_loaded(&self) -> usize {
         let mut best = (0, usize::MAX);
         for (i, l) in self.load.iter().enumerate() {
-            let n = l.0.load(Ordering::Relaxed);
+            let n = l.load(Ordering::Relaxed);
             if n < best.1 {
                 best = (i, n);
             }
@@ -155,16 +185,18 @@ struct Open {
 
 impl Open {
     fn new(workers: Arc<Workers>, worker: usize) -> Open {
-        workers.load[worker].0.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = workers.load.get(worker) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
         Open { workers, worker }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.workers.load[self.worker]
-            .0
-            .fetch_sub(1, Ordering::Relaxed);
+        if let Some(n) = self.workers.load.get(self.worker) {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

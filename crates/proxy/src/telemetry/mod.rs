@@ -12,6 +12,7 @@ pub use stats::{Labels, RequestSample, Stats};
 
 use crate::body::{Body, BoxError};
 use crate::flags::{Flags, ResponseFlag};
+use crate::workers::PerWorker;
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use std::pin::Pin;
@@ -25,10 +26,9 @@ pub struct Telemetry {
     pub stats: Stats,
     /// Per worker, the requests that ended there and wait for [`Telemetry::record_ended`]
     /// on the same worker.
-    ended: Box<[EndedQueue]>,
+    ended: PerWorker<EndedQueue>,
 }
 
-#[repr(align(128))]
 struct EndedQueue {
     items: Mutex<Vec<Ended>>,
     wake: tokio::sync::Notify,
@@ -49,13 +49,11 @@ impl Telemetry {
         Telemetry {
             log,
             stats: Stats::default(),
-            ended: (0..workers.max(1))
-                .map(|_| EndedQueue {
-                    items: Mutex::new(Vec::new()),
-                    wake: tokio::sync::Notify::new(),
-                    deferring: AtomicBool::new(false),
-                })
-                .collect(),
+            ended: PerWorker::new(workers, || EndedQueue {
+                items: Mutex::new(Vec::new()),
+                wake: tokio::sync::Notify::new(),
+                deferring: AtomicBool::new(false),
+            }),
         }
     }
 
@@ -80,7 +78,7 @@ impl Telemetry {
 
     fn end(&self, flight: Box<InFlight>, sent: u64) {
         let duration = flight.start.elapsed();
-        let queue = &self.ended[crate::workers::current() % self.ended.len()];
+        let queue = self.ended.mine();
         if !queue.deferring.load(Ordering::Acquire) {
             return flight.record(self, sent, duration);
         }

@@ -10,6 +10,7 @@ use super::h2_client::H2Conn;
 use super::UpstreamError;
 use crate::body::Body;
 use crate::mesh_tls::MeshProtocol;
+use crate::workers::PerWorker;
 use arc_swap::ArcSwapOption;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -38,11 +39,10 @@ pub enum UpstreamKind {
 pub struct EndpointPool {
     pub addr: SocketAddr,
     pub kind: UpstreamKind,
-    per_worker: Box<[WorkerConns]>,
+    per_worker: PerWorker<WorkerConns>,
 }
 
-/// One worker's connections to an endpoint, on cache lines of their own.
-#[repr(align(128))]
+/// One worker's connections to an endpoint.
 struct WorkerConns {
     h2: ArcSwapOption<H2Conn>,
     h2_opening: tokio::sync::Mutex<()>,
@@ -51,13 +51,11 @@ struct WorkerConns {
 
 impl EndpointPool {
     pub(crate) fn new(addr: SocketAddr, kind: UpstreamKind, workers: usize) -> Self {
-        let per_worker = (0..workers.max(1))
-            .map(|_| WorkerConns {
-                h2: ArcSwapOption::empty(),
-                h2_opening: tokio::sync::Mutex::new(()),
-                h1_idle: Mutex::new(Vec::new()),
-            })
-            .collect();
+        let per_worker = PerWorker::new(workers, || WorkerConns {
+            h2: ArcSwapOption::empty(),
+            h2_opening: tokio::sync::Mutex::new(()),
+            h1_idle: Mutex::new(Vec::new()),
+        });
         EndpointPool {
             addr,
             kind,
@@ -66,7 +64,7 @@ impl EndpointPool {
     }
 
     fn mine(&self) -> &WorkerConns {
-        &self.per_worker[crate::workers::current() % self.per_worker.len()]
+        self.per_worker.mine()
     }
 
     pub fn is_mesh(&self) -> bool {
