@@ -168,21 +168,15 @@ pub async fn start(
             "outbound",
             outbound_l,
             orig,
-            shared.workers.clone(),
-            {
-                let shared = shared.clone();
-                move |s, from, dst| outbound::handle(shared.clone(), s, from, dst)
-            },
+            shared.clone(),
+            outbound::handle,
         )),
         tokio::spawn(accept_loop(
             "inbound",
             inbound_l,
             orig,
-            shared.workers.clone(),
-            {
-                let shared = shared.clone();
-                move |s, from, dst| inbound::handle(shared.clone(), s, from, dst)
-            },
+            shared.clone(),
+            inbound::handle,
         )),
         tokio::spawn(crate::admin::serve(admin_l, shared.clone())),
     ];
@@ -219,10 +213,10 @@ async fn accept_loop<F, Fut>(
     side: &'static str,
     listener: TcpListener,
     orig: OriginalDst,
-    workers: Arc<Workers>,
-    f: F,
+    shared: Arc<Shared>,
+    handle: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, SocketAddr) -> Fut + Clone + Send + 'static,
+    F: Fn(Arc<Shared>, TcpStream, SocketAddr, SocketAddr) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<(), ConnError>> + Send + 'static,
 {
     loop {
@@ -243,9 +237,9 @@ async fn accept_loop<F, Fut>(
                 continue;
             }
         };
-        let f = f.clone();
-        workers.dispatch(stream, move |stream| async move {
-            match f(stream, from, dst).await {
+        let for_conn = shared.clone();
+        shared.workers.dispatch(stream, move |stream| async move {
+            match handle(for_conn, stream, from, dst).await {
                 Ok(()) => tracing::debug!(side, %from, %dst, "done"),
                 Err(e) => tracing::info!(side, %from, %dst, "closed: {e}"),
             }
