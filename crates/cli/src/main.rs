@@ -54,6 +54,9 @@ enum Command {
     /// Run a command inside a local mesh workload's network namespace, where service names
     /// resolve: `verimesh exec reviews -- curl http://ratings:9080/`. Needs root.
     Exec(cmd::exec::Args),
+    /// Wait until the proxy beside this process is running with its config (its admin
+    /// port answers `/ready`), as Istio's `pilot-agent wait`; exits 1 after the timeout.
+    Wait(cmd::wait::Args),
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Up(args) => cmd::up::run(&args),
         Command::Status(args) => cmd::status::run(&args),
         Command::Exec(args) => cmd::exec::run(&args),
+        Command::Wait(args) => cmd::wait::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -224,6 +224,37 @@ fn bookinfo_runs_on_the_local_mesh() {
         1,
     );
     std::fs::write(config.join("reviews.yaml"), reviews).expect("w");
+    // ratings-v1 holds its application until its proxy runs (Istio's
+    // holdApplicationUntilProxyStarts); the application's first act records what the
+    // proxy's /ready said at that moment.
+    let ratings_saw = tmp.path().join("ratings-saw-ready");
+    let ratings = std::fs::read_to_string(config.join("ratings.yaml")).expect("ratings");
+    let ratings_template = "    metadata:\n      labels:\n        app: ratings\n";
+    let ratings_command = "        command: [\"verimesh\", \"demo-app\", \"--role\", \"ratings\", \
+                           \"--version\", \"v1\", \"--port\", \"9080\"]\n";
+    assert!(ratings.contains(ratings_template), "{ratings}");
+    assert!(ratings.contains(ratings_command), "{ratings}");
+    let ratings = ratings
+        .replacen(
+            ratings_template,
+            &ratings_template.replace(
+                "    metadata:\n",
+                "    metadata:\n      annotations:\n        \
+                 proxy.istio.io/config: 'holdApplicationUntilProxyStarts: true'\n",
+            ),
+            1,
+        )
+        .replacen(
+            ratings_command,
+            &format!(
+                "        command: [\"sh\", \"-c\", \"curl -s -o /dev/null -w %{{http_code}} \
+                 http://127.0.0.1:15000/ready > {}; exec {BIN} demo-app --role ratings \
+                 --version v1 --port 9080\"]\n",
+                ratings_saw.display()
+            ),
+            1,
+        );
+    std::fs::write(config.join("ratings.yaml"), ratings).expect("w");
     let state = tmp.path().join("state");
     let run = format!("u{}", std::process::id() % 10_000);
     let mut up = Up::start(&config, &state, &run, SUBNET);
@@ -241,6 +272,11 @@ fn bookinfo_runs_on_the_local_mesh() {
         "details reached: {body}"
     );
     assert_eq!(reviews_version(&state), "v1");
+    // The held application started, and only once its proxy answered /ready.
+    assert_eq!(
+        std::fs::read_to_string(&ratings_saw).expect("ratings' application ran"),
+        "200"
+    );
     // Least privilege (examples/bookinfo/policy.yaml): reviews admits only productpage.
     let (code, body) = curl(&state, "details-v1", "http://reviews:9080/reviews/0");
     assert_eq!(

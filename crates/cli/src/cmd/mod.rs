@@ -12,3 +12,4 @@ pub mod proxy;
 mod security_tasks;
 pub mod status;
 pub mod up;
+pub mod wait;

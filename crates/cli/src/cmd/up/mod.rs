@@ -6,8 +6,8 @@
 //! proxy's config, recompiled whenever DIR changes. `up` prints the workloads and `ready`,
 //! restarts the control plane if it dies, and tears everything down on Ctrl-C or SIGTERM.
 
-mod concurrency;
 mod plan;
+mod proxy_config;
 mod start;
 
 use anyhow::Context;

@@ -1,6 +1,7 @@
 //! What `up` will run, read from the manifests: every Deployment replica with its
 //! container, service account and labels, and the placement the control plane compiles for.
 
+use super::proxy_config::ProxySettings;
 use std::collections::BTreeMap;
 use std::path::Path;
 use verimesh_analyze::Snapshot;
@@ -29,6 +30,9 @@ pub struct Replica {
     pub gateway: bool,
     /// The proxy's worker threads when the manifests set them (0: one per core).
     pub concurrency: Option<u32>,
+    /// Start the application only once its proxy runs with its config
+    /// (`holdApplicationUntilProxyStarts`).
+    pub hold_application: bool,
 }
 
 impl Replica {
@@ -54,11 +58,7 @@ impl Plan {
         }
         let mut problems = Vec::new();
         let source = verimesh_analyze::mesh_source::resolve(&loaded, None);
-        let mesh_concurrency = source
-            .mesh
-            .default_config
-            .as_ref()
-            .and_then(|c| c.concurrency);
+        let mesh_settings = ProxySettings::mesh_default(source.mesh.default_config.as_ref());
         let snap = Snapshot::new(&loaded.resources, source.mesh);
         let mut placement = Placement::synthesize(&snap, TRUST_DOMAIN);
         // Deployments only: a bare Pod manifest has no replica to run here.
@@ -93,12 +93,12 @@ impl Plan {
             let container = manifest
                 .and_then(|r| r.as_deployment())
                 .and_then(|d| d.spec.template.spec.containers.first().cloned());
-            let concurrency = match manifest {
-                Some(r) => super::concurrency::for_replica(r, mesh_concurrency),
-                None => Ok(mesh_concurrency),
+            let settings = match manifest {
+                Some(r) => mesh_settings.for_replica(r),
+                None => Ok(mesh_settings),
             };
-            let concurrency = match concurrency {
-                Ok(c) => c,
+            let settings = match settings {
+                Ok(s) => s,
                 Err(problem) => {
                     problems.push(problem);
                     continue;
@@ -151,7 +151,8 @@ impl Plan {
                 env,
                 sidecar: inst.sidecar,
                 gateway: inst.gateway,
-                concurrency,
+                concurrency: settings.concurrency,
+                hold_application: settings.hold_application,
             });
         }
         if !problems.is_empty() {
@@ -259,6 +260,10 @@ mod tests {
         assert_eq!(of("plain"), Some(Some(3)));
         assert_eq!(of("own"), Some(Some(1)));
         assert_eq!(of("other"), Some(Some(3)));
+        let held = |d: &str| replica(&plan, d).map(|r| r.hold_application);
+        assert_eq!(held("other"), Some(true));
+        assert_eq!(held("own"), Some(false));
+        assert_eq!(held("plain"), Some(false));
 
         // Without a mesh config, the proxy's own default is left alone.
         std::fs::write(dir.path().join("d.yaml"), &plain).expect("w");
@@ -281,5 +286,41 @@ mod tests {
         assert!(p.contains("legacy/bad"), "{p}");
         assert!(p.contains("proxy.istio.io/config"), "{p}");
         assert!(p.contains("\"lots\""), "{p}");
+    }
+
+    /// `holdApplicationUntilProxyStarts` from the mesh default, overridden per pod.
+    #[test]
+    fn holding_the_application_comes_from_the_mesh_default_then_the_pod_annotation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mesh = MESH.replace(
+            "      concurrency: 3\n",
+            "      holdApplicationUntilProxyStarts: true\n",
+        );
+        let plain = TWO.replace("NAMELABEL", "plain").replace("NAME", "plain");
+        let own = with_annotation("own", "'holdApplicationUntilProxyStarts: false'");
+        std::fs::write(
+            dir.path().join("d.yaml"),
+            format!("{mesh}---\n{plain}---\n{own}"),
+        )
+        .expect("w");
+        let plan = Plan::load(dir.path()).expect("plan");
+        let held = |d: &str| replica(&plan, d).map(|r| r.hold_application);
+        assert_eq!(held("plain"), Some(true));
+        assert_eq!(held("own"), Some(false));
+
+        let bad = with_annotation("bad", "'holdApplicationUntilProxyStarts: soon'");
+        std::fs::write(dir.path().join("d.yaml"), &bad).expect("w");
+        let problems = match Plan::load(dir.path()) {
+            Ok(_) => panic!("a hold that is not a boolean was accepted"),
+            Err(p) => p,
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("d.yaml:12"), "{}", problems[0]);
+        assert!(
+            problems[0]
+                .contains("holdApplicationUntilProxyStarts must be true or false, not \"soon\""),
+            "{}",
+            problems[0]
+        );
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 use verimesh_control::mesh::MeshStatus;
 use verimesh_identity::TrustDomain;
-use verimesh_local::{ProcessSpec, Run, RunOptions, ServiceEntry, WorkloadSpec};
+use verimesh_local::{ProcessHandle, ProcessSpec, Run, RunOptions, ServiceEntry, WorkloadSpec};
 
 const PROXY_UID: u32 = 1337;
 const CONTROL_PORT: u16 = 15012;
@@ -147,6 +147,7 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
     };
     let mut table = Vec::new();
     let mut proxied = Vec::new();
+    let mut held = Vec::new();
     for r in &plan.replicas {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -183,7 +184,16 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
             env: r.env.clone(),
             ..ProcessSpec::default()
         };
-        run.spawn(&net.name, &app)?;
+        if r.sidecar && r.hold_application {
+            let wait = hold_until_proxy_ready(&mut run, &net.name, &sidecar, args.ready_timeout)?;
+            held.push(Held {
+                net: net.name.clone(),
+                app,
+                wait,
+            });
+        } else {
+            run.spawn(&net.name, &app)?;
+        }
         // A workload without a sidecar has no mesh identity and nothing to wait for.
         let identity = if r.sidecar {
             proxied.push((net.name.clone(), (r.namespace.clone(), r.proxy_name())));
@@ -196,6 +206,8 @@ pub fn run(args: &Args, dir: &Path, mut plan: Plan) -> anyhow::Result<ExitCode> 
         };
         table.push((net.name.clone(), r.namespace.clone(), net.address, identity));
     }
+
+    start_held(&mut run, held, args.ready_timeout, &stop)?;
 
     let keys: Vec<(String, String)> = proxied.iter().map(|p| p.1.clone()).collect();
     let synced = wait_ready(&status_file, &keys, args.ready_timeout, &stop);
@@ -274,6 +286,61 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// The proxies, as (namespace, name), that are connected and have ACKed their config,
 /// waiting up to `timeout` for all of `keys`.
+/// An application waiting for its proxy (`holdApplicationUntilProxyStarts`).
+struct Held {
+    net: String,
+    app: ProcessSpec,
+    /// `verimesh wait`, running in the workload's namespace.
+    wait: ProcessHandle,
+}
+
+/// Istio's hold: `verimesh wait` (its `pilot-agent wait`) polls the proxy's `/ready` from
+/// inside the workload's namespace; the application starts when it succeeds.
+fn hold_until_proxy_ready(
+    run: &mut Run,
+    net: &str,
+    env: &SidecarEnv,
+    timeout: Duration,
+) -> anyhow::Result<ProcessHandle> {
+    let timeout = format!("{}s", timeout.as_secs().max(1));
+    let spec = ProcessSpec::new("wait", &env.exe, &["wait", "--timeout", &timeout]);
+    Ok(run.spawn(net, &spec)?)
+}
+
+/// Starts each held application once its proxy is ready; one whose proxy never gets there
+/// stays unstarted, as a pod's application container would, and is reported.
+fn start_held(
+    run: &mut Run,
+    held: Vec<Held>,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout + Duration::from_secs(5);
+    for h in held {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match h.wait.wait_timeout(left) {
+            Some(status) if status.success() => {
+                run.spawn(&h.net, &h.app)?;
+            }
+            outcome => {
+                let why = match outcome {
+                    Some(status) => format!("`verimesh wait` {status}"),
+                    None => format!("no answer within {timeout:?}"),
+                };
+                eprintln!(
+                    "verimesh up: {}: its proxy did not start ({why}); the application is held \
+                     (holdApplicationUntilProxyStarts): see the workload's logs",
+                    h.net
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn wait_ready(
     status: &Path,
     keys: &[(String, String)],
