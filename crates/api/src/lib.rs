@@ -9,7 +9,7 @@ mod connect;
 pub mod resource;
 
 pub use ca_client::{CaClient, CaClientError};
-pub use config_client::{ClientStatus, ConfigClient, ConfigClientOptions, Update};
+pub use config_client::{ClientStatus, ConfigCheck, ConfigClient, ConfigClientOptions, Update};
 pub use resource::ResourceName;
 
 /// `verimesh.ca.v1`: the certificate signing service.

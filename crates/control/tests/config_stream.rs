@@ -83,6 +83,53 @@ async fn an_invalid_config_is_nacked_and_the_last_good_one_stays() {
     version_of(&client, "v3").await;
 }
 
+/// The client's model checks pass a route whose regex does not compile; the proxy's own
+/// compiler refuses it, and that must reach the control plane as a NACK, not an ACK for a
+/// config the proxy is not running.
+#[tokio::test]
+async fn a_config_the_proxy_cannot_compile_is_nacked_with_its_reason() {
+    let mesh = Mesh::new("cfg-check", &[("default", "web")]);
+    let hub = mesh.hub();
+    let server = mesh.serve(hub.clone(), None).await;
+    let web = ProxyKey::new("default", "web-0");
+    let mut events = hub.events();
+    hub.publish(web.clone(), config("v1", false));
+    let client = mesh.checking_client(&server, mesh.credentials("default", "web"), &web);
+    acked(&mut events, &web, "v1").await;
+
+    let mut bad = (*config("v2", false)).clone();
+    let route: verimesh_model::HttpRoute = serde_json::from_value(serde_json::json!({
+        "name": "default/web.0",
+        "matches": [{ "uri": { "regex": "/api/(v1" } }],
+        "action": { "type": "route", "clusters": [{ "cluster": bad.clusters[0].name }] },
+    }))
+    .unwrap();
+    Arc::make_mut(&mut bad.services[0]).ports[0]
+        .http_routes
+        .push(route);
+    assert!(bad.validate().is_ok(), "the client's own checks pass it");
+    hub.publish(web.clone(), Arc::new(bad));
+    let error = event(&mut events, |e| match e {
+        HubEvent::Nacked {
+            proxy,
+            version,
+            error,
+        } if proxy == &web && version == "v2" => Some(error.clone()),
+        HubEvent::Acked { proxy, version } if proxy == &web && version == "v2" => {
+            panic!("a config the proxy cannot compile was ACKed")
+        }
+        _ => None,
+    })
+    .await;
+    assert!(error.contains("/api/(v1"), "{error}");
+    assert_eq!(client.current().unwrap().version, "v1");
+    assert!(!hub.proxy_status(&web).unwrap().in_sync());
+
+    hub.publish(web.clone(), config("v3", false));
+    acked(&mut events, &web, "v3").await;
+    version_of(&client, "v3").await;
+}
+
 #[tokio::test]
 async fn a_proxy_of_another_identity_is_refused() {
     let mesh = Mesh::new("cfg-identity", &[("default", "web"), ("default", "db")]);

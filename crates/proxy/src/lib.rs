@@ -31,5 +31,5 @@ pub use mesh_tls::{MESH_ALPN, MESH_ALPN_H2, MESH_ALPN_HTTP1};
 pub use runtime::{runtime, DEFAULT_WORKERS};
 pub use security::jwks::JwksOptions;
 pub use server::{start, OriginalDst, Proxy, ProxyOptions, Shared};
-pub use state::StateError;
+pub use state::{check_config, StateError};
 pub use telemetry::LogTarget;

@@ -139,6 +139,12 @@ pub enum StateError {
     Gateway(#[from] crate::gateway::GatewayStateError),
 }
 
+/// Compiles `config` as [`State::new`] would, without connecting or fetching anything: what
+/// the proxy says of a config before it is ACKed to the control plane.
+pub fn check_config(config: &ProxyConfig) -> Result<(), StateError> {
+    State::new(config.clone(), &Pools::new(1), &JwksCache::inert()).map(drop)
+}
+
 impl State {
     /// Compiles a config for lookups; a config that fails validation or has a bad regex is
     /// refused as a whole (the caller keeps the previous one).

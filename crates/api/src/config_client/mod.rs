@@ -10,10 +10,12 @@
 //! control plane resyncs it.
 
 mod backoff;
+mod check;
 mod delta;
 mod stream;
 
 use backoff::Backoff;
+pub use check::ConfigCheck;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,8 @@ pub struct ConfigClientOptions {
     /// Larger responses are refused by the transport (gRPC's default limit is 4 MiB, which a
     /// mesh of a few thousand services exceeds).
     pub max_config_bytes: usize,
+    /// The proxy's own verdict on each config before it is ACKed (none: the client's checks).
+    pub check: Option<ConfigCheck>,
 }
 
 impl ConfigClientOptions {
@@ -58,6 +62,7 @@ impl ConfigClientOptions {
             connect_timeout: Duration::from_secs(5),
             keepalive: Duration::from_secs(30),
             max_config_bytes: 64 << 20,
+            check: None,
         }
     }
 }

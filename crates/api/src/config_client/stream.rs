@@ -117,60 +117,71 @@ fn running_version(ctx: &Context) -> String {
         .unwrap_or_default()
 }
 
-/// Applies a response to the config in force and, if the result is good, puts it in force;
-/// returns the ACK or NACK.
+/// Applies a response to the config in force and, if the result is good (to the client's
+/// checks, then to the proxy's own), puts it in force; returns the ACK or NACK.
 fn apply(ctx: &Context, response: ConfigResponse) -> ConfigRequest {
     let current = ctx.config.borrow().clone();
     let mut held = ctx.held.lock().unwrap_or_else(|e| e.into_inner());
     let update = Update::of(&response);
     let applied = delta::apply(current.as_deref(), &held, &response);
     ctx.status.send_modify(|s| s.last_update = Some(update));
-    match applied {
-        Ok(applied) => {
-            let version = applied.config.version.clone();
-            // A delta with nothing in it (a reconnect to a control plane with the same
-            // config) changes nothing; a whole config equal to the one in force neither. A
-            // delta with something in it is a change: comparing a large config whole costs
-            // more than waking the receivers.
-            let empty =
-                !response.full && response.resources.is_empty() && response.removed.is_empty();
-            let config = applied.config;
-            ctx.config.send_if_modified(|current| {
-                let same = if response.full {
-                    current.as_deref() == Some(&config)
-                } else {
-                    empty
-                };
-                if same {
-                    return false;
-                }
-                *current = Some(Arc::new(config));
-                true
-            });
-            applied.versions.commit(&mut held);
-            ctx.status.send_modify(|s| s.accepted += 1);
-            tracing::debug!(%version, full = response.full, resources = response.resources.len(),
-                removed = response.removed.len(), "config accepted");
-            ConfigRequest {
-                kind: Some(Kind::Ack(Ack {
-                    version,
-                    nonce: response.nonce,
-                })),
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(refusal) => return nack(ctx, &response, current.as_deref(), refusal.to_string()),
+    };
+    // A delta with nothing in it (a reconnect to a control plane with the same config)
+    // changes nothing; a whole config equal to the one in force neither. A delta with
+    // something in it is a change: comparing a large config whole costs more than waking
+    // the receivers.
+    let unchanged = if response.full {
+        current.as_deref() == Some(&applied.config)
+    } else {
+        response.resources.is_empty() && response.removed.is_empty()
+    };
+    if !unchanged {
+        if let Some(check) = &ctx.opts.check {
+            if let Err(error) = check.run(&applied.config) {
+                return nack(ctx, &response, current.as_deref(), error);
             }
         }
-        Err(refusal) => {
-            let error = refusal.to_string();
-            tracing::warn!(version = %response.version, full = response.full, %error,
-                "config refused; keeping the last good one");
-            ctx.status
-                .send_modify(|s| s.last_nack = Some(error.clone()));
-            ConfigRequest {
-                kind: Some(Kind::Nack(Nack {
-                    nonce: response.nonce,
-                    error,
-                    running_version: current.map(|c| c.version.clone()).unwrap_or_default(),
-                })),
-            }
+    }
+    let version = applied.config.version.clone();
+    let config = applied.config;
+    ctx.config.send_if_modified(|in_force| {
+        if unchanged {
+            return false;
         }
+        *in_force = Some(Arc::new(config));
+        true
+    });
+    applied.versions.commit(&mut held);
+    ctx.status.send_modify(|s| s.accepted += 1);
+    tracing::debug!(%version, full = response.full, resources = response.resources.len(),
+        removed = response.removed.len(), "config accepted");
+    ConfigRequest {
+        kind: Some(Kind::Ack(Ack {
+            version,
+            nonce: response.nonce,
+        })),
+    }
+}
+
+/// Refuses a response: the config in force stays, and the control plane hears why.
+fn nack(
+    ctx: &Context,
+    response: &ConfigResponse,
+    current: Option<&ProxyConfig>,
+    error: String,
+) -> ConfigRequest {
+    tracing::warn!(version = %response.version, full = response.full, %error,
+        "config refused; keeping the last good one");
+    ctx.status
+        .send_modify(|s| s.last_nack = Some(error.clone()));
+    ConfigRequest {
+        kind: Some(Kind::Nack(Nack {
+            nonce: response.nonce.clone(),
+            error,
+            running_version: current.map(|c| c.version.clone()).unwrap_or_default(),
+        })),
     }
 }

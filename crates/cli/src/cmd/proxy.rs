@@ -8,14 +8,14 @@ use clap::Args as ClapArgs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use verimesh_api::{CaClient, ConfigClient, ConfigClientOptions};
+use std::sync::{Arc, OnceLock};
+use verimesh_api::{CaClient, ConfigCheck, ConfigClient, ConfigClientOptions};
 use verimesh_identity::{
     CredentialSource, RotationOptions, SpiffeId, SpiffeMatcher, StaticCredentials, TrustBundle,
     TrustDomain,
 };
 use verimesh_model::ProxyConfig;
-use verimesh_proxy::{LogTarget, OriginalDst, ProxyOptions};
+use verimesh_proxy::{LogTarget, OriginalDst, ProxyOptions, Shared};
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -153,11 +153,15 @@ async fn controlled(args: &Args, control: SocketAddr) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("getting a certificate for {identity} from {control}"))?;
     let source: Arc<dyn CredentialSource> = watcher.source();
-    let client = ConfigClient::start(
-        ConfigClientOptions::new(control, matcher, &namespace, &name),
-        source.clone(),
-        None,
-    )?;
+    // Each config is applied (or, before the listeners open, compiled) before it is ACKed, so
+    // one the proxy cannot run is NACKed with its reason instead of reported in sync.
+    let running: Arc<OnceLock<Arc<Shared>>> = Arc::default();
+    let mut client_opts = ConfigClientOptions::new(control, matcher, &namespace, &name);
+    client_opts.check = Some(ConfigCheck::new({
+        let running = running.clone();
+        move |config| apply_or_check(running.get(), config)
+    }));
+    let client = ConfigClient::start(client_opts, source.clone(), None)?;
     let mut configs = client.config();
     // Listeners open once the first config has arrived, as Istio's sidecar does.
     let first = loop {
@@ -172,24 +176,30 @@ async fn controlled(args: &Args, control: SocketAddr) -> anyhow::Result<()> {
     let proxy = verimesh_proxy::start((*first).clone(), source, options(args)).await?;
     announce(&proxy);
     eprintln!("verimesh proxy: {identity}, config {}", first.version);
-    let apply = async {
-        while configs.changed().await.is_ok() {
-            let Some(next) = configs.borrow_and_update().clone() else {
-                continue;
-            };
-            match proxy.update((*next).clone()) {
-                Ok(()) => eprintln!("verimesh proxy: config {} applied", next.version),
-                Err(e) => eprintln!("verimesh proxy: config {} refused: {e}", next.version),
-            }
-        }
-    };
-    tokio::select! {
-        r = until_signal() => r?,
-        _ = apply => {}
+    let _ = running.set(proxy.shared.clone());
+    // A config accepted while the listeners were opening was only compiled: apply it now.
+    let latest = configs.borrow_and_update().clone();
+    if let Some(latest) = latest.filter(|c| c.version != first.version) {
+        let _ = apply_or_check(Some(&proxy.shared), &latest);
     }
+    until_signal().await?;
     drop(client);
     drop(watcher);
     Ok(())
+}
+
+/// Applies `config` to the running proxy, or compiles it when none runs yet.
+fn apply_or_check(running: Option<&Arc<Shared>>, config: &ProxyConfig) -> Result<(), String> {
+    let result = match running {
+        Some(shared) => shared.update(config.clone()),
+        None => verimesh_proxy::check_config(config),
+    };
+    match (&result, running.is_some()) {
+        (Ok(()), true) => eprintln!("verimesh proxy: config {} applied", config.version),
+        (Ok(()), false) => {}
+        (Err(e), _) => eprintln!("verimesh proxy: config {} refused: {e}", config.version),
+    }
+    result.map_err(|e| e.to_string())
 }
 
 fn announce(proxy: &verimesh_proxy::Proxy) {

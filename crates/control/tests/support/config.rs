@@ -122,6 +122,25 @@ impl Mesh {
         );
         ConfigClient::start(opts, creds, None).unwrap()
     }
+
+    /// A client that asks the proxy's own compiler about every config before ACKing it.
+    pub fn checking_client(
+        &self,
+        server: &ControlServer,
+        creds: Arc<dyn CredentialSource>,
+        proxy: &ProxyKey,
+    ) -> ConfigClient {
+        let mut opts = ConfigClientOptions::new(
+            server.local_addr(),
+            control_matcher(),
+            proxy.namespace.clone(),
+            proxy.name.clone(),
+        );
+        opts.check = Some(verimesh_api::ConfigCheck::new(|c| {
+            verimesh_proxy::check_config(c).map_err(|e| e.to_string())
+        }));
+        ConfigClient::start(opts, creds, None).unwrap()
+    }
 }
 
 /// Waits for the first event `pick` accepts.

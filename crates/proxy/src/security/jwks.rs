@@ -92,6 +92,9 @@ pub struct JwksCache {
     opts: JwksOptions,
     tls: Arc<JwksTls>,
     entries: Mutex<HashMap<String, Arc<JwksEntry>>>,
+    /// False for a cache that only lets a config be compiled (`crate::check_config`):
+    /// its entries never fetch.
+    fetches: bool,
 }
 
 impl JwksCache {
@@ -100,6 +103,15 @@ impl JwksCache {
             tls: Arc::new(JwksTls::new(opts.extra_roots.clone())),
             opts,
             entries: Mutex::new(HashMap::new()),
+            fetches: true,
+        }
+    }
+
+    /// A cache whose entries stay empty and start no refresh task.
+    pub(crate) fn inert() -> Self {
+        JwksCache {
+            fetches: false,
+            ..JwksCache::new(JwksOptions::default())
         }
     }
 
@@ -123,7 +135,7 @@ impl JwksCache {
             done: watch::channel(0).0,
             task: Mutex::new(None),
         });
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        if let (true, Ok(rt)) = (self.fetches, tokio::runtime::Handle::try_current()) {
             let opts = JwksOptions {
                 timeout: timeout.unwrap_or(self.opts.timeout),
                 ..self.opts.clone()
