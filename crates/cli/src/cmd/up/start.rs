@@ -284,8 +284,6 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The proxies, as (namespace, name), that are connected and have ACKed their config,
-/// waiting up to `timeout` for all of `keys`.
 /// An application waiting for its proxy (`holdApplicationUntilProxyStarts`).
 struct Held {
     net: String,
@@ -317,11 +315,11 @@ fn start_held(
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout + Duration::from_secs(5);
     for h in held {
+        let outcome = exit_or_stop(&h.wait, deadline, stop);
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match h.wait.wait_timeout(left) {
+        match outcome {
             Some(status) if status.success() => {
                 run.spawn(&h.net, &h.app)?;
             }
@@ -341,6 +339,23 @@ fn start_held(
     Ok(())
 }
 
+/// The exit status of `process`, or None at `deadline` or when `stop` is set first.
+fn exit_or_stop(
+    process: &ProcessHandle,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Option<std::process::ExitStatus> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let status = process.wait_timeout(left.min(Duration::from_millis(200)));
+        if status.is_some() || left.is_zero() || stop.load(Ordering::SeqCst) {
+            return status;
+        }
+    }
+}
+
+/// The proxies, as (namespace, name), that are connected and have ACKed their config,
+/// waiting up to `timeout` for all of `keys`.
 fn wait_ready(
     status: &Path,
     keys: &[(String, String)],
