@@ -146,14 +146,9 @@ fn apply(ctx: &Context, response: ConfigResponse) -> ConfigRequest {
         }
     }
     let version = applied.config.version.clone();
-    let config = applied.config;
-    ctx.config.send_if_modified(|in_force| {
-        if unchanged {
-            return false;
-        }
-        *in_force = Some(Arc::new(config));
-        true
-    });
+    if !unchanged {
+        ctx.config.send_replace(Some(Arc::new(applied.config)));
+    }
     applied.versions.commit(&mut held);
     ctx.status.send_modify(|s| s.accepted += 1);
     tracing::debug!(%version, full = response.full, resources = response.resources.len(),

@@ -114,13 +114,7 @@ impl Mesh {
         creds: Arc<dyn CredentialSource>,
         proxy: &ProxyKey,
     ) -> ConfigClient {
-        let opts = ConfigClientOptions::new(
-            server.local_addr(),
-            control_matcher(),
-            proxy.namespace.clone(),
-            proxy.name.clone(),
-        );
-        ConfigClient::start(opts, creds, None).unwrap()
+        ConfigClient::start(client_options(server, proxy), creds, None).unwrap()
     }
 
     /// A client that asks the proxy's own compiler about every config before ACKing it.
@@ -130,17 +124,21 @@ impl Mesh {
         creds: Arc<dyn CredentialSource>,
         proxy: &ProxyKey,
     ) -> ConfigClient {
-        let mut opts = ConfigClientOptions::new(
-            server.local_addr(),
-            control_matcher(),
-            proxy.namespace.clone(),
-            proxy.name.clone(),
-        );
+        let mut opts = client_options(server, proxy);
         opts.check = Some(verimesh_api::ConfigCheck::new(|c| {
             verimesh_proxy::check_config(c).map_err(|e| e.to_string())
         }));
         ConfigClient::start(opts, creds, None).unwrap()
     }
+}
+
+fn client_options(server: &ControlServer, proxy: &ProxyKey) -> ConfigClientOptions {
+    ConfigClientOptions::new(
+        server.local_addr(),
+        control_matcher(),
+        proxy.namespace.clone(),
+        proxy.name.clone(),
+    )
 }
 
 /// Waits for the first event `pick` accepts.
