@@ -59,7 +59,7 @@ pub enum ConnError {
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
     #[error("HTTP/2: {0}")]
-    Http2(#[from] h2::Error),
+    Http2(#[from] verimesh_http2::Error),
     #[error(transparent)]
     Tls(#[from] verimesh_identity::tls::ConfigError),
     #[error(transparent)]

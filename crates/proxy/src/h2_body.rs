@@ -1,31 +1,26 @@
-//! Bodies over `h2` streams, for both the mesh HTTP/2 client and the inbound HTTP/2 server:
-//! a body pumped into a stream as send window allows, and a stream read as a body that gives
-//! back receive window as it is consumed.
+//! Bodies over HTTP/2 streams (`verimesh_http2`), for both the mesh HTTP/2 client and the
+//! inbound HTTP/2 server: a body pumped into a stream as the stream's buffer allows, and a
+//! stream read as a body (the stream gives back receive window as it is read).
 
 use crate::body::{Body, BoxError};
 use bytes::Bytes;
-use h2::{RecvStream, SendStream};
 use hyper::body::{Body as _, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use verimesh_http2::{Reason, RecvStream, SendStream};
 
-/// Sends a body (a request's, or a response's) on its stream. The first chunk goes without waiting for send window
-/// (h2 holds it until the stream opens; it is one chunk, as hyper's own pump allows); after
-/// that each chunk waits for window, so a slow upstream bounds what is buffered.
+/// Sends a body (a request's, or a response's) on its stream. Each chunk waits for room in
+/// the stream's send buffer (the first always has it), so a slow peer bounds what is
+/// buffered.
 pub struct SendBody {
     body: Body,
-    stream: SendStream<Bytes>,
-    first: bool,
+    stream: SendStream,
 }
 
 impl SendBody {
-    pub fn new(body: Body, stream: SendStream<Bytes>) -> Self {
-        SendBody {
-            body,
-            stream,
-            first: true,
-        }
+    pub fn new(body: Body, stream: SendStream) -> Self {
+        SendBody { body, stream }
     }
 }
 
@@ -35,15 +30,9 @@ impl Future for SendBody {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         loop {
-            if !this.first {
-                this.stream.reserve_capacity(1);
-                while this.stream.capacity() == 0 {
-                    match ready!(this.stream.poll_capacity(cx)) {
-                        Some(Ok(_)) => {}
-                        // The stream was reset or the connection ended.
-                        Some(Err(_)) | None => return Poll::Ready(()),
-                    }
-                }
+            if ready!(this.stream.poll_ready(cx)).is_err() {
+                // The stream was reset or the connection ended.
+                return Poll::Ready(());
             }
             let frame = match Pin::new(&mut this.body).poll_frame(cx) {
                 Poll::Pending => {
@@ -59,7 +48,7 @@ impl Future for SendBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     tracing::debug!("request body: {e}");
-                    this.stream.send_reset(h2::Reason::INTERNAL_ERROR);
+                    this.stream.send_reset(Reason::INTERNAL_ERROR);
                     return Poll::Ready(());
                 }
                 Poll::Ready(Some(Ok(frame))) => frame,
@@ -70,7 +59,6 @@ impl Future for SendBody {
                     if data.is_empty() && !end {
                         continue;
                     }
-                    this.first = false;
                     if this.stream.send_data(data, end).is_err() || end {
                         return Poll::Ready(());
                     }
@@ -111,10 +99,7 @@ impl hyper::body::Body for RecvBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if !self.data_done {
             match ready!(self.stream.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    let _ = self.stream.flow_control().release_capacity(data.len());
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
+                Some(Ok(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
                 None => self.data_done = true,
             }

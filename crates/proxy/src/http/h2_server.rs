@@ -1,14 +1,12 @@
-//! The HTTP/2 server for mesh connections into the workload (from other proxies), driven
-//! through `h2` directly. hyper's server spawns a task per stream, so each request crossed
-//! from the connection's task to its own and each response back: two hand-offs per request
-//! on the hop that also talks to the application. Here the connection's task runs its
-//! streams itself — a request is handled, and sent on to the application, in the same
-//! task poll that read it; its response is queued and written in the poll that received it.
-//! Streams still run concurrently: each is a future of its own, polled when woken.
+//! The HTTP/2 server for mesh connections into the workload (from other proxies, and h2c
+//! from plain clients when mTLS is permissive), on `verimesh_http2`. The connection's task
+//! runs its streams itself — a request is handled, and sent on to the application, in the
+//! same task poll that read it; its response is written by the stream that made it, in the
+//! poll that received it. Streams still run concurrently: each is a future of its own,
+//! polled when woken.
 
 use crate::body::Body;
 use crate::h2_body::{RecvBody, SendBody};
-use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
@@ -17,6 +15,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
+use verimesh_http2::{Reason, SendResponse};
 
 /// Windows as the mesh client's, so neither side's body waits for a WINDOW_UPDATE.
 const STREAM_WINDOW: u32 = 1 << 20;
@@ -29,19 +28,19 @@ const MAX_HEADER_LIST: u32 = 16 << 10;
 type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Serves one HTTP/2 connection until the peer closes it or it fails.
-pub async fn serve<I, F, Fut>(io: I, handler: F) -> Result<(), h2::Error>
+pub async fn serve<I, F, Fut>(io: I, handler: F) -> Result<(), verimesh_http2::Error>
 where
-    I: AsyncRead + AsyncWrite + Unpin,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<RecvBody>) -> Fut,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let mut conn = h2::server::Builder::new()
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-        .max_header_list_size(MAX_HEADER_LIST)
-        .handshake::<_, Bytes>(io)
-        .await?;
+    let config = verimesh_http2::Config {
+        stream_window: STREAM_WINDOW,
+        connection_window: CONNECTION_WINDOW,
+        max_concurrent_streams: MAX_CONCURRENT_STREAMS,
+        max_header_list_size: MAX_HEADER_LIST,
+    };
+    let mut conn = verimesh_http2::server_handshake(io, config);
     let mut streams: FuturesUnordered<StreamTask> = FuturesUnordered::new();
     let mut accepting = true;
     poll_fn(|cx| loop {
@@ -71,7 +70,7 @@ where
 
 /// One stream: the handler's response sent back, its body pumped as window allows. A peer
 /// that resets the stream while the response is being made cancels the handler.
-async fn stream<Fut>(handler: Fut, mut respond: h2::server::SendResponse<Bytes>)
+async fn stream<Fut>(handler: Fut, mut respond: SendResponse)
 where
     Fut: Future<Output = Response<Body>>,
 {
@@ -105,7 +104,7 @@ where
         Ok(_) => {}
         Err(e) => {
             tracing::debug!("sending a response: {e}");
-            respond.send_reset(h2::Reason::INTERNAL_ERROR);
+            respond.send_reset(Reason::INTERNAL_ERROR);
         }
     }
 }
@@ -120,6 +119,7 @@ fn strip_connection_headers(headers: &mut http::HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -173,12 +173,14 @@ mod tests {
         send.send_data(Bytes::from_static(body), true)
             .expect("data");
         let resp = resp.await.expect("response");
-        let (head, recv) = resp.into_parts();
-        let data = crate::body::collect_limited(RecvBody::new(recv).boxed(), 1 << 20)
-            .await
-            .expect("body")
-            .0;
-        (Response::from_parts(head, ()), data)
+        let (head, mut recv) = resp.into_parts();
+        let mut data = Vec::new();
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.expect("body");
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            data.extend_from_slice(&chunk);
+        }
+        (Response::from_parts(head, ()), data.into())
     }
 
     #[tokio::test(flavor = "current_thread")]

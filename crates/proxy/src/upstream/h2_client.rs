@@ -1,28 +1,20 @@
-//! The HTTP/2 client side of a shared upstream connection (always between proxies), driven
-//! through the `h2` crate directly rather than hyper's client. hyper hands each request to
-//! its connection task over a channel and, when the stream has no send window yet (every
-//! new stream: the window is granted when the connection task opens it), spawns a task to
-//! pump the body. Here the request's own task opens the stream and queues its first body
-//! chunk at once, so headers and body leave in one write when the connection task next
-//! runs: one task wake-up per request instead of three, and no task spawned for a body
-//! that has already arrived whole.
+//! The HTTP/2 client side of a shared upstream connection (always between proxies), on
+//! `verimesh_http2`. A request's own task opens its stream and queues its first body chunk,
+//! and the wait for the response writes both in one write: the connection's task is not
+//! involved in sending at all, and runs only to read what the peer sends back.
 
 use super::UpstreamError;
 use crate::body::Body;
 use crate::h2_body::{RecvBody, SendBody};
-use bytes::Bytes;
-use h2::client::SendRequest;
-use h2::RecvStream;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use hyper::body::Body as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
+use verimesh_http2::{Client, RecvStream, ResponseFuture};
 
 /// Stream and connection receive windows: large enough that a response body between proxies
 /// rarely waits for a WINDOW_UPDATE round trip.
@@ -33,51 +25,40 @@ const MAX_HEADER_LIST: u32 = 16 << 10;
 
 /// One HTTP/2 connection to an upstream endpoint, shared by every request to it.
 pub struct H2Conn {
-    sender: SendRequest<Bytes>,
-    /// Set when the connection ends or fails a request for connection-wide reasons: the
-    /// pool then opens a new one.
-    closed: Arc<AtomicBool>,
+    client: Client,
 }
 
 impl H2Conn {
-    /// Runs the HTTP/2 handshake over `io` and starts the task that drives the connection.
+    /// Starts HTTP/2 over `io` and the task that reads the connection. The preface and
+    /// settings go out with the first request.
     pub async fn handshake<T>(io: T, addr: SocketAddr) -> Result<H2Conn, UpstreamError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (sender, conn) = h2::client::Builder::new()
-            .enable_push(false)
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .max_header_list_size(MAX_HEADER_LIST)
-            .handshake::<_, Bytes>(io)
-            .await
-            .map_err(|e| UpstreamError::Connect(format!("HTTP/2 handshake: {e}")))?;
-        let closed = Arc::new(AtomicBool::new(false));
-        let ended = closed.clone();
+        let config = verimesh_http2::Config {
+            stream_window: STREAM_WINDOW,
+            connection_window: CONNECTION_WINDOW,
+            max_concurrent_streams: 1024,
+            max_header_list_size: MAX_HEADER_LIST,
+        };
+        let (client, conn) = verimesh_http2::client_handshake(io, config);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%addr, "upstream HTTP/2 connection: {e}");
             }
-            ended.store(true, Ordering::Release);
         });
-        Ok(H2Conn { sender, closed })
+        Ok(H2Conn { client })
     }
 
+    /// The connection failed, ended, or its peer said GOAWAY: the pool opens a new one.
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.client.is_closed()
     }
 
     /// Sends `req` (already in HTTP/2 form) and waits for the response head. A request body
     /// still arriving when the response comes (a streaming call) keeps being sent by a task
     /// of its own.
     pub async fn send(&self, req: Request<Body>) -> Result<Response<Body>, UpstreamError> {
-        let mut sender = self
-            .sender
-            .clone()
-            .ready()
-            .await
-            .map_err(|e| self.failed(e))?;
         let (mut head, body) = req.into_parts();
         let end_of_stream = body.is_end_stream();
         if let Some(len) = body.size_hint().exact().filter(|n| *n > 0) {
@@ -86,42 +67,43 @@ impl H2Conn {
                 .entry(header::CONTENT_LENGTH)
                 .or_insert_with(|| HeaderValue::from(len));
         }
-        let (response, stream) = sender
+        let (response, stream) = self
+            .client
             .send_request(Request::from_parts(head, ()), end_of_stream)
-            .map_err(|e| self.failed(e))?;
+            .await
+            .map_err(failed)?;
         let mut exchange = InFlight {
             pump: (!end_of_stream).then(|| SendBody::new(body, stream)),
             response,
         };
-        let resp = (&mut exchange).await.map_err(|e| self.failed(e))?;
+        let resp = (&mut exchange).await.map_err(failed)?;
         if let Some(p) = exchange.pump {
             tokio::spawn(p);
         }
         Ok(resp.map(|stream| http_body_util::BodyExt::boxed(RecvBody::new(stream))))
     }
+}
 
-    /// The error a failed request reports; a connection-wide failure (the transport, or the
-    /// peer going away) also retires the connection. A stream reset, by either side, or a
-    /// request h2 refuses leaves the connection to the other requests on it.
-    fn failed(&self, e: h2::Error) -> UpstreamError {
-        let text = e.to_string();
-        if e.is_io() || e.is_go_away() {
-            self.closed.store(true, Ordering::Release);
-            UpstreamError::Terminated(text)
-        } else {
-            UpstreamError::Reset(text)
-        }
+/// The error a failed request reports: a connection-wide failure (the transport, or the
+/// connection ending) apart from a failure of the one stream (a reset by either side, or a
+/// malformed response).
+fn failed(e: verimesh_http2::Error) -> UpstreamError {
+    let text = e.to_string();
+    if e.is_connection_error() {
+        UpstreamError::Terminated(text)
+    } else {
+        UpstreamError::Reset(text)
     }
 }
 
 /// A sent request: its body pumped (while there is any left) until the response head comes.
 struct InFlight {
     pump: Option<SendBody>,
-    response: h2::client::ResponseFuture,
+    response: ResponseFuture,
 }
 
 impl Future for &mut InFlight {
-    type Output = Result<Response<RecvStream>, h2::Error>;
+    type Output = Result<Response<RecvStream>, verimesh_http2::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut **self.get_mut();
@@ -138,13 +120,29 @@ impl Future for &mut InFlight {
 mod tests {
     use super::*;
     use crate::upstream::recorded_io::{Fed, Recorded};
+    use bytes::Bytes;
+    use h2::RecvStream;
     use http_body_util::BodyExt;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
+
+    /// A request body read through the `h2` server that plays the upstream proxy here.
+    async fn h2_body(mut body: RecvStream) -> Bytes {
+        let mut out = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.expect("body");
+            let _ = body.flow_control().release_capacity(chunk.len());
+            out.extend_from_slice(&chunk);
+        }
+        out.into()
+    }
 
     /// The type, flags and payload length of each frame in some bytes of HTTP/2 frames.
     fn frame_heads(bytes: &[u8]) -> Vec<(u8, u8, usize)> {
         let mut out = Vec::new();
-        let mut rest = bytes;
+        // The connection preface goes out with the first request.
+        let mut rest = bytes
+            .strip_prefix(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".as_slice())
+            .unwrap_or(bytes);
         while rest.len() >= 9 {
             let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
             out.push((rest[3], rest[4], len));
@@ -221,11 +219,7 @@ mod tests {
         let sending = conn.send(request(crate::body::full(body.clone())));
         let serving = async {
             let (req, mut respond) = served.recv().await.expect("second request");
-            let got = RecvBody::new(req.into_body())
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
+            let got = h2_body(req.into_body()).await;
             respond
                 .send_response(Response::new(()), true)
                 .expect("respond");
@@ -271,7 +265,7 @@ mod tests {
             blocks.extend(heads.iter().filter(|h| h.0 == 0x1).map(|h| h.2));
         }
         assert_eq!(blocks.len(), 2, "{blocks:?}");
-        // The 36-character id Huffman-codes to at least 22 bytes.
+        // Spelled out, the 36-character id takes at least 22 bytes (even Huffman-coded).
         assert!(blocks[1] >= 22, "the id was indexed: {blocks:?}");
         server.abort();
     }
@@ -287,11 +281,7 @@ mod tests {
             respond
                 .send_response(Response::new(()), true)
                 .expect("respond");
-            RecvBody::new(req.into_body())
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes()
+            h2_body(req.into_body()).await
         });
         let resp = conn
             .send(request(Fed(rx).boxed()))
