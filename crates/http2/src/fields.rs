@@ -27,6 +27,15 @@ impl Received {
         if self.malformed.is_some() {
             return;
         }
+        let value = match &field {
+            Field::Pseudo(_, v) | Field::Header(_, v) => v.as_bytes(),
+        };
+        let blank = |b: Option<&u8>| b.is_some_and(|b| *b == b' ' || *b == b'\t');
+        if blank(value.first()) || blank(value.last()) {
+            // RFC 9113 section 8.2.1: a value that could read differently to the next hop.
+            self.malformed = Some("a field value with leading or trailing whitespace");
+            return;
+        }
         match field {
             Field::Pseudo(pseudo, value) => {
                 if self.seen_regular {
@@ -360,6 +369,35 @@ mod tests {
             status.into_request().map(|_| ()),
             Err(":status in a request")
         );
+    }
+
+    #[test]
+    fn values_with_surrounding_whitespace_are_malformed() {
+        for bad in [" admin", "admin ", "\tadmin", "admin\t"] {
+            let got = received(vec![
+                pseudo(Pseudo::Method, "GET"),
+                pseudo(Pseudo::Scheme, "http"),
+                pseudo(Pseudo::Path, "/"),
+                Field::Header(
+                    HeaderName::from_static("x-user"),
+                    HeaderValue::from_str(bad).expect("value"),
+                ),
+            ])
+            .into_request()
+            .map(|_| ());
+            assert_eq!(
+                got,
+                Err("a field value with leading or trailing whitespace"),
+                "{bad:?}"
+            );
+        }
+        let inner = received(vec![
+            pseudo(Pseudo::Method, "GET"),
+            pseudo(Pseudo::Scheme, "http"),
+            pseudo(Pseudo::Path, "/"),
+            regular("x-user", "a b"),
+        ]);
+        assert!(inner.into_request().is_ok());
     }
 
     #[test]
