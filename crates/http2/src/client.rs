@@ -139,6 +139,7 @@ impl Client {
         inner.local_open += 1;
         let response = ResponseFuture {
             stream: StreamRef::new(self.conn.clone(), id, inner),
+            answered: false,
         };
         let send = SendStream {
             stream: StreamRef::new(self.conn.clone(), id, inner),
@@ -150,19 +151,33 @@ impl Client {
 /// The response to a request: ready with its head; its body comes on the `RecvStream`.
 pub struct ResponseFuture {
     stream: StreamRef,
+    /// The head was handed out, and with it the reading of the body.
+    answered: bool,
+}
+
+impl Drop for ResponseFuture {
+    fn drop(&mut self) {
+        if !self.answered {
+            let mut inner = self.stream.conn.lock();
+            inner.stop_reading(self.stream.id);
+            inner.flush_now();
+        }
+    }
 }
 
 impl Future for ResponseFuture {
     type Output = Result<Response<RecvStream>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = self.stream.id;
-        let mut inner = self.stream.conn.lock();
+        let this = self.get_mut();
+        let id = this.stream.id;
+        let mut inner = this.stream.conn.lock();
         if let Some(s) = inner.streams.get_mut(&id) {
             if let Some(ReceivedHead::Response(parts)) = s.head.take() {
                 let body = RecvStream {
-                    stream: StreamRef::new(self.stream.conn.clone(), id, &mut inner),
+                    stream: StreamRef::new(this.stream.conn.clone(), id, &mut inner),
                 };
+                this.answered = true;
                 return Poll::Ready(Ok(Response::from_parts(parts, body)));
             }
             s.set_recv_waker(cx.waker());

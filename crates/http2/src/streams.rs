@@ -125,6 +125,14 @@ pub struct RecvStream {
     pub(crate) stream: StreamRef,
 }
 
+impl Drop for RecvStream {
+    fn drop(&mut self) {
+        let mut inner = self.stream.conn.lock();
+        inner.stop_reading(self.stream.id);
+        inner.flush_now();
+    }
+}
+
 impl RecvStream {
     /// The next piece of the body; `None` at its end.
     pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {

@@ -492,3 +492,53 @@ async fn a_whole_response_stays_readable_when_the_server_resets_the_unfinished_r
         .expect("some");
     assert_eq!(trailers["grpc-status"], "0");
 }
+
+#[tokio::test]
+async fn a_body_nobody_reads_does_not_stall_the_connection() {
+    // The first response is larger than the client's whole connection window (65,535 at
+    // the default config). Its reader goes away unread; the second response on the same
+    // connection must still get through.
+    let client = client_to_h2(|req, mut respond| async move {
+        let body = if req.uri().path() == "/big" {
+            big(200_000, 7)
+        } else {
+            Bytes::from_static(b"small")
+        };
+        let mut send = respond
+            .send_response(Response::new(()), false)
+            .expect("respond");
+        send.reserve_capacity(body.len());
+        let mut rest = body;
+        while !rest.is_empty() {
+            let Some(Ok(cap)) = poll_fn(|cx| send.poll_capacity(cx)).await else {
+                return;
+            };
+            let chunk = rest.split_to(cap.min(rest.len()));
+            if send.send_data(chunk, rest.is_empty()).is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let req = Request::post("http://x.test/big")
+        .body(())
+        .expect("request");
+    // The request stays open (its sender is kept), so the stream lives on without a reader.
+    let (response, _still_sending) = client.send_request(req, false).await.expect("send");
+    let resp = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("in time")
+        .expect("response");
+    drop(resp);
+    let req = Request::get("http://x.test/small")
+        .body(())
+        .expect("request");
+    let (response, _send) = client.send_request(req, true).await.expect("send");
+    let got = tokio::time::timeout(LIMIT, async {
+        let mut body = response.await.expect("response").into_body();
+        read_all(&mut body).await.expect("body")
+    })
+    .await
+    .expect("the second response is not stalled behind the unread one");
+    assert_eq!(got, "small");
+}

@@ -283,6 +283,8 @@ impl Inner {
         if let Some(w) = self.accept_waker.take() {
             w.wake();
         }
+        // A write from a stream's task can fail the connection; the driver must see it.
+        self.wake_driver();
     }
 
     /// The error a stream's user sees: the stream's own, or the connection's.

@@ -135,7 +135,7 @@ impl Inner {
                 }
             }
         }
-        let orphan = s.refs == 0;
+        let orphan = s.refs == 0 || !s.reading;
         if len > 0 && !orphan {
             s.buffered += len;
             s.data.push_back(payload);

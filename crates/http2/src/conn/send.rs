@@ -51,6 +51,26 @@ impl Inner {
         }
     }
 
+    /// Nobody will read this stream's body: what it holds, and what still arrives, goes back
+    /// to both windows at once, so an unread body cannot use up the connection's window and
+    /// stall the other streams (nor leave its sender stuck on the stream's).
+    pub(crate) fn stop_reading(&mut self, id: u32) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if !s.reading {
+            return;
+        }
+        s.reading = false;
+        s.trailers = None;
+        let n = s.buffered;
+        s.data.clear();
+        s.buffered = 0;
+        if n > 0 {
+            self.release(Some(id), n);
+        }
+    }
+
     /// Resets a stream from this end (a stream error, or its user giving up on it).
     pub(crate) fn reset_stream(&mut self, id: u32, reason: Reason, why: Option<&'static str>) {
         frame::put_rst_stream(&mut self.out, id, reason);

@@ -23,6 +23,8 @@ pub(crate) struct Stream {
     pub counted: bool,
 
     // Receiving.
+    /// Someone may still read what arrives; once not, data is given back as it comes.
+    pub reading: bool,
     pub head: Option<ReceivedHead>,
     pub head_received: bool,
     pub data: VecDeque<Bytes>,
@@ -64,6 +66,7 @@ impl Stream {
             local,
             refs: 0,
             counted: true,
+            reading: true,
             head: None,
             head_received: false,
             data: VecDeque::new(),
