@@ -247,14 +247,13 @@ pub(crate) fn put_block_frames(
     encode(dst);
     let len = dst.len() - start - frame::HEADER_LEN;
     if len <= max_frame {
-        let mut head = BytesMut::with_capacity(frame::HEADER_LEN);
         let flags = frame::flag::END_HEADERS
             | if end_stream {
                 frame::flag::END_STREAM
             } else {
                 0
             };
-        frame::put_head(&mut head, len, frame::kind::HEADERS, flags, stream);
+        let head = frame::head_bytes(len, frame::kind::HEADERS, flags, stream);
         dst[start..start + frame::HEADER_LEN].copy_from_slice(&head);
         return;
     }

@@ -65,10 +65,25 @@ impl Head {
 
 /// Appends a frame header.
 pub fn put_head(dst: &mut BytesMut, len: usize, kind: u8, flags: u8, stream: u32) {
+    dst.put_slice(&head_bytes(len, kind, flags, stream));
+}
+
+/// A frame header's bytes (for writing over room left for it).
+pub fn head_bytes(len: usize, kind: u8, flags: u8, stream: u32) -> [u8; HEADER_LEN] {
     debug_assert!(len <= MAX_MAX_FRAME_SIZE as usize);
     let len = len as u32;
-    dst.put_slice(&[(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags]);
-    dst.put_u32(stream & 0x7fff_ffff);
+    let id = (stream & 0x7fff_ffff).to_be_bytes();
+    [
+        (len >> 16) as u8,
+        (len >> 8) as u8,
+        len as u8,
+        kind,
+        flags,
+        id[0],
+        id[1],
+        id[2],
+        id[3],
+    ]
 }
 
 /// Removes padding (section 6.1) from a DATA or HEADERS payload; `None` when the pad length

@@ -34,6 +34,41 @@ async fn h2_read_all(body: &mut h2::RecvStream) -> Bytes {
     out.into()
 }
 
+/// Sends `data` on an `h2` stream as its flow control allows; with `end`, the last chunk
+/// ends the stream.
+async fn h2_send_all(
+    send: &mut h2::SendStream<Bytes>,
+    data: Bytes,
+    end: bool,
+) -> Result<(), h2::Error> {
+    send.reserve_capacity(data.len());
+    let nothing = data.is_empty();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let cap = match poll_fn(|cx| send.poll_capacity(cx)).await {
+            Some(cap) => cap?,
+            None => return Err(h2::Error::from(h2::Reason::STREAM_CLOSED)),
+        };
+        let chunk = rest.split_to(cap.min(rest.len()));
+        send.send_data(chunk, end && rest.is_empty())?;
+    }
+    if end && nothing {
+        send.send_data(Bytes::new(), true)?;
+    }
+    Ok(())
+}
+
+/// Waits for every spawned request task, failing the test after `LIMIT`.
+async fn all_in_time(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    tokio::time::timeout(LIMIT, async {
+        for t in tasks {
+            t.await.expect("request task");
+        }
+    })
+    .await
+    .expect("all requests answered in time");
+}
+
 /// Sends `data` on a verimesh stream as flow control allows.
 async fn send_all(send: &mut vh2::SendStream, data: Bytes, end: bool) -> Result<(), vh2::Error> {
     let mut rest = data;
@@ -76,16 +111,7 @@ async fn echo_h2(req: Request<h2::RecvStream>, mut respond: h2::server::SendResp
         HeaderValue::from_str(head.uri.path()).expect("path"),
     );
     let mut send = respond.send_response(resp, false).expect("respond");
-    send.reserve_capacity(data.len());
-    let mut rest = data;
-    while !rest.is_empty() {
-        let cap = poll_fn(|cx| send.poll_capacity(cx))
-            .await
-            .expect("capacity")
-            .expect("capacity ok");
-        let chunk = rest.split_to(cap.min(rest.len()));
-        send.send_data(chunk, false).expect("data");
-    }
+    h2_send_all(&mut send, data, false).await.expect("data");
     let mut t = trailers.unwrap_or_default();
     t.insert("x-echoed", HeaderValue::from_static("yes"));
     send.send_trailers(t).expect("trailers");
@@ -130,13 +156,7 @@ async fn requests_to_an_h2_server_carry_bodies_both_ways_past_the_default_window
             assert_eq!(trailers["x-echoed"], "yes");
         }));
     }
-    tokio::time::timeout(LIMIT, async {
-        for t in tasks {
-            t.await.expect("request task");
-        }
-    })
-    .await
-    .expect("all requests answered in time");
+    all_in_time(tasks).await;
 }
 
 #[tokio::test]
@@ -280,16 +300,9 @@ async fn an_h2_client_is_served_with_large_bodies_and_trailers() {
                 .body(())
                 .expect("request");
             let (response, mut send) = ready.send_request(req, false).expect("send");
-            send.reserve_capacity(body.len());
-            let mut rest = body.clone();
-            while !rest.is_empty() {
-                let cap = poll_fn(|cx| send.poll_capacity(cx))
-                    .await
-                    .expect("capacity")
-                    .expect("capacity ok");
-                let chunk = rest.split_to(cap.min(rest.len()));
-                send.send_data(chunk, false).expect("data");
-            }
+            h2_send_all(&mut send, body.clone(), false)
+                .await
+                .expect("data");
             let mut t = HeaderMap::new();
             t.insert("x-checksum", HeaderValue::from_static("abc"));
             send.send_trailers(t).expect("trailers");
@@ -303,13 +316,7 @@ async fn an_h2_client_is_served_with_large_bodies_and_trailers() {
             assert_eq!(trailers["x-checksum"], "abc");
         }));
     }
-    tokio::time::timeout(LIMIT, async {
-        for t in tasks {
-            t.await.expect("request task");
-        }
-    })
-    .await
-    .expect("all served in time");
+    all_in_time(tasks).await;
 }
 
 #[tokio::test]
@@ -444,13 +451,7 @@ async fn verimesh_to_verimesh_many_requests_over_one_connection() {
             assert_eq!(got, body, "request {i}");
         }));
     }
-    tokio::time::timeout(LIMIT, async {
-        for t in tasks {
-            t.await.expect("task");
-        }
-    })
-    .await
-    .expect("all answered in time");
+    all_in_time(tasks).await;
 }
 
 #[tokio::test]
@@ -507,17 +508,8 @@ async fn a_body_nobody_reads_does_not_stall_the_connection() {
         let mut send = respond
             .send_response(Response::new(()), false)
             .expect("respond");
-        send.reserve_capacity(body.len());
-        let mut rest = body;
-        while !rest.is_empty() {
-            let Some(Ok(cap)) = poll_fn(|cx| send.poll_capacity(cx)).await else {
-                return;
-            };
-            let chunk = rest.split_to(cap.min(rest.len()));
-            if send.send_data(chunk, rest.is_empty()).is_err() {
-                return;
-            }
-        }
+        // The unread response's stream may be reset meanwhile; that ends it here.
+        let _ = h2_send_all(&mut send, body, true).await;
     })
     .await;
     let req = Request::post("http://x.test/big")

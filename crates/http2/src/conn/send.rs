@@ -1,6 +1,7 @@
 //! What this end writes: DATA as the windows allow, trailers, resets, WINDOW_UPDATEs for
 //! what has been read, and the bookkeeping that forgets a stream once nobody holds it.
 
+use super::stream::Stream;
 use super::{Inner, SEND_BUFFER};
 use crate::error::{Error, Initiator, Reason};
 use crate::fields;
@@ -38,7 +39,7 @@ impl Inner {
     }
 
     /// Drops what a stream had received and nobody will read, giving it back to the
-    /// connection's window.
+    /// connection's window (and to the stream's, while the peer may still send on it).
     pub(crate) fn discard_buffered(&mut self, id: u32) {
         let Some(s) = self.streams.get_mut(&id) else {
             return;
@@ -47,7 +48,7 @@ impl Inner {
         s.data.clear();
         s.buffered = 0;
         if n > 0 {
-            self.release(None, n);
+            self.release(Some(id), n);
         }
     }
 
@@ -63,12 +64,7 @@ impl Inner {
         }
         s.reading = false;
         s.trailers = None;
-        let n = s.buffered;
-        s.data.clear();
-        s.buffered = 0;
-        if n > 0 {
-            self.release(Some(id), n);
-        }
+        self.discard_buffered(id);
     }
 
     /// Resets a stream from this end (a stream error, or its user giving up on it).
@@ -135,24 +131,30 @@ impl Inner {
                 return;
             }
         }
-        let n = s.buffered;
+        self.discard_buffered(id);
         self.streams.remove(&id);
-        if n > 0 {
-            self.release(None, n);
+    }
+
+    /// The stream, if it may still send: not failed, not reset, its end not yet queued.
+    fn sending(&mut self, id: u32, what: &'static str) -> Result<&mut Stream, Error> {
+        let conn_error = &self.error;
+        let Some(s) = self.streams.get_mut(&id) else {
+            return Err(conn_error
+                .clone()
+                .unwrap_or(Error::User("the stream is gone")));
+        };
+        if let Some(e) = s.own_error().or_else(|| conn_error.clone()) {
+            return Err(e);
         }
+        if s.end_queued {
+            return Err(Error::User(what));
+        }
+        Ok(s)
     }
 
     /// Queues data (and maybe the end of the stream) and writes what the windows allow.
     pub(crate) fn queue_data(&mut self, id: u32, data: Bytes, end: bool) -> Result<(), Error> {
-        if let Some(e) = self.stream_error(id) {
-            return Err(e);
-        }
-        let Some(s) = self.streams.get_mut(&id) else {
-            return Err(Error::User("the stream is gone"));
-        };
-        if s.end_queued {
-            return Err(Error::User("data after the end of the stream"));
-        }
+        let s = self.sending(id, "data after the end of the stream")?;
         s.queued += data.len();
         if !data.is_empty() {
             s.queue.push_back(data);
@@ -163,15 +165,7 @@ impl Inner {
     }
 
     pub(crate) fn queue_trailers(&mut self, id: u32, trailers: HeaderMap) -> Result<(), Error> {
-        if let Some(e) = self.stream_error(id) {
-            return Err(e);
-        }
-        let Some(s) = self.streams.get_mut(&id) else {
-            return Err(Error::User("the stream is gone"));
-        };
-        if s.end_queued {
-            return Err(Error::User("trailers after the end of the stream"));
-        }
+        let s = self.sending(id, "trailers after the end of the stream")?;
         s.trailers_queued = Some(trailers);
         s.end_queued = true;
         self.write_stream(id);
