@@ -19,15 +19,8 @@ pub struct Args {
     #[arg(long, default_value = "60s", value_parser = super::duration::parse)]
     timeout: Duration,
     /// Time between attempts.
-    #[arg(long, default_value = "100ms", value_parser = parse_millis)]
+    #[arg(long, default_value = "100ms", value_parser = super::duration::parse)]
     period: Duration,
-}
-
-fn parse_millis(s: &str) -> Result<Duration, String> {
-    s.strip_suffix("ms")
-        .and_then(|n| n.parse().ok())
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("invalid period {s:?}: use milliseconds, e.g. 100ms"))
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
