@@ -71,6 +71,19 @@ impl Server {
         }
     }
 
+    /// Runs `poll_streams`, which polls this connection's streams from the connection's own
+    /// task, with their writes held: everything they queue (several responses, say, when
+    /// the application answered several requests at once) leaves in one write at the end
+    /// instead of one write and one TLS record each.
+    pub fn batch_writes<R>(&mut self, poll_streams: impl FnOnce() -> R) -> R {
+        self.conn.lock().writes_held = true;
+        let result = poll_streams();
+        let mut inner = self.conn.lock();
+        inner.writes_held = false;
+        inner.flush_now();
+        result
+    }
+
     /// Drives the connection until the streams in flight are done and the connection ends.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut inner = self.conn.lock();

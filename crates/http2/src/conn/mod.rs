@@ -102,6 +102,9 @@ pub(crate) struct Inner {
     pub eof: bool,
     /// Client handles alive: with none left and no streams, the driver ends the connection.
     pub clients: usize,
+    /// The server's task is polling its streams: what they queue is written once, when
+    /// that is done (`Server::batch_writes`).
+    pub writes_held: bool,
 }
 
 impl Inner {
@@ -145,6 +148,7 @@ impl Inner {
             error: None,
             eof: false,
             clients: 0,
+            writes_held: false,
             config,
         }
     }
@@ -243,9 +247,10 @@ impl Inner {
 
     /// Writes what is queued from a stream handle's task. It runs with the driver's waker,
     /// so a transport that cannot take it all now wakes the driver to finish; before the
-    /// driver's first turn, the driver writes it.
+    /// driver's first turn, the driver writes it. While writes are held it waits for the
+    /// end of the batch.
     pub fn flush_now(&mut self) {
-        if self.out.is_empty() || self.error.is_some() {
+        if self.out.is_empty() || self.error.is_some() || self.writes_held {
             return;
         }
         let Some(waker) = self.driver.clone() else {

@@ -1,9 +1,9 @@
 //! The HTTP/2 server for mesh connections into the workload (from other proxies, and h2c
 //! from plain clients when mTLS is permissive), on `verimesh_http2`. The connection's task
 //! runs its streams itself — a request is handled, and sent on to the application, in the
-//! same task poll that read it; its response is written by the stream that made it, in the
-//! poll that received it. Streams still run concurrently: each is a future of its own,
-//! polled when woken.
+//! same task poll that read it; its response is queued by the stream that made it, in the
+//! poll that received it, and the responses of every stream polled in one turn leave in one
+//! write. Streams still run concurrently: each is a future of its own, polled when woken.
 
 use crate::body::Body;
 use crate::h2_body::{RecvBody, SendBody};
@@ -44,9 +44,9 @@ where
     let mut streams: FuturesUnordered<StreamTask> = FuturesUnordered::new();
     let mut accepting = true;
     poll_fn(|cx| loop {
-        // Streams first, so what they queue (responses, body data) is written by the
-        // connection's poll just below, in this same turn.
-        while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {}
+        // Streams first, their responses and body data written together when all are
+        // polled.
+        conn.batch_writes(|| while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {});
         if !accepting {
             // The peer said goodbye: finish the streams in flight, then the connection.
             return match conn.poll_closed(cx) {
