@@ -25,8 +25,6 @@ const MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// The largest request header block accepted (hyper's server default).
 const MAX_HEADER_LIST: u32 = 16 << 10;
 
-type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// Serves one HTTP/2 connection until the peer closes it or it fails.
 pub async fn serve<I, F, Fut>(io: I, handler: F) -> Result<(), verimesh_http2::Error>
 where
@@ -41,7 +39,7 @@ where
         max_header_list_size: MAX_HEADER_LIST,
     };
     let mut conn = verimesh_http2::server_handshake(io, config);
-    let mut streams: FuturesUnordered<StreamTask> = FuturesUnordered::new();
+    let mut streams = FuturesUnordered::new();
     let mut accepting = true;
     poll_fn(|cx| loop {
         // Streams first, their responses and body data written together when all are
@@ -58,7 +56,10 @@ where
         match conn.poll_accept(cx) {
             Poll::Ready(Some(Ok((req, respond)))) => {
                 let req = req.map(RecvBody::new);
-                streams.push(Box::pin(stream(handler(req), respond)));
+                // The handler's state machine (kilobytes) is boxed where it is made and
+                // never moved after; the stream's own future, which `FuturesUnordered`
+                // moves into its task, stays small.
+                streams.push(stream(Box::pin(handler(req)), respond));
             }
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
             Poll::Ready(None) => accepting = false,
@@ -70,11 +71,10 @@ where
 
 /// One stream: the handler's response sent back, its body pumped as window allows. A peer
 /// that resets the stream while the response is being made cancels the handler.
-async fn stream<Fut>(handler: Fut, mut respond: SendResponse)
+async fn stream<Fut>(mut handler: Pin<Box<Fut>>, mut respond: SendResponse)
 where
     Fut: Future<Output = Response<Body>>,
 {
-    let mut handler = std::pin::pin!(handler);
     let resp = poll_fn(|cx: &mut Context<'_>| {
         if let Poll::Ready(resp) = handler.as_mut().poll(cx) {
             return Poll::Ready(Some(resp));
