@@ -11,15 +11,17 @@ const GENERATED: &[&str] = &["verimesh.ca.v1.rs", "verimesh.config.v1.rs"];
 fn generated_code_matches_the_protos() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fds = protox::compile(PROTOS, [root.join("proto")]).expect("protos compile");
-    let out = std::env::temp_dir().join(format!("verimesh-api-gen-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).expect("temp dir");
+    let out_dir = tempfile::Builder::new()
+        .prefix("verimesh-api-gen-")
+        .tempdir()
+        .expect("temp dir");
+    let out = out_dir.path();
     tonic_prost_build::configure()
         .build_transport(false)
         .emit_rerun_if_changed(false)
         // An encoded resource is shared by reference between the hub and every stream sending it.
         .bytes(".verimesh.config.v1.Resource.json")
-        .out_dir(&out)
+        .out_dir(out)
         .compile_fds(fds)
         .expect("code generation");
     let regenerate = std::env::var_os("VERIMESH_REGENERATE").is_some();

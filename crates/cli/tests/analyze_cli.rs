@@ -1,7 +1,7 @@
 //! `verimesh analyze` as a user runs it: output formats and exit status.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn verimesh(args: &[&str], stdin: Option<&str>) -> Output {
@@ -25,11 +25,12 @@ fn verimesh(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("verimesh-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
+/// A directory for one test, removed when it is dropped (the test passed or panicked).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("verimesh-cli-{name}-"))
+        .tempdir()
+        .expect("temporary directory")
 }
 
 fn repo_root() -> &'static Path {
@@ -50,7 +51,8 @@ fn example_is_clean_and_exits_zero() {
 
 #[test]
 fn schema_errors_exit_one_with_file_line_and_field() {
-    let dir = temp_dir("schema");
+    let dir_tmp = temp_dir("schema");
+    let dir = dir_tmp.path();
     let file = dir.join("bad.yaml");
     std::fs::write(
         &file,
@@ -66,7 +68,6 @@ fn schema_errors_exit_one_with_file_line_and_field() {
         "{line}"
     );
     assert!(line.contains("bad.yaml:9:3) metadata.name:"), "{line}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -172,7 +173,8 @@ fn misconfigured_example_explains_each_mistake() {
 
 #[test]
 fn mesh_config_fields_verimesh_ignores_are_warned_about() {
-    let dir = temp_dir("mesh");
+    let dir_tmp = temp_dir("mesh");
+    let dir = dir_tmp.path();
     let mesh = dir.join("mesh.yaml");
     std::fs::write(&mesh, "trustDomain: example.org\nsomeFutureKnob: true\n").expect("write");
     let example = repo_root().join("examples/bookinfo");
@@ -205,5 +207,4 @@ fn mesh_config_fields_verimesh_ignores_are_warned_about() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("IST0106"));
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,6 +1,6 @@
 //! `verimesh authz check` as a user runs it: decisions, statuses, JSON and exit codes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn verimesh(args: &[&str]) -> Output {
@@ -81,11 +81,13 @@ fn denied_request_json_explains() {
     );
 }
 
-fn temp_config(name: &str, yaml: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("verimesh-authz-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("write temp config");
-    std::fs::write(d.join("config.yaml"), yaml).expect("write temp config");
+/// A directory holding `yaml` as config.yaml, removed when it is dropped.
+fn temp_config(name: &str, yaml: &str) -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix(&format!("verimesh-authz-{name}-"))
+        .tempdir()
+        .expect("temporary directory");
+    std::fs::write(d.path().join("config.yaml"), yaml).expect("write temp config");
     d
 }
 
@@ -151,16 +153,14 @@ fn check(dir: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
 
 #[test]
 fn statuses_400_401_403_and_raw_paths() {
-    let dir = temp_config("statuses", CONFIG);
-    let (code, v) = check(
-        &dir,
-        &["--to", "shop/api", "--path", "/public/../admin?x#y"],
-    );
+    let dir_tmp = temp_config("statuses", CONFIG);
+    let dir = dir_tmp.path();
+    let (code, v) = check(dir, &["--to", "shop/api", "--path", "/public/../admin?x#y"]);
     assert_eq!((code, v["status"].as_u64()), (Some(1), Some(403)));
     assert_eq!(v["policy"], "shop/deny-admin");
     assert_eq!(v["rule"], 0);
     let (_, v) = check(
-        &dir,
+        dir,
         &[
             "--to",
             "shop/api",
@@ -174,21 +174,22 @@ fn statuses_400_401_403_and_raw_paths() {
         (v["status"].as_u64(), v["rule"].as_u64()),
         (Some(403), Some(1))
     );
-    let (_, v) = check(&dir, &["--to", "shop/api", "--method", "get"]);
+    let (_, v) = check(dir, &["--to", "shop/api", "--method", "get"]);
     assert_eq!(v["status"], 400);
     assert!(v["reasons"][0].as_str().unwrap().contains("invalid method"));
-    let (_, v) = check(&dir, &["--to", "shop/api", "--jwt", "not.a.token"]);
+    let (_, v) = check(dir, &["--to", "shop/api", "--jwt", "not.a.token"]);
     assert_eq!(v["status"], 401);
-    let (code, v) = check(&dir, &["--to", "shop/api", "--path", "/ok"]);
+    let (code, v) = check(dir, &["--to", "shop/api", "--path", "/ok"]);
     assert_eq!((code, v["decision"].as_str()), (Some(0), Some("ALLOW")));
 }
 
 #[test]
 fn tcp_to_a_workload_entry() {
-    let dir = temp_config("tcp", CONFIG);
+    let dir_tmp = temp_config("tcp", CONFIG);
+    let dir = dir_tmp.path();
     let api = "spiffe://cluster.local/ns/shop/sa/api";
     let (code, v) = check(
-        &dir,
+        dir,
         &[
             "--to",
             "shop/vm",
@@ -204,7 +205,7 @@ fn tcp_to_a_workload_entry() {
     assert_eq!(v["status"], serde_json::Value::Null);
     assert_eq!(v["policy"], "shop/db-from-api");
     let (code, v) = check(
-        &dir,
+        dir,
         &["--to", "shop/vm", "--protocol", "tcp", "--port", "5432"],
     );
     assert_eq!((code, v["decision"].as_str()), (Some(1), Some("DENY")));
@@ -212,7 +213,8 @@ fn tcp_to_a_workload_entry() {
 
 #[test]
 fn unknown_workload_is_an_input_error() {
-    let dir = temp_config("unknown", CONFIG);
+    let dir_tmp = temp_config("unknown", CONFIG);
+    let dir = dir_tmp.path();
     let d = dir.display().to_string();
     let out = verimesh(&["authz", "check", "--config", &d, "--to", "shop/nope"]);
     assert_eq!(out.status.code(), Some(2));

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -22,11 +22,12 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("verimesh-cli-ca-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
+/// A directory for one test, removed when it is dropped (the test passed or panicked).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("verimesh-cli-ca-{name}-"))
+        .tempdir()
+        .expect("temporary directory")
 }
 
 fn openssl(args: &[&str], dir: &Path) -> Output {
@@ -43,7 +44,8 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn issue_writes_a_chain_key_and_root_that_openssl_accepts() {
-    let dir = temp_dir("issue");
+    let dir_tmp = temp_dir("issue");
+    let dir = dir_tmp.path();
     let (state, out) = (dir.join("state"), dir.join("out"));
     let id = "spiffe://cluster.local/ns/default/sa/web";
     let run = verimesh(&[
@@ -165,16 +167,17 @@ fn issue_writes_a_chain_key_and_root_that_openssl_accepts() {
 
 #[test]
 fn bad_input_exits_two_with_a_reason() {
-    let dir = temp_dir("bad");
+    let dir_tmp = temp_dir("bad");
+    let dir = dir_tmp.path();
     let run = verimesh(&[
         "ca",
         "issue",
         "--state-dir",
-        s(&dir),
+        s(dir),
         "--spiffe-id",
         "spiffe://Cluster/x",
         "--out",
-        s(&dir),
+        s(dir),
     ]);
     assert_eq!(run.status.code(), Some(2));
     assert!(
@@ -186,13 +189,13 @@ fn bad_input_exits_two_with_a_reason() {
         "ca",
         "issue",
         "--state-dir",
-        s(&dir),
+        s(dir),
         "--spiffe-id",
         "spiffe://cluster.local/ns/a/sa/b",
         "--ttl",
         "soon",
         "--out",
-        s(&dir),
+        s(dir),
     ]);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     std::fs::write(dir.join("junk.pem"), "not a certificate").expect("write");
@@ -229,7 +232,8 @@ impl Drop for Child {
 
 #[test]
 fn control_serves_certificates_to_a_token_holder() {
-    let dir = temp_dir("control");
+    let dir_tmp = temp_dir("control");
+    let dir = dir_tmp.path();
     let state = dir.join("state");
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_verimesh"))

@@ -54,7 +54,8 @@ async fn round_trip(
 
 #[tokio::test]
 async fn workloads_on_old_and_new_roots_interoperate_during_root_rotation() {
-    let dir = temp_dir("root-rotation-e2e");
+    let dir_tmp = temp_dir("root-rotation-e2e");
+    let dir = dir_tmp.path();
     let old = generate_root(&td()).unwrap();
     let new = generate_root(&td()).unwrap();
     let both_old_first = format!("{}{}", old.cert, new.cert);
@@ -64,18 +65,18 @@ async fn workloads_on_old_and_new_roots_interoperate_during_root_rotation() {
     let ttl = Duration::from_secs(3600);
 
     // Phase 1: the old CA signs, and already distributes both roots.
-    let old_cp = verimesh_control::start(opts(&dir, Some(dir.join("old")), ttl))
+    let old_cp = verimesh_control::start(opts(dir, Some(dir.join("old")), ttl))
         .await
         .unwrap();
     // Phase 2: the new CA signs (both run at once here, on two ports, to keep the test short).
-    let new_cp = verimesh_control::start(opts(&dir, Some(dir.join("new")), ttl))
+    let new_cp = verimesh_control::start(opts(dir, Some(dir.join("new")), ttl))
         .await
         .unwrap();
 
     let initial = TrustBundle::from_pem(&both_old_first).unwrap();
     let db_id = id("default", "db");
     let web_id = id("default", "web");
-    let tokens = TokenStore::new(&dir, td());
+    let tokens = TokenStore::new(dir, td());
     let db_client = CaClient::new(old_cp.local_addr(), control_matcher(), initial.clone())
         .with_bootstrap_token(tokens.add("default", "db").unwrap());
     let web_client = CaClient::new(new_cp.local_addr(), control_matcher(), initial.clone())

@@ -57,20 +57,21 @@ async fn request(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_survive_several_rotations_with_zero_failed_requests() {
-    let dir = temp_dir("rotation-e2e");
-    let control = verimesh_control::start(opts(&dir, None, TTL))
+    let dir_tmp = temp_dir("rotation-e2e");
+    let dir = dir_tmp.path();
+    let control = verimesh_control::start(opts(dir, None, TTL))
         .await
         .expect("control plane");
-    let bundle = bundle_of(&dir);
+    let bundle = bundle_of(dir);
     let web_id = id("default", "web");
     let db_id = id("default", "db");
     let web = workload(
-        client_for(&control, &dir, bundle.clone(), "default", "web"),
+        client_for(&control, dir, bundle.clone(), "default", "web"),
         web_id.clone(),
     )
     .await;
     let db = workload(
-        client_for(&control, &dir, bundle.clone(), "default", "db"),
+        client_for(&control, dir, bundle.clone(), "default", "db"),
         db_id.clone(),
     )
     .await;

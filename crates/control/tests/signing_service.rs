@@ -19,12 +19,13 @@ fn code(e: &CaClientError) -> Option<tonic::Code> {
 
 #[tokio::test]
 async fn a_workload_with_a_bootstrap_token_gets_its_own_identity_only() {
-    let dir = temp_dir("svc-token");
-    let server = verimesh_control::start(opts(&dir, None, Duration::from_secs(3600)))
+    let dir_tmp = temp_dir("svc-token");
+    let dir = dir_tmp.path();
+    let server = verimesh_control::start(opts(dir, None, Duration::from_secs(3600)))
         .await
         .unwrap();
-    let bundle = bundle_of(&dir);
-    let web = client_for(&server, &dir, bundle.clone(), "default", "web");
+    let bundle = bundle_of(dir);
+    let web = client_for(&server, dir, bundle.clone(), "default", "web");
 
     // Own identity: signed, chain verifies, bundle returned.
     let own = KeyAndCsr::generate(&id("default", "web")).unwrap();
@@ -64,13 +65,14 @@ async fn a_workload_with_a_bootstrap_token_gets_its_own_identity_only() {
 
 #[tokio::test]
 async fn a_workload_with_a_mesh_certificate_is_that_identity() {
-    let dir = temp_dir("svc-mtls");
-    let server = verimesh_control::start(opts(&dir, None, Duration::from_secs(3600)))
+    let dir_tmp = temp_dir("svc-mtls");
+    let dir = dir_tmp.path();
+    let server = verimesh_control::start(opts(dir, None, Duration::from_secs(3600)))
         .await
         .unwrap();
-    let bundle = bundle_of(&dir);
+    let bundle = bundle_of(dir);
     // Get a certificate for db with a token, then renew with mTLS only (no token).
-    let db = client_for(&server, &dir, bundle.clone(), "default", "db");
+    let db = client_for(&server, dir, bundle.clone(), "default", "db");
     let kc = KeyAndCsr::generate(&id("default", "db")).unwrap();
     let signed = db.create_certificate(kc.csr_pem.clone()).await.unwrap();
     let creds = Credentials::new(signed.chain, kc.private_key()).unwrap();
@@ -86,12 +88,13 @@ async fn a_workload_with_a_mesh_certificate_is_that_identity() {
 
 #[tokio::test]
 async fn the_client_verifies_the_control_planes_identity() {
-    let dir = temp_dir("svc-server-id");
-    let server = verimesh_control::start(opts(&dir, None, Duration::from_secs(3600)))
+    let dir_tmp = temp_dir("svc-server-id");
+    let dir = dir_tmp.path();
+    let server = verimesh_control::start(opts(dir, None, Duration::from_secs(3600)))
         .await
         .unwrap();
-    let bundle = bundle_of(&dir);
-    let token = verimesh_control::tokens::TokenStore::new(&dir, td())
+    let bundle = bundle_of(dir);
+    let token = verimesh_control::tokens::TokenStore::new(dir, td())
         .add("default", "web")
         .unwrap();
     // Expecting some other identity at that address: the TLS handshake fails.
@@ -108,8 +111,9 @@ async fn the_client_verifies_the_control_planes_identity() {
         .unwrap_err();
     assert!(matches!(err, CaClientError::Connect { .. }), "{err}");
     // Trusting another root: fails too.
-    let other_dir = temp_dir("svc-server-id-other");
-    let (other, _) = verimesh_identity::Ca::load_or_create(&other_dir, td()).unwrap();
+    let other_dir_tmp = temp_dir("svc-server-id-other");
+    let other_dir = other_dir_tmp.path();
+    let (other, _) = verimesh_identity::Ca::load_or_create(other_dir, td()).unwrap();
     let stranger = CaClient::new(
         server.local_addr(),
         control_matcher(),

@@ -48,8 +48,9 @@ fn write_issued(dir: &Path, issued: &verimesh_identity::IssuedCertificate) {
 
 #[test]
 fn self_signed_root_is_persisted_privately_and_openssl_verifies_its_certificates() {
-    let dir = temp_dir("openssl-self-signed");
-    let (ca, created) = Ca::load_or_create(&dir, td()).unwrap();
+    let dir_tmp = temp_dir("openssl-self-signed");
+    let dir = dir_tmp.path();
+    let (ca, created) = Ca::load_or_create(dir, td()).unwrap();
     assert!(created);
     let ca_dir = dir.join(ca::STATE_SUBDIR);
     assert_eq!(mode(&ca_dir), 0o700);
@@ -57,13 +58,13 @@ fn self_signed_root_is_persisted_privately_and_openssl_verifies_its_certificates
     assert_eq!(mode(&ca_dir.join(ca::ROOT_CERT)), 0o644);
 
     // A restart loads the same root rather than making a new one.
-    let (again, created) = Ca::load_or_create(&dir, td()).unwrap();
+    let (again, created) = Ca::load_or_create(dir, td()).unwrap();
     assert!(!created);
     assert_eq!(again.trust_bundle().roots(), ca.trust_bundle().roots());
 
     let id = SpiffeId::parse("spiffe://cluster.local/ns/default/sa/web").unwrap();
     let (issued, _key) = ca.issue(&id, Some(Duration::from_secs(3600))).unwrap();
-    write_issued(&dir, &issued);
+    write_issued(dir, &issued);
 
     let (ok, text) = openssl(
         &[
@@ -74,7 +75,7 @@ fn self_signed_root_is_persisted_privately_and_openssl_verifies_its_certificates
             "chain.pem",
             "leaf.pem",
         ],
-        &dir,
+        dir,
     );
     assert!(ok && text.contains("leaf.pem: OK"), "{text}");
     for purpose in ["sslserver", "sslclient"] {
@@ -89,12 +90,12 @@ fn self_signed_root_is_persisted_privately_and_openssl_verifies_its_certificates
                 "chain.pem",
                 "leaf.pem",
             ],
-            &dir,
+            dir,
         );
         assert!(ok, "{purpose}: {text}");
     }
 
-    let (ok, text) = openssl(&["x509", "-in", "leaf.pem", "-noout", "-text"], &dir);
+    let (ok, text) = openssl(&["x509", "-in", "leaf.pem", "-noout", "-text"], dir);
     assert!(ok, "{text}");
     assert!(
         text.contains("URI:spiffe://cluster.local/ns/default/sa/web"),
@@ -107,17 +108,18 @@ fn self_signed_root_is_persisted_privately_and_openssl_verifies_its_certificates
     assert!(text.contains("CA:FALSE"), "{text}");
     assert!(!text.contains("DNS:"), "only the SPIFFE URI SAN: {text}");
 
-    let (ok, text) = openssl(&["x509", "-in", "root.pem", "-noout", "-text"], &dir);
+    let (ok, text) = openssl(&["x509", "-in", "root.pem", "-noout", "-text"], dir);
     assert!(
         ok && text.contains("ASN1 OID: prime256v1") && text.contains("CA:TRUE"),
         "{text}"
     );
 
     // Not vacuous: openssl refuses the same leaf against another root.
-    let other = temp_dir("openssl-other-root");
-    let (stranger, _) = Ca::load_or_create(&other, td()).unwrap();
+    let other_tmp = temp_dir("openssl-other-root");
+    let other = other_tmp.path();
+    let (stranger, _) = Ca::load_or_create(other, td()).unwrap();
     std::fs::write(dir.join("other-root.pem"), stranger.trust_bundle().to_pem()).unwrap();
-    let (ok, text) = openssl(&["verify", "-CAfile", "other-root.pem", "leaf.pem"], &dir);
+    let (ok, text) = openssl(&["verify", "-CAfile", "other-root.pem", "leaf.pem"], dir);
     assert!(!ok, "{text}");
 }
 
@@ -202,16 +204,17 @@ fn make_cacerts(dir: &Path) {
 
 #[test]
 fn plugged_in_cacerts_from_openssl_issue_verifiable_certificates() {
-    let dir = temp_dir("openssl-cacerts");
-    make_cacerts(&dir);
+    let dir_tmp = temp_dir("openssl-cacerts");
+    let dir = dir_tmp.path();
+    make_cacerts(dir);
     assert!(std::fs::read_to_string(dir.join("ca-key.pem"))
         .unwrap()
         .contains("BEGIN RSA PRIVATE KEY"));
-    let ca = Ca::load_cacerts(&dir, td()).unwrap();
+    let ca = Ca::load_cacerts(dir, td()).unwrap();
     let id = SpiffeId::parse("spiffe://cluster.local/ns/shop/sa/cart").unwrap();
     let (issued, _key) = ca.issue(&id, None).unwrap();
     assert_eq!(issued.chain.len(), 3, "leaf, intermediate, root");
-    write_issued(&dir, &issued);
+    write_issued(dir, &issued);
     let (ok, text) = openssl(
         &[
             "verify",
@@ -221,12 +224,12 @@ fn plugged_in_cacerts_from_openssl_issue_verifiable_certificates() {
             "chain.pem",
             "leaf.pem",
         ],
-        &dir,
+        dir,
     );
     assert!(ok && text.contains("leaf.pem: OK"), "{text}");
     let (ok, text) = openssl(
         &["x509", "-in", "leaf.pem", "-noout", "-issuer", "-enddate"],
-        &dir,
+        dir,
     );
     assert!(ok && text.contains("CN = Intermediate CA"), "{text}");
 
@@ -247,12 +250,13 @@ fn plugged_in_cacerts_from_openssl_issue_verifiable_certificates() {
 
 #[test]
 fn inconsistent_cacerts_are_refused() {
-    let dir = temp_dir("openssl-bad-cacerts");
-    make_cacerts(&dir);
+    let dir_tmp = temp_dir("openssl-bad-cacerts");
+    let dir = dir_tmp.path();
+    make_cacerts(dir);
     // A key that is not the CA certificate's.
     let (ok, text) = openssl(
         &["genrsa", "-traditional", "-out", "other-key.pem", "2048"],
-        &dir,
+        dir,
     );
     assert!(ok, "{text}");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
@@ -266,8 +270,9 @@ fn inconsistent_cacerts_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("does not match"), "{err}");
     // A trust bundle that does not contain the CA's root.
-    let stranger = temp_dir("openssl-bad-cacerts-stranger");
-    let (other, _) = Ca::load_or_create(&stranger, td()).unwrap();
+    let stranger_tmp = temp_dir("openssl-bad-cacerts-stranger");
+    let stranger = stranger_tmp.path();
+    let (other, _) = Ca::load_or_create(stranger, td()).unwrap();
     let err = Ca::from_pem(
         td(),
         &read("ca-cert.pem"),
@@ -279,13 +284,13 @@ fn inconsistent_cacerts_are_refused() {
     assert!(err.to_string().contains("would not verify"), "{err}");
     // A CA certificate that is not a CA: the root's own leaf.
     let id = SpiffeId::parse("spiffe://cluster.local/ns/a/sa/b").unwrap();
-    let ca = Ca::load_cacerts(&dir, td()).unwrap();
+    let ca = Ca::load_cacerts(dir, td()).unwrap();
     let (issued, key) = ca.issue(&id, None).unwrap();
     let leaf = pem::encode_certs(&issued.chain[..1]);
     let err = Ca::from_pem(td(), &leaf, &key, &leaf, &read("root-cert.pem")).unwrap_err();
     assert!(err.to_string().contains("not a CA"), "{err}");
     // Missing files name the file.
     std::fs::remove_file(dir.join("cert-chain.pem")).unwrap();
-    let err = Ca::load_cacerts(&dir, td()).unwrap_err();
+    let err = Ca::load_cacerts(dir, td()).unwrap_err();
     assert!(err.to_string().contains("cert-chain.pem"), "{err}");
 }

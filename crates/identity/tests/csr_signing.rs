@@ -10,8 +10,10 @@ use verimesh_identity::csr::{csr_for, KeyAndCsr};
 use verimesh_identity::{Credentials, SpiffeId, TrustDomain};
 
 fn ca() -> Ca {
-    let dir = temp_dir(&format!("csr-{:?}", std::thread::current().id()).replace(['(', ')'], ""));
-    Ca::load_or_create(&dir, TrustDomain::new("cluster.local").expect("test setup"))
+    let dir_tmp =
+        temp_dir(&format!("csr-{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+    let dir = dir_tmp.path();
+    Ca::load_or_create(dir, TrustDomain::new("cluster.local").expect("test setup"))
         .expect("test setup")
         .0
 }
@@ -133,7 +135,8 @@ fn other_trust_domains_and_overlong_lifetimes_are_refused() {
 #[test]
 fn a_csr_made_by_openssl_is_signed_and_its_key_fits() {
     let ca = ca();
-    let dir = temp_dir("csr-openssl");
+    let dir_tmp = temp_dir("csr-openssl");
+    let dir = dir_tmp.path();
     let out = Command::new("openssl")
         .args([
             "req",
@@ -152,7 +155,7 @@ fn a_csr_made_by_openssl_is_signed_and_its_key_fits() {
             "-out",
             "req.pem",
         ])
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(
@@ -170,7 +173,8 @@ fn a_csr_made_by_openssl_is_signed_and_its_key_fits() {
 #[test]
 fn weak_or_unusual_keys_are_refused() {
     let ca = ca();
-    let dir = temp_dir("csr-weak");
+    let dir_tmp = temp_dir("csr-weak");
+    let dir = dir_tmp.path();
     let subject_alt = format!("subjectAltName=URI:{WEB}");
     for (newkey, accepted) in [
         (&["-newkey", "rsa:1024"][..], false),
@@ -200,7 +204,7 @@ fn weak_or_unusual_keys_are_refused() {
                 "-out",
                 "r.pem",
             ])
-            .current_dir(&dir)
+            .current_dir(dir)
             .output()
             .unwrap();
         assert!(

@@ -38,8 +38,9 @@ impl Signer for FlakyCa {
 }
 
 fn flaky(name: &str, ttl: Duration) -> FlakyCa {
-    let dir = temp_dir(name);
-    let (ca, _) = Ca::load_or_create(&dir, TrustDomain::new("cluster.local").expect("test setup"))
+    let dir_tmp = temp_dir(name);
+    let dir = dir_tmp.path();
+    let (ca, _) = Ca::load_or_create(dir, TrustDomain::new("cluster.local").expect("test setup"))
         .expect("test setup");
     FlakyCa {
         ca: Arc::new(ca),

@@ -45,14 +45,17 @@ pub fn config(version: &str, broken: bool) -> Arc<ProxyConfig> {
 /// `<name>` for each `(ns, name)`.
 pub struct Mesh {
     pub dir: std::path::PathBuf,
+    /// Removes `dir` when the mesh is dropped.
+    _dir: tempfile::TempDir,
     pub ca: Arc<Ca>,
     pub placements: HashMap<ProxyKey, Placement>,
 }
 
 impl Mesh {
     pub fn new(name: &str, workloads: &[(&str, &str)]) -> Self {
-        let dir = temp_dir(name);
-        let (ca, _) = Ca::load_or_create(&dir, td()).unwrap();
+        let dir_tmp = temp_dir(name);
+        let dir = dir_tmp.path();
+        let (ca, _) = Ca::load_or_create(dir, td()).unwrap();
         let placements = workloads
             .iter()
             .map(|(ns, sa)| {
@@ -66,7 +69,8 @@ impl Mesh {
             })
             .collect();
         Self {
-            dir,
+            dir: dir.to_path_buf(),
+            _dir: dir_tmp,
             ca: Arc::new(ca),
             placements,
         }

@@ -22,11 +22,12 @@ use verimesh_identity::{
     TrustDomain,
 };
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("verimesh-control-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A directory for one test, removed when it is dropped (the test passed or panicked).
+pub fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("verimesh-control-{name}-"))
+        .tempdir()
+        .expect("temporary directory")
 }
 
 pub fn td() -> TrustDomain {
