@@ -25,14 +25,6 @@ fn verimesh(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-/// A directory for one test, removed when it is dropped (the test passed or panicked).
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("verimesh-cli-{name}-"))
-        .tempdir()
-        .expect("temporary directory")
-}
-
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -51,8 +43,8 @@ fn example_is_clean_and_exits_zero() {
 
 #[test]
 fn schema_errors_exit_one_with_file_line_and_field() {
-    let dir_tmp = temp_dir("schema");
-    let dir = dir_tmp.path();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let file = dir.join("bad.yaml");
     std::fs::write(
         &file,
@@ -173,8 +165,8 @@ fn misconfigured_example_explains_each_mistake() {
 
 #[test]
 fn mesh_config_fields_verimesh_ignores_are_warned_about() {
-    let dir_tmp = temp_dir("mesh");
-    let dir = dir_tmp.path();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let mesh = dir.join("mesh.yaml");
     std::fs::write(&mesh, "trustDomain: example.org\nsomeFutureKnob: true\n").expect("write");
     let example = repo_root().join("examples/bookinfo");

@@ -82,11 +82,8 @@ fn denied_request_json_explains() {
 }
 
 /// A directory holding `yaml` as config.yaml, removed when it is dropped.
-fn temp_config(name: &str, yaml: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new()
-        .prefix(&format!("verimesh-authz-{name}-"))
-        .tempdir()
-        .expect("temporary directory");
+fn temp_config(yaml: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
     std::fs::write(d.path().join("config.yaml"), yaml).expect("write temp config");
     d
 }
@@ -153,8 +150,8 @@ fn check(dir: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
 
 #[test]
 fn statuses_400_401_403_and_raw_paths() {
-    let dir_tmp = temp_config("statuses", CONFIG);
-    let dir = dir_tmp.path();
+    let tmp = temp_config(CONFIG);
+    let dir = tmp.path();
     let (code, v) = check(dir, &["--to", "shop/api", "--path", "/public/../admin?x#y"]);
     assert_eq!((code, v["status"].as_u64()), (Some(1), Some(403)));
     assert_eq!(v["policy"], "shop/deny-admin");
@@ -185,8 +182,8 @@ fn statuses_400_401_403_and_raw_paths() {
 
 #[test]
 fn tcp_to_a_workload_entry() {
-    let dir_tmp = temp_config("tcp", CONFIG);
-    let dir = dir_tmp.path();
+    let tmp = temp_config(CONFIG);
+    let dir = tmp.path();
     let api = "spiffe://cluster.local/ns/shop/sa/api";
     let (code, v) = check(
         dir,
@@ -213,8 +210,8 @@ fn tcp_to_a_workload_entry() {
 
 #[test]
 fn unknown_workload_is_an_input_error() {
-    let dir_tmp = temp_config("unknown", CONFIG);
-    let dir = dir_tmp.path();
+    let tmp = temp_config(CONFIG);
+    let dir = tmp.path();
     let d = dir.display().to_string();
     let out = verimesh(&["authz", "check", "--config", &d, "--to", "shop/nope"]);
     assert_eq!(out.status.code(), Some(2));

@@ -22,14 +22,6 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// A directory for one test, removed when it is dropped (the test passed or panicked).
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("verimesh-cli-ca-{name}-"))
-        .tempdir()
-        .expect("temporary directory")
-}
-
 fn openssl(args: &[&str], dir: &Path) -> Output {
     Command::new("openssl")
         .args(args)
@@ -44,8 +36,8 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn issue_writes_a_chain_key_and_root_that_openssl_accepts() {
-    let dir_tmp = temp_dir("issue");
-    let dir = dir_tmp.path();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let (state, out) = (dir.join("state"), dir.join("out"));
     let id = "spiffe://cluster.local/ns/default/sa/web";
     let run = verimesh(&[
@@ -167,8 +159,8 @@ fn issue_writes_a_chain_key_and_root_that_openssl_accepts() {
 
 #[test]
 fn bad_input_exits_two_with_a_reason() {
-    let dir_tmp = temp_dir("bad");
-    let dir = dir_tmp.path();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let run = verimesh(&[
         "ca",
         "issue",
@@ -232,8 +224,8 @@ impl Drop for Child {
 
 #[test]
 fn control_serves_certificates_to_a_token_holder() {
-    let dir_tmp = temp_dir("control");
-    let dir = dir_tmp.path();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let state = dir.join("state");
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_verimesh"))

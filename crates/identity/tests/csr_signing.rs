@@ -10,12 +10,14 @@ use verimesh_identity::csr::{csr_for, KeyAndCsr};
 use verimesh_identity::{Credentials, SpiffeId, TrustDomain};
 
 fn ca() -> Ca {
-    let dir_tmp =
-        temp_dir(&format!("csr-{:?}", std::thread::current().id()).replace(['(', ')'], ""));
-    let dir = dir_tmp.path();
-    Ca::load_or_create(dir, TrustDomain::new("cluster.local").expect("test setup"))
-        .expect("test setup")
-        .0
+    // Each call gets a fresh directory (tests run in parallel); the CA is kept in memory.
+    let dir_tmp = temp_dir("csr");
+    Ca::load_or_create(
+        dir_tmp.path(),
+        TrustDomain::new("cluster.local").expect("test setup"),
+    )
+    .expect("test setup")
+    .0
 }
 
 fn id(s: &str) -> SpiffeId {
