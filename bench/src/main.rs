@@ -66,12 +66,17 @@ enum Command {
         /// Requests per second in the fixed-rate phase (over 4 connections, 1 KiB bodies).
         #[arg(long, default_value_t = 1000)]
         rate: u64,
-        /// Seconds of each fixed-rate round per chain.
-        #[arg(long, default_value_t = 5)]
+        /// Seconds of each fixed-rate round per chain. Short rounds, many of them: a noisy
+        /// stretch of this shared machine then falls on every chain instead of on one.
+        #[arg(long, default_value_t = 1)]
         fixed_secs: u64,
         /// Fixed-rate rounds, each measuring every chain in turn.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// A directory to write each chain's per-round request timeline into
+        /// (`CHAIN-ROUND.txt`: start and latency of each request, in microseconds).
+        #[arg(long, value_name = "DIR")]
+        timelines: Option<std::path::PathBuf>,
     },
     /// A config hub with proxies connected over mTLS; time a change pushed to all of them.
     ControlPush {
@@ -111,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             rate,
             fixed_secs,
             rounds,
+            timelines,
         } => proxy_chain::run_all(&proxy_chain::Options {
             verimesh,
             compare,
@@ -119,6 +125,7 @@ fn main() -> anyhow::Result<()> {
             rate: rate.max(1),
             fixed: std::time::Duration::from_secs(fixed_secs.max(1)),
             rounds: rounds.max(1),
+            timelines,
         }),
         Command::ControlPush { args } => push::run(&args),
         Command::ControlPushProxies { addr, ca_dir, args } => {

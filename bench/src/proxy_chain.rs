@@ -28,6 +28,18 @@ pub struct Options {
     /// Fixed-rate rounds; each round measures every chain in turn, so a slow moment of the
     /// machine falls on all of them rather than on one.
     pub rounds: usize,
+    /// Where to write each chain's per-round timeline of requests (start and latency), if
+    /// anywhere: the percentiles say how slow the tail is, the timeline when it happened.
+    pub timelines: Option<PathBuf>,
+}
+
+fn write_timeline(path: &Path, lat: &Latencies) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for (start, micros) in &lat.timeline {
+        let _ = writeln!(text, "{start} {micros}");
+    }
+    std::fs::write(path, text).with_context(|| path.display().to_string())
 }
 
 /// Child processes, each the leader of its own process group, killed
@@ -160,6 +172,10 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         .build()?;
     let dir = std::env::temp_dir().join(format!("verimesh-bench-chain-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    if let Some(timelines) = &opts.timelines {
+        std::fs::create_dir_all(timelines)
+            .with_context(|| format!("creating {}", timelines.display()))?;
+    }
     let upstream = rt.block_on(http_load::upstream())?;
     let mut procs = Procs(Vec::new());
     let verimesh = verimesh_chain(&opts.verimesh, "verimesh", &dir, upstream, &mut procs)?;
@@ -207,6 +223,9 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 addr, HOST, opts.rate, 4, 1024, opts.fixed,
             ))?;
             p99[i] = lat.percentile(0.99);
+            if let Some(dir) = &opts.timelines {
+                write_timeline(&dir.join(format!("{}-{round}.txt", chains[i].name)), &lat)?;
+            }
             pooled[i].absorb(lat);
         }
         let direct_p99 = p99.first().copied().unwrap_or_default();
@@ -264,10 +283,12 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             let diffs: Vec<f64> = added_by_round.iter().map(|r| r[k] - r[1]).collect();
             let at_most = diffs.iter().filter(|d| **d <= 0.0).count();
             println!(
-                "added p99 by round: {} at or below nginx in {at_most} of {} rounds; median difference {:+.3} ms",
+                "added p99 by round: {} at or below nginx in {at_most} of {} rounds; median difference {:+.3} ms; with equal tails, {at_most} or more of {} by chance: {:.1} %",
                 chain.name,
                 diffs.len(),
-                median(diffs),
+                median(diffs.clone()),
+                diffs.len(),
+                100.0 * chance_of_at_least(at_most, diffs.len()),
             );
         }
     }
@@ -302,6 +323,21 @@ fn report_early_exits(procs: &mut Procs, dir: &Path) {
             }
         }
     }
+}
+
+/// The chance of `k` or more heads in `n` fair coin flips (a one-sided sign test): how
+/// often one chain would come out at or below the other in `k` of `n` rounds if neither's
+/// tail were lower and each round were a coin flip.
+fn chance_of_at_least(k: usize, n: usize) -> f64 {
+    let mut ways = 1.0; // n choose i, from i = 0 up
+    let mut total = 0.0;
+    for i in 0..=n {
+        if i >= k {
+            total += ways;
+        }
+        ways = ways * (n - i) as f64 / (i + 1) as f64;
+    }
+    total / 2f64.powi(i32::try_from(n).unwrap_or(i32::MAX))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -593,6 +629,20 @@ fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::R
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sign_test_chances() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(super::chance_of_at_least(0, 7), 1.0));
+        assert!(close(super::chance_of_at_least(5, 5), 1.0 / 32.0));
+        assert!(close(super::chance_of_at_least(1, 2), 0.75));
+        // 22 or more of 30: 0.806 %.
+        assert!(close(
+            (super::chance_of_at_least(22, 30) * 1e5).round(),
+            806.0
+        ));
+        assert!(close(super::chance_of_at_least(31, 30), 0.0));
+    }
+
     #[test]
     fn median_of_odd_and_even_counts() {
         assert_eq!(super::median(vec![3.0, -1.0, 2.0]), 2.0);
