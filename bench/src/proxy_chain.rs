@@ -283,12 +283,12 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             let diffs: Vec<f64> = added_by_round.iter().map(|r| r[k] - r[1]).collect();
             let at_most = diffs.iter().filter(|d| **d <= 0.0).count();
             println!(
-                "added p99 by round: {} at or below nginx in {at_most} of {} rounds; median difference {:+.3} ms; with equal tails, {at_most} or more of {} by chance: {:.1} %",
+                "added p99 by round: {} at or below nginx in {at_most} of {} rounds; median difference {:+.3} ms; with equal tails, {at_most} or more of {} by chance: {}",
                 chain.name,
                 diffs.len(),
                 median(diffs.clone()),
                 diffs.len(),
-                100.0 * chance_of_at_least(at_most, diffs.len()),
+                percent(chance_of_at_least(at_most, diffs.len())),
             );
         }
     }
@@ -338,6 +338,14 @@ fn chance_of_at_least(k: usize, n: usize) -> f64 {
         ways = ways * (n - i) as f64 / (i + 1) as f64;
     }
     total / 2f64.powi(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+fn percent(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.1 %".into()
+    } else {
+        format!("{:.1} %", 100.0 * p)
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
