@@ -126,8 +126,8 @@ pub async fn saturate(
 pub struct Latencies {
     pub micros: Vec<u64>,
     pub errors: u64,
-    /// Each request's (start since the run began, latency), in microseconds, in the order
-    /// they completed per connection: to see when the slow ones happened.
+    /// Each measured request's (start since the run began, latency) in microseconds, by
+    /// start: to see when the slow ones happened.
     pub timeline: Vec<(u64, u64)>,
 }
 
