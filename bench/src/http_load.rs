@@ -132,12 +132,12 @@ pub struct Latencies {
 }
 
 impl Latencies {
-    /// Adds another run's samples, keeping them sorted.
+    /// Adds another run's samples, keeping them sorted. Timelines stay with their runs: their
+    /// start times count from each run's own start and mean nothing merged.
     pub fn absorb(&mut self, other: Latencies) {
         self.micros.extend(other.micros);
         self.micros.sort_unstable();
         self.errors += other.errors;
-        self.timeline.extend(other.timeline);
     }
 
     pub fn percentile(&self, p: f64) -> f64 {

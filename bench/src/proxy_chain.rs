@@ -281,14 +281,12 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         // compared pairwise show whether a chain is behind in most of them or only in one.
         for (k, chain) in chains.iter().enumerate().skip(2) {
             let diffs: Vec<f64> = added_by_round.iter().map(|r| r[k] - r[1]).collect();
-            let at_most = diffs.iter().filter(|d| **d <= 0.0).count();
+            let (rounds, at_most) = (diffs.len(), diffs.iter().filter(|d| **d <= 0.0).count());
             println!(
-                "added p99 by round: {} at or below nginx in {at_most} of {} rounds; median difference {:+.3} ms; with equal tails, {at_most} or more of {} by chance: {}",
+                "added p99 by round: {} at or below nginx in {at_most} of {rounds} rounds; median difference {:+.3} ms; with equal tails, {at_most} or more of {rounds} by chance: {}",
                 chain.name,
-                diffs.len(),
-                median(diffs.clone()),
-                diffs.len(),
-                percent(chance_of_at_least(at_most, diffs.len())),
+                median(diffs),
+                percent(chance_of_at_least(at_most, rounds)),
             );
         }
     }
