@@ -4,8 +4,10 @@ mod authz;
 mod compile;
 mod corpus;
 mod http_load;
+mod procfs;
 mod proxy_chain;
 mod push;
+mod resample;
 
 use clap::{Parser, Subcommand};
 use std::time::Instant;

@@ -6,6 +6,8 @@
 //! percentiles at a fixed rate with a 1 KiB body.
 
 use crate::http_load::{self, Latencies};
+use crate::procfs::{cpu_seconds, family, status_mb, steal_seconds};
+use crate::resample;
 use anyhow::Context;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -87,71 +89,16 @@ fn wait_listening(port: u16) -> anyhow::Result<()> {
     anyhow::bail!("nothing listens on {addr}")
 }
 
-/// CPU time (user + system) of a process and its direct children, in seconds.
-fn cpu_seconds(pids: &[u32]) -> f64 {
-    let ticks: f64 = pids
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
-        .filter_map(|s| {
-            // Fields after the parenthesised command name; utime and stime are 14 and 15.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
-        })
-        .sum();
-    ticks / 100.0
-}
-
-/// Resident memory of a set of processes in MB, from one `/proc/PID/status` field
-/// (`VmRSS`, or its parts `RssAnon` — heap, stacks, relocated data — and `RssFile` — the
-/// binary's and libraries' pages).
-fn status_mb(pids: &[u32], field: &str) -> f64 {
-    pids.iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .sum::<f64>()
-        / 1024.0
-}
-
-/// A process and its children (nginx's workers).
-fn family(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for e in dir.flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            let ppid = std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(')')?
-                        .1
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse::<u32>()
-                        .ok()
-                });
-            if ppid == Some(pid) {
-                all.push(p);
-            }
-        }
-    }
-    all
-}
-
 struct Chain {
     name: &'static str,
     entry: u16,
     /// Per proxy, the processes whose CPU and memory count.
     proxies: Vec<Vec<u32>>,
 }
+
+/// Draws of the rounds for the pooled p99's interval: enough for its 5th and 95th
+/// percentiles to settle within a few µs, under a second of work for 60 rounds.
+const RESAMPLES: usize = 2_000;
 
 /// The host every request names (the verimesh chain routes on it).
 const HOST: &str = "web.bench.svc.cluster.local";
@@ -212,17 +159,32 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
     let mut pooled: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
     // Per round, each chain's p99 over the direct path's in the same round.
     let mut added_by_round: Vec<Vec<f64>> = Vec::new();
+    // Per round, each chain's latencies: the rounds are resampled at the end.
+    let mut samples_by_round: Vec<Vec<Vec<u64>>> = Vec::new();
     for round in 1..=opts.rounds {
         let mut p99 = vec![0.0; chains.len()];
+        let mut samples = vec![Vec::new(); chains.len()];
+        let mut stolen = Vec::new();
         // Each round starts with a different chain: whatever a chain's place in the round
         // costs or gains (caches, the machine's moods) falls on every chain in turn.
         let n = chains.len();
         for i in (0..n).map(|k| (k + round - 1) % n) {
             let addr = SocketAddr::from(([127, 0, 0, 1], chains[i].entry));
+            let steal_before = steal_seconds();
             let lat = rt.block_on(http_load::fixed_rate(
                 addr, HOST, opts.rate, 4, 1024, opts.fixed,
             ))?;
+            if let (Some(before), Some(after)) = (steal_before, steal_seconds()) {
+                if after > before {
+                    stolen.push(format!(
+                        "{} {:.0} ms",
+                        chains[i].name,
+                        (after - before) * 1e3
+                    ));
+                }
+            }
             p99[i] = lat.percentile(0.99);
+            samples[i] = lat.micros.clone();
             if let Some(dir) = &opts.timelines {
                 write_timeline(&dir.join(format!("{}-{round}.txt", chains[i].name)), &lat)?;
             }
@@ -236,10 +198,19 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             .skip(1)
             .map(|(c, p)| format!("{} {:+.3} ms", c.name, p - direct_p99))
             .collect();
+        let stolen = if stolen.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; CPU stolen by the hypervisor during {}",
+                stolen.join(", ")
+            )
+        };
         println!(
-            "round {round}: p99 direct {direct_p99:.3} ms, added p99 {}",
+            "round {round}: p99 direct {direct_p99:.3} ms, added p99 {}{stolen}",
             added.join(", ")
         );
+        samples_by_round.push(samples);
     }
     for ((chain, r), lat) in chains.iter().zip(&saturated).zip(&pooled) {
         println!(
@@ -288,6 +259,19 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 median(diffs),
                 percent(chance_of_at_least(at_most, rounds)),
             );
+            let pairs: Vec<(&[u64], &[u64])> = samples_by_round
+                .iter()
+                .map(|r| (r[1].as_slice(), r[k].as_slice()))
+                .collect();
+            if let Some(s) = resample::pooled_p99_difference(&pairs, RESAMPLES) {
+                println!(
+                    "added p99 pooled, {} minus nginx, over {RESAMPLES} resamplings of the rounds: 90 % between {:+.3} and {:+.3} ms; above nginx's in {}",
+                    chain.name,
+                    s.low,
+                    s.high,
+                    percent(s.above_zero),
+                );
+            }
         }
     }
     report_early_exits(&mut procs, &dir);
