@@ -126,6 +126,9 @@ pub async fn saturate(
 pub struct Latencies {
     pub micros: Vec<u64>,
     pub errors: u64,
+    /// Requests answered, the unmeasured warm-up's included: what the proxies' CPU time
+    /// over the run was spent on.
+    pub answered: u64,
     /// Each measured request's (start since the run began, latency) in microseconds, by
     /// start: to see when the slow ones happened.
     pub timeline: Vec<(u64, u64)>,
@@ -138,6 +141,7 @@ impl Latencies {
         self.micros.extend(other.micros);
         self.micros.sort_unstable();
         self.errors += other.errors;
+        self.answered += other.answered;
     }
 
     pub fn percentile(&self, p: f64) -> f64 {
@@ -181,8 +185,9 @@ pub async fn fixed_rate(
             let mut lat = Vec::with_capacity(count as usize);
             let mut timeline = Vec::with_capacity(count as usize);
             let mut errors = 0u64;
+            let mut answered = 0u64;
             let Ok(mut sender) = connect(addr).await else {
-                return (lat, timeline, count);
+                return (lat, timeline, count, 0);
             };
             for k in 0..warmup_count + count {
                 let due = start + offset + interval.mul_f64(k as f64);
@@ -195,7 +200,9 @@ pub async fn fixed_rate(
                 } else {
                     due
                 };
-                match one(&mut sender, &host, &body).await {
+                let result = one(&mut sender, &host, &body).await;
+                answered += u64::from(result.is_ok());
+                match result {
                     Ok(()) if k < warmup_count => {}
                     Ok(()) => {
                         let micros = from.elapsed().as_micros() as u64;
@@ -211,23 +218,25 @@ pub async fn fixed_rate(
                     }
                 }
             }
-            (lat, timeline, errors)
+            (lat, timeline, errors, answered)
         }));
     }
     let mut all = Vec::new();
     let mut timeline = Vec::new();
-    let mut errors = 0;
+    let (mut errors, mut answered) = (0, 0);
     for t in tasks {
-        let (lat, times, err) = t.await?;
+        let (lat, times, err, ok) = t.await?;
         all.extend(lat);
         timeline.extend(times);
         errors += err;
+        answered += ok;
     }
     all.sort_unstable();
     timeline.sort_unstable();
     Ok(Latencies {
         micros: all,
         errors,
+        answered,
         timeline,
     })
 }

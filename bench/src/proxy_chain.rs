@@ -161,6 +161,10 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
     let mut added_by_round: Vec<Vec<f64>> = Vec::new();
     // Per round, each chain's latencies: the rounds are resampled at the end.
     let mut samples_by_round: Vec<Vec<Vec<u64>>> = Vec::new();
+    // Per chain and proxy, CPU seconds over the fixed-rate runs, and the requests measured:
+    // the cost of a request that arrives alone, where saturation's batching does not help.
+    let mut fixed_cpu: Vec<Vec<f64>> = chains.iter().map(|c| vec![0.0; c.proxies.len()]).collect();
+    let mut fixed_requests = vec![0u64; chains.len()];
     for round in 1..=opts.rounds {
         let mut p99 = vec![0.0; chains.len()];
         let mut samples = vec![Vec::new(); chains.len()];
@@ -171,9 +175,14 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         for i in (0..n).map(|k| (k + round - 1) % n) {
             let addr = SocketAddr::from(([127, 0, 0, 1], chains[i].entry));
             let steal_before = steal_seconds();
+            let cpu_before: Vec<f64> = chains[i].proxies.iter().map(|p| cpu_seconds(p)).collect();
             let lat = rt.block_on(http_load::fixed_rate(
                 addr, HOST, opts.rate, 4, 1024, opts.fixed,
             ))?;
+            for (k, (p, before)) in chains[i].proxies.iter().zip(cpu_before).enumerate() {
+                fixed_cpu[i][k] += cpu_seconds(p) - before;
+            }
+            fixed_requests[i] += lat.answered;
             if let (Some(before), Some(after)) = (steal_before, steal_seconds()) {
                 if after > before {
                     stolen.push(format!(
@@ -212,7 +221,7 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
         );
         samples_by_round.push(samples);
     }
-    for ((chain, r), lat) in chains.iter().zip(&saturated).zip(&pooled) {
+    for (i, ((chain, r), lat)) in chains.iter().zip(&saturated).zip(&pooled).enumerate() {
         println!(
             "{:<10} {:>8.0} req/s  errors {:>3}  CPU-s/1k req per proxy {:<16}  RSS MB {:<14}  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  ({} requests at fixed rate, {} errors)",
             chain.name,
@@ -233,6 +242,17 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 .map(|(anon, file)| format!("{anon:.1} anon + {file:.1} file"))
                 .collect();
             println!("{:<10} RSS MB per proxy: {}", "", parts.join(", "));
+        }
+        if !fixed_cpu[i].is_empty() && fixed_requests[i] > 0 {
+            let micros: Vec<f64> = fixed_cpu[i]
+                .iter()
+                .map(|s| s * 1e6 / fixed_requests[i] as f64)
+                .collect();
+            println!(
+                "{:<10} CPU µs per request per proxy at the fixed rate: {}",
+                "",
+                fmt_list(&micros, 1)
+            );
         }
     }
     if let ([_, n, vs @ ..], [dl, nl, vls @ ..]) = (saturated.as_slice(), pooled.as_slice()) {
