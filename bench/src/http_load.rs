@@ -135,22 +135,31 @@ pub struct Latencies {
 }
 
 impl Latencies {
-    /// Adds another run's samples, keeping them sorted. Timelines stay with their runs: their
-    /// start times count from each run's own start and mean nothing merged.
-    pub fn absorb(&mut self, other: Latencies) {
-        self.micros.extend(other.micros);
-        self.micros.sort_unstable();
-        self.errors += other.errors;
-        self.answered += other.answered;
+    /// Several runs' samples together, sorted. Timelines stay with their runs: their start
+    /// times count from each run's own start and mean nothing merged.
+    pub fn pooled<'a>(runs: impl IntoIterator<Item = &'a Latencies>) -> Latencies {
+        let mut all = Latencies::default();
+        for run in runs {
+            all.micros.extend_from_slice(&run.micros);
+            all.errors += run.errors;
+            all.answered += run.answered;
+        }
+        all.micros.sort_unstable();
+        all
     }
 
     pub fn percentile(&self, p: f64) -> f64 {
         if self.micros.is_empty() {
             return f64::NAN;
         }
-        let i = ((self.micros.len() - 1) as f64 * p).round() as usize;
+        let i = nearest_rank(self.micros.len(), p);
         self.micros.get(i).copied().unwrap_or(0) as f64 / 1000.0
     }
+}
+
+/// The index of percentile `p` (0..=1) among `len` sorted samples (`len` > 0), nearest rank.
+pub fn nearest_rank(len: usize, p: f64) -> usize {
+    ((len - 1) as f64 * p).round() as usize
 }
 
 const WARMUP: Duration = Duration::from_millis(100);

@@ -156,18 +156,16 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
     for chain in &chains {
         saturated.push(saturate(&rt, chain, opts)?);
     }
-    let mut pooled: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
     // Per round, each chain's p99 over the direct path's in the same round.
     let mut added_by_round: Vec<Vec<f64>> = Vec::new();
-    // Per round, each chain's latencies: the rounds are resampled at the end.
-    let mut samples_by_round: Vec<Vec<Vec<u64>>> = Vec::new();
-    // Per chain and proxy, CPU seconds over the fixed-rate runs, and the requests measured:
-    // the cost of a request that arrives alone, where saturation's batching does not help.
+    // Per round, each chain's run: pooled, and resampled, at the end.
+    let mut runs_by_round: Vec<Vec<Latencies>> = Vec::new();
+    // Per chain and proxy, CPU seconds over the fixed-rate runs: the cost of a request that
+    // arrives alone, where saturation's batching does not help.
     let mut fixed_cpu: Vec<Vec<f64>> = chains.iter().map(|c| vec![0.0; c.proxies.len()]).collect();
-    let mut fixed_requests = vec![0u64; chains.len()];
     for round in 1..=opts.rounds {
         let mut p99 = vec![0.0; chains.len()];
-        let mut samples = vec![Vec::new(); chains.len()];
+        let mut runs: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
         let mut stolen = Vec::new();
         // Each round starts with a different chain: whatever a chain's place in the round
         // costs or gains (caches, the machine's moods) falls on every chain in turn.
@@ -182,7 +180,6 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             for (k, (p, before)) in chains[i].proxies.iter().zip(cpu_before).enumerate() {
                 fixed_cpu[i][k] += cpu_seconds(p) - before;
             }
-            fixed_requests[i] += lat.answered;
             if let (Some(before), Some(after)) = (steal_before, steal_seconds()) {
                 if after > before {
                     stolen.push(format!(
@@ -193,11 +190,10 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 }
             }
             p99[i] = lat.percentile(0.99);
-            samples[i] = lat.micros.clone();
             if let Some(dir) = &opts.timelines {
                 write_timeline(&dir.join(format!("{}-{round}.txt", chains[i].name)), &lat)?;
             }
-            pooled[i].absorb(lat);
+            runs[i] = lat;
         }
         let direct_p99 = p99.first().copied().unwrap_or_default();
         added_by_round.push(p99.iter().map(|p| p - direct_p99).collect());
@@ -219,8 +215,11 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             "round {round}: p99 direct {direct_p99:.3} ms, added p99 {}{stolen}",
             added.join(", ")
         );
-        samples_by_round.push(samples);
+        runs_by_round.push(runs);
     }
+    let pooled: Vec<Latencies> = (0..chains.len())
+        .map(|i| Latencies::pooled(runs_by_round.iter().map(|runs| &runs[i])))
+        .collect();
     for (i, ((chain, r), lat)) in chains.iter().zip(&saturated).zip(&pooled).enumerate() {
         println!(
             "{:<10} {:>8.0} req/s  errors {:>3}  CPU-s/1k req per proxy {:<16}  RSS MB {:<14}  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  ({} requests at fixed rate, {} errors)",
@@ -243,10 +242,10 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 .collect();
             println!("{:<10} RSS MB per proxy: {}", "", parts.join(", "));
         }
-        if !fixed_cpu[i].is_empty() && fixed_requests[i] > 0 {
+        if !fixed_cpu[i].is_empty() && lat.answered > 0 {
             let micros: Vec<f64> = fixed_cpu[i]
                 .iter()
-                .map(|s| s * 1e6 / fixed_requests[i] as f64)
+                .map(|s| s * 1e6 / lat.answered as f64)
                 .collect();
             println!(
                 "{:<10} CPU µs per request per proxy at the fixed rate: {}",
@@ -279,9 +278,9 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 median(diffs),
                 percent(chance_of_at_least(at_most, rounds)),
             );
-            let pairs: Vec<(&[u64], &[u64])> = samples_by_round
+            let pairs: Vec<(&[u64], &[u64])> = runs_by_round
                 .iter()
-                .map(|r| (r[1].as_slice(), r[k].as_slice()))
+                .map(|r| (r[1].micros.as_slice(), r[k].micros.as_slice()))
                 .collect();
             if let Some(s) = resample::pooled_p99_difference(&pairs, RESAMPLES) {
                 println!(

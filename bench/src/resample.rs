@@ -6,6 +6,8 @@
 //! number; the share of draws above zero is how often a run like this one would have come
 //! out the other way.
 
+use crate::http_load::nearest_rank;
+
 /// The pooled p99 difference (second chain minus first) over resampled runs, in ms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spread {
@@ -49,14 +51,12 @@ pub fn pooled_p99_difference(rounds: &[(&[u64], &[u64])], draws: usize) -> Optio
     })
 }
 
-/// The 99th percentile the way `Latencies::percentile` takes it (nearest rank), reordering
-/// `v` in place.
+/// The 99th percentile the way `Latencies::percentile` takes it, reordering `v` in place.
 fn p99(v: &mut [u64]) -> Option<u64> {
     if v.is_empty() {
         return None;
     }
-    let i = ((v.len() - 1) as f64 * 0.99).round() as usize;
-    Some(*v.select_nth_unstable(i).1)
+    Some(*v.select_nth_unstable(nearest_rank(v.len(), 0.99)).1)
 }
 
 /// SplitMix64: small, fast and good enough to pick rounds.
