@@ -37,7 +37,7 @@ cargo build --quiet --release --locked -p verimesh
 # code changes, and this says how far.
 nm target/release/verimesh | awk '{print $NF}' | sort -u >target/release/verimesh.symbols
 echo "layout: $(grep -cxFf target/release/verimesh.symbols crates/cli/proxy-functions.order) of $(wc -l <crates/cli/proxy-functions.order) functions in crates/cli/proxy-functions.order are in the binary"
-cargo run --quiet --release --locked -p verimesh-bench -- proxy-chain --saturation-secs 3 --fixed-secs 1 --rounds 60
+cargo run --quiet --release --locked -p verimesh-bench -- proxy-chain --saturation-secs 3 --fixed-secs 1 --rounds 60 --starts 10
 
 echo "== cargo test"
 cargo test --workspace --locked

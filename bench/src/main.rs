@@ -75,6 +75,10 @@ enum Command {
         /// Fixed-rate rounds, each measuring every chain in turn.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
+        /// How many times every chain's proxies are started over the rounds (split evenly
+        /// between starts): several address-space layouts and CPU placements per run.
+        #[arg(long, default_value_t = 1)]
+        starts: usize,
         /// A directory to write each chain's per-round request timeline into
         /// (`CHAIN-ROUND.txt`: start and latency of each request, in microseconds).
         #[arg(long, value_name = "DIR")]
@@ -118,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             rate,
             fixed_secs,
             rounds,
+            starts,
             timelines,
         } => proxy_chain::run_all(&proxy_chain::Options {
             verimesh,
@@ -127,6 +132,7 @@ fn main() -> anyhow::Result<()> {
             rate: rate.max(1),
             fixed: std::time::Duration::from_secs(fixed_secs.max(1)),
             rounds: rounds.max(1),
+            starts: starts.max(1),
             timelines,
         }),
         Command::ControlPush { args } => push::run(&args),

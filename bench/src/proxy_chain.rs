@@ -30,6 +30,10 @@ pub struct Options {
     /// Fixed-rate rounds; each round measures every chain in turn, so a slow moment of the
     /// machine falls on all of them rather than on one.
     pub rounds: usize,
+    /// How many times the proxies of every chain are started over the fixed-rate rounds
+    /// (the rounds split evenly between starts): each start is a new address-space layout and
+    /// CPU placement for every proxy, so one run measures several, not one instance's luck.
+    pub starts: usize,
     /// Where to write each chain's per-round timeline of requests (start and latency), if
     /// anywhere: the percentiles say how slow the tail is, the timeline when it happened.
     pub timelines: Option<PathBuf>,
@@ -89,11 +93,43 @@ fn wait_listening(port: u16) -> anyhow::Result<()> {
     anyhow::bail!("nothing listens on {addr}")
 }
 
+/// What a chain is made of, to start (and start again) its processes.
+enum Kind {
+    Direct,
+    Nginx,
+    Verimesh(PathBuf),
+}
+
 struct Chain {
     name: &'static str,
     entry: u16,
     /// Per proxy, the processes whose CPU and memory count.
     proxies: Vec<Vec<u32>>,
+    procs: Procs,
+    /// Where its processes' files are (stderr in `*.err`).
+    dir: PathBuf,
+}
+
+impl Kind {
+    /// Starts the chain's processes in `dir` (new each time).
+    fn launch(
+        &self,
+        name: &'static str,
+        dir: &Path,
+        upstream: SocketAddr,
+    ) -> anyhow::Result<Chain> {
+        match self {
+            Kind::Direct => Ok(Chain {
+                name,
+                entry: upstream.port(),
+                proxies: vec![],
+                procs: Procs(Vec::new()),
+                dir: dir.to_path_buf(),
+            }),
+            Kind::Nginx => nginx_chain(dir, upstream),
+            Kind::Verimesh(binary) => verimesh_chain(binary, name, dir, upstream),
+        }
+    }
 }
 
 /// Draws of the rounds for the pooled p99's interval: enough for its 5th and 95th
@@ -124,34 +160,31 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", timelines.display()))?;
     }
     let upstream = rt.block_on(http_load::upstream())?;
-    let mut procs = Procs(Vec::new());
-    let verimesh = verimesh_chain(&opts.verimesh, "verimesh", &dir, upstream, &mut procs)?;
-    let compare = match &opts.compare {
-        Some(binary) => Some(verimesh_chain(
-            binary,
-            "verimesh-b",
-            &dir.join("b"),
-            upstream,
-            &mut procs,
-        )?),
-        None => None,
+    let mut kinds = vec![
+        ("direct", Kind::Direct),
+        ("nginx", Kind::Nginx),
+        ("verimesh", Kind::Verimesh(opts.verimesh.clone())),
+    ];
+    if let Some(binary) = &opts.compare {
+        kinds.push(("verimesh-b", Kind::Verimesh(binary.clone())));
+    }
+    let launch_all = |start: usize| -> anyhow::Result<Vec<Chain>> {
+        kinds
+            .iter()
+            .map(|(name, kind)| kind.launch(name, &dir.join(format!("{name}-{start}")), upstream))
+            .collect()
     };
-    let nginx = nginx_chain(&dir, upstream, &mut procs)?;
-    let direct = Chain {
-        name: "direct",
-        entry: upstream.port(),
-        proxies: vec![],
-    };
+    let mut chains = launch_all(1)?;
+    let starts = opts.starts.clamp(1, opts.rounds);
     println!(
-        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} rounds of {} s per chain, interleaved, each round starting with the next chain",
+        "proxy-chain: saturation {} s over {} connections; fixed {} req/s over 4 connections, 1 KiB body, {} rounds of {} s per chain, interleaved, each round starting with the next chain; proxies started {} time(s), the rounds split evenly between starts",
         opts.saturation.as_secs(),
         opts.connections,
         opts.rate,
         opts.rounds,
-        opts.fixed.as_secs()
+        opts.fixed.as_secs(),
+        starts,
     );
-    let mut chains = vec![&direct, &nginx, &verimesh];
-    chains.extend(compare.as_ref());
     let mut saturated = Vec::new();
     for chain in &chains {
         saturated.push(saturate(&rt, chain, opts)?);
@@ -160,10 +193,29 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
     let mut added_by_round: Vec<Vec<f64>> = Vec::new();
     // Per round, each chain's run: pooled, and resampled, at the end.
     let mut runs_by_round: Vec<Vec<Latencies>> = Vec::new();
+    // Per round, the start of the proxies it ran on (1-based).
+    let mut start_of_round: Vec<usize> = Vec::new();
     // Per chain and proxy, CPU seconds over the fixed-rate runs: the cost of a request that
     // arrives alone, where saturation's batching does not help.
     let mut fixed_cpu: Vec<Vec<f64>> = chains.iter().map(|c| vec![0.0; c.proxies.len()]).collect();
+    let mut start = 1;
     for round in 1..=opts.rounds {
+        let due = 1 + (round - 1) * starts / opts.rounds;
+        if due != start {
+            start = due;
+            for chain in &mut chains {
+                report_early_exits(chain);
+            }
+            // Every chain's processes go at once, so no chain runs beside another's old ones.
+            chains.clear();
+            chains = launch_all(start)?;
+            // A started proxy meets its first requests with cold caches and no connections
+            // upstream; the first start had the saturation phase for that.
+            for chain in &chains {
+                warm_up(&rt, chain, opts)?;
+            }
+        }
+        start_of_round.push(start);
         let mut p99 = vec![0.0; chains.len()];
         let mut runs: Vec<Latencies> = chains.iter().map(|_| Latencies::default()).collect();
         let mut stolen = Vec::new();
@@ -212,7 +264,7 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             )
         };
         println!(
-            "round {round}: p99 direct {direct_p99:.3} ms, added p99 {}{stolen}",
+            "round {round} (start {start}): p99 direct {direct_p99:.3} ms, added p99 {}{stolen}",
             added.join(", ")
         );
         runs_by_round.push(runs);
@@ -267,6 +319,9 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 v.cpu_per_1k.iter().sum::<f64>() / nginx_cpu,
             );
         }
+        if starts > 1 {
+            report_starts(&chains, &runs_by_round, &start_of_round);
+        }
         // Pooled percentiles let one bad round (the machine's, not a proxy's) decide; rounds
         // compared pairwise show whether a chain is behind in most of them or only in one.
         for (k, chain) in chains.iter().enumerate().skip(2) {
@@ -278,13 +333,18 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
                 median(diffs),
                 percent(chance_of_at_least(at_most, rounds)),
             );
-            let pairs: Vec<(&[u64], &[u64])> = runs_by_round
+            let pairs: Vec<resample::Round> = runs_by_round
                 .iter()
-                .map(|r| (r[1].micros.as_slice(), r[k].micros.as_slice()))
+                .zip(&start_of_round)
+                .map(|(r, &start)| resample::Round {
+                    start,
+                    first: r[1].micros.as_slice(),
+                    second: r[k].micros.as_slice(),
+                })
                 .collect();
             if let Some(s) = resample::pooled_p99_difference(&pairs, RESAMPLES) {
                 println!(
-                    "added p99 pooled, {} minus nginx, over {RESAMPLES} resamplings of the rounds: 90 % between {:+.3} and {:+.3} ms; above nginx's in {}",
+                    "added p99 pooled, {} minus nginx, over {RESAMPLES} resamplings of the starts and their rounds: 90 % between {:+.3} and {:+.3} ms; above nginx's in {}",
                     chain.name,
                     s.low,
                     s.high,
@@ -293,35 +353,96 @@ pub fn run_all(opts: &Options) -> anyhow::Result<()> {
             }
         }
     }
-    report_early_exits(&mut procs, &dir);
-    drop(procs);
+    for chain in &mut chains {
+        report_early_exits(chain);
+    }
+    drop(chains);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Each start's pooled added p99 per chain, and in how many starts each verimesh chain came
+/// out at or below nginx: whether a run's result holds across starts of the proxies or
+/// rests on one.
+fn report_starts(chains: &[Chain], runs_by_round: &[Vec<Latencies>], start_of_round: &[usize]) {
+    let last = start_of_round.last().copied().unwrap_or(0);
+    let mut at_most = vec![0usize; chains.len()];
+    for start in 1..=last {
+        let rounds: Vec<usize> = (0..start_of_round.len())
+            .filter(|&r| start_of_round[r] == start)
+            .collect();
+        let (Some(first), Some(end)) = (rounds.first(), rounds.last()) else {
+            continue;
+        };
+        let p99: Vec<f64> = (0..chains.len())
+            .map(|i| {
+                Latencies::pooled(rounds.iter().map(|&r| &runs_by_round[r][i])).percentile(0.99)
+            })
+            .collect();
+        let added: Vec<f64> = p99.iter().map(|p| p - p99[0]).collect();
+        for (k, a) in added.iter().enumerate().skip(2) {
+            at_most[k] += usize::from(*a <= added[1]);
+        }
+        let text: Vec<String> = chains
+            .iter()
+            .zip(&added)
+            .skip(1)
+            .map(|(c, a)| format!("{} {a:+.3} ms", c.name))
+            .collect();
+        println!(
+            "start {start} (rounds {}–{}): added p99 pooled {}",
+            first + 1,
+            end + 1,
+            text.join(", ")
+        );
+    }
+    for (k, chain) in chains.iter().enumerate().skip(2) {
+        println!(
+            "added p99 by start: {} at or below nginx in {} of {last} starts",
+            chain.name, at_most[k]
+        );
+    }
+}
+
+/// One second at saturation, unmeasured: what the first start's saturation phase gave its
+/// proxies before the fixed-rate rounds.
+fn warm_up(rt: &tokio::runtime::Runtime, chain: &Chain, opts: &Options) -> anyhow::Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
+    rt.block_on(http_load::saturate(
+        addr,
+        HOST,
+        opts.connections,
+        Duration::from_secs(1),
+        1_000_000,
+    ))?;
     Ok(())
 }
 
 /// A proxy or nginx that exited before the end explains a chain's errors; its stderr goes
 /// with the run's directory, so it is printed here.
-fn report_early_exits(procs: &mut Procs, dir: &Path) {
+fn report_early_exits(chain: &mut Chain) {
     let mut any = false;
-    for child in &mut procs.0 {
+    for child in &mut chain.procs.0 {
         if let Ok(Some(status)) = child.try_wait() {
-            println!("process {} exited during the run: {status}", child.id());
+            println!(
+                "{}: process {} exited during the run: {status}",
+                chain.name,
+                child.id()
+            );
             any = true;
         }
     }
     if !any {
         return;
     }
-    for sub in [dir.to_path_buf(), dir.join("b")] {
-        let Ok(entries) = std::fs::read_dir(&sub) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "err") {
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                println!("--- {}:\n{}", path.display(), text.trim_end());
-            }
+    let Ok(entries) = std::fs::read_dir(&chain.dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "err") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            println!("--- {}:\n{}", path.display(), text.trim_end());
         }
     }
 }
@@ -375,14 +496,7 @@ fn saturate(
     opts: &Options,
 ) -> anyhow::Result<Saturated> {
     let addr = SocketAddr::from(([127, 0, 0, 1], chain.entry));
-    // Warm up connections and caches.
-    rt.block_on(http_load::saturate(
-        addr,
-        HOST,
-        opts.connections,
-        Duration::from_secs(1),
-        1_000_000,
-    ))?;
+    warm_up(rt, chain, opts)?;
     let before: Vec<f64> = chain.proxies.iter().map(|p| cpu_seconds(p)).collect();
     let sat = rt.block_on(http_load::saturate(
         addr,
@@ -421,9 +535,9 @@ fn verimesh_chain(
     name: &'static str,
     dir: &Path,
     upstream: SocketAddr,
-    procs: &mut Procs,
 ) -> anyhow::Result<Chain> {
     std::fs::create_dir_all(dir)?;
+    let mut procs = Procs(Vec::new());
     let ids = [
         ("a", "spiffe://cluster.local/ns/bench/sa/client"),
         ("b", "spiffe://cluster.local/ns/bench/sa/web"),
@@ -502,6 +616,8 @@ fn verimesh_chain(
         name,
         entry: a_out,
         proxies: pids,
+        procs,
+        dir: dir.to_path_buf(),
     })
 }
 
@@ -509,7 +625,9 @@ fn openssl(args: &[&str], dir: &Path) -> anyhow::Result<()> {
     run(Command::new("openssl").args(args).current_dir(dir))
 }
 
-fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::Result<Chain> {
+fn nginx_chain(dir: &Path, upstream: SocketAddr) -> anyhow::Result<Chain> {
+    std::fs::create_dir_all(dir)?;
+    let mut procs = Procs(Vec::new());
     let pki = dir.join("nginx-pki");
     std::fs::create_dir_all(&pki)?;
     let ec = [
@@ -633,6 +751,8 @@ fn nginx_chain(dir: &Path, upstream: SocketAddr, procs: &mut Procs) -> anyhow::R
         name: "nginx",
         entry: a_port,
         proxies: vec![family(pids[1]), family(pids[0])],
+        procs,
+        dir: dir.to_path_buf(),
     })
 }
 

@@ -1,10 +1,12 @@
 //! How much a run's pooled p99 comparison could have come out otherwise. The pooled p99 of
-//! two chains is decided in part by which rounds a stall of the machine happened to hit, so
-//! the rounds themselves are resampled: each draw picks as many rounds as the run had, with
-//! replacement and keeping a round's chains together (they ran side by side), and recomputes
-//! the pooled p99 difference. The spread of the draws is the uncertainty of the run's one
-//! number; the share of draws above zero is how often a run like this one would have come
-//! out the other way.
+//! two chains is decided in part by which rounds a stall of the machine happened to hit, and
+//! in part by the processes themselves: where address randomization put each proxy's code
+//! and data, which CPU it settled on. So the run is resampled at both levels: each draw picks
+//! as many starts of the proxies as the run had, with replacement, and within each start as
+//! many of its rounds, with replacement and keeping a round's chains together (they ran side
+//! by side), and recomputes the pooled p99 difference. The spread of the draws is the
+//! uncertainty of the run's one number; the share of draws above zero is how often a run
+//! like this one would have come out the other way.
 
 use crate::http_load::nearest_rank;
 
@@ -18,24 +20,41 @@ pub struct Spread {
     pub above_zero: f64,
 }
 
-/// `rounds[r]` holds round r's latencies in µs for the two chains compared.
-pub fn pooled_p99_difference(rounds: &[(&[u64], &[u64])], draws: usize) -> Option<Spread> {
+/// One round of the two chains compared: their latencies in µs, and which start of the
+/// proxies it ran on.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    pub start: usize,
+    pub first: &'a [u64],
+    pub second: &'a [u64],
+}
+
+pub fn pooled_p99_difference(rounds: &[Round<'_>], draws: usize) -> Option<Spread> {
     if rounds.is_empty() || draws == 0 {
         return None;
     }
+    // Round indices by start, in the order the starts first appear.
+    let mut starts: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, r) in rounds.iter().enumerate() {
+        match starts.iter_mut().find(|(s, _)| *s == r.start) {
+            Some((_, members)) => members.push(i),
+            None => starts.push((r.start, vec![i])),
+        }
+    }
     // A fixed seed: the same run gives the same interval when its numbers are re-read.
     let mut rng = SplitMix(0x5eed_5eed_5eed);
-    let mut picked = Vec::with_capacity(rounds.len());
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let mut diffs = Vec::with_capacity(draws);
     for _ in 0..draws {
-        picked.clear();
-        picked.extend((0..rounds.len()).map(|_| rng.below(rounds.len())));
         a.clear();
         b.clear();
-        for &r in &picked {
-            a.extend_from_slice(rounds[r].0);
-            b.extend_from_slice(rounds[r].1);
+        for _ in 0..starts.len() {
+            let members = &starts[rng.below(starts.len())].1;
+            for _ in 0..members.len() {
+                let r = &rounds[members[rng.below(members.len())]];
+                a.extend_from_slice(r.first);
+                b.extend_from_slice(r.second);
+            }
         }
         let (Some(pa), Some(pb)) = (p99(&mut a), p99(&mut b)) else {
             return None;
@@ -81,11 +100,19 @@ impl SplitMix {
 mod tests {
     use super::*;
 
+    fn round<'a>(start: usize, first: &'a [u64], second: &'a [u64]) -> Round<'a> {
+        Round {
+            start,
+            first,
+            second,
+        }
+    }
+
     #[test]
     fn a_steady_gap_has_no_spread() {
         let a: Vec<u64> = (100..1100).collect();
         let b: Vec<u64> = a.iter().map(|x| x + 100).collect();
-        let rounds: Vec<(&[u64], &[u64])> = (0..10).map(|_| (&a[..], &b[..])).collect();
+        let rounds: Vec<Round> = (0..10).map(|_| round(0, &a, &b)).collect();
         let s = pooled_p99_difference(&rounds, 200).expect("rounds given");
         assert_eq!((s.low, s.high, s.above_zero), (0.1, 0.1, 1.0));
     }
@@ -93,7 +120,7 @@ mod tests {
     #[test]
     fn equal_chains_are_never_above() {
         let a: Vec<u64> = (0..500).map(|x| x * 3 % 701).collect();
-        let rounds: Vec<(&[u64], &[u64])> = (0..8).map(|_| (&a[..], &a[..])).collect();
+        let rounds: Vec<Round> = (0..8).map(|i| round(i % 2, &a, &a)).collect();
         let s = pooled_p99_difference(&rounds, 200).expect("rounds given");
         assert_eq!((s.low, s.high, s.above_zero), (0.0, 0.0, 0.0));
     }
@@ -104,11 +131,25 @@ mod tests {
     fn one_stalled_round_decides_as_often_as_it_is_drawn() {
         let quiet = vec![1_000u64; 100];
         let stalled = vec![5_000u64; 100];
-        let mut rounds: Vec<(&[u64], &[u64])> = vec![(&quiet, &stalled)];
-        rounds.extend((0..9).map(|_| (&quiet[..], &quiet[..])));
+        let mut rounds = vec![round(0, &quiet, &stalled)];
+        rounds.extend((0..9).map(|_| round(0, &quiet, &quiet)));
         let s = pooled_p99_difference(&rounds, 4_000).expect("rounds given");
         assert!((0.62..0.68).contains(&s.above_zero), "{}", s.above_zero);
         assert_eq!((s.low, s.high), (0.0, 4.0));
+    }
+
+    /// Two starts of five rounds each, the second chain behind in every round of one start:
+    /// drawing starts, the run's result rides on that start, which is in 3 of 4 draws
+    /// (1 − 0.5²); drawing only rounds from the ten it would be in nearly all of them.
+    #[test]
+    fn a_start_that_went_badly_weighs_as_a_start() {
+        let quiet = vec![1_000u64; 100];
+        let slow = vec![1_200u64; 100];
+        let mut rounds: Vec<Round> = (0..5).map(|_| round(7, &quiet, &slow)).collect();
+        rounds.extend((0..5).map(|_| round(3, &quiet, &quiet)));
+        let s = pooled_p99_difference(&rounds, 4_000).expect("rounds given");
+        assert!((0.72..0.78).contains(&s.above_zero), "{}", s.above_zero);
+        assert_eq!((s.low, s.high), (0.0, 0.2));
     }
 
     #[test]
@@ -125,6 +166,9 @@ mod tests {
     fn nothing_to_resample() {
         assert_eq!(pooled_p99_difference(&[], 100), None);
         let empty: Vec<u64> = Vec::new();
-        assert_eq!(pooled_p99_difference(&[(&empty, &empty)], 100), None);
+        assert_eq!(
+            pooled_p99_difference(&[round(0, &empty, &empty)], 100),
+            None
+        );
     }
 }
