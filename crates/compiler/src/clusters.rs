@@ -137,6 +137,7 @@ impl ClusterBuilder<'_, '_> {
                 .connect_timeout_ms
                 .unwrap_or(self.default_connect_timeout_ms),
             limits: settings.limits,
+            connections: settings.connections,
             original_destination: eps.original_destination || settings.passthrough,
             auto_mtls: false,
             // Subsets select by labels, which names resolved by DNS do not have.

@@ -24,6 +24,7 @@ mod matches;
 mod peer_auth;
 mod placement;
 mod policy;
+mod pool_options;
 mod routes;
 mod scope;
 mod security;

@@ -8,7 +8,7 @@ use verimesh_config::networking::{
     ClientTlsMode, ClientTlsSettings, ConnectionPoolSettings, LoadBalancerSettings,
     OutlierDetection, SimpleLb, TrafficPolicy,
 };
-use verimesh_model::{ConnectionLimits, LbPolicy};
+use verimesh_model::{ConnectionLimits, ConnectionOptions, LbPolicy};
 
 /// The policy in force for one (port, subset).
 #[derive(Clone, Copy, Default)]
@@ -81,6 +81,7 @@ pub(crate) struct Settings {
     pub lb: LbPolicy,
     pub passthrough: bool,
     pub limits: ConnectionLimits,
+    pub connections: ConnectionOptions,
     pub connect_timeout_ms: Option<u64>,
     pub tls: TlsChoice,
 }
@@ -157,6 +158,7 @@ impl Effective<'_> {
             lb,
             passthrough,
             limits,
+            connections: crate::pool_options::connection_options(self.pool, notes),
             connect_timeout_ms,
             tls,
         }

@@ -5,8 +5,10 @@
 mod common;
 
 use common::apps::*;
+use common::{load_yaml, placement, snapshot};
+use verimesh_compiler::Compiler;
 use verimesh_compiler::Placement;
-use verimesh_model::{LbPolicy, MtlsMode, Transport, TLS_MODE_LABEL};
+use verimesh_model::{Http2Keepalive, LbPolicy, MtlsMode, TcpKeepalive, Transport, TLS_MODE_LABEL};
 
 #[test]
 fn destination_rule_subsets_and_port_level_settings() {
@@ -42,6 +44,68 @@ fn destination_rule_subsets_and_port_level_settings() {
         "port level: defaults, not inherited"
     );
     assert_eq!(v2.limits.max_connections, None);
+}
+
+#[test]
+fn connection_pool_keepalives_and_retirement_reach_the_cluster() {
+    let dr = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: a}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        tcpKeepalive: {time: 60s, interval: 10s, probes: 3}
+        maxConnectionDuration: 600s
+        idleTimeout: 30s
+      http:
+        idleTimeout: 90s
+        maxRequestsPerConnection: 100
+        http2KeepAlive: {interval: 5s, timeout: 1s}
+        maxRetries: 3
+    portLevelSettings:
+    - port: {number: 9090}
+      loadBalancer: {simple: RANDOM}
+"#;
+    let loaded = load_yaml(&format!("{APPS}\n---\n{dr}"));
+    let snap = snapshot(&loaded.resources, &loaded);
+    let placement = placement(&snap);
+    let compiler = Compiler::new(&snap, &placement).expect("compiler");
+    let cfg = compiler.compile("a", "client-0").expect("compile");
+    let c = |n: &str| cfg.cluster(n).unwrap_or_else(|| panic!("no cluster {n}"));
+    let o = &c("outbound|9080||reviews.a.svc.cluster.local").connections;
+    assert_eq!(
+        o.tcp_keepalive,
+        Some(TcpKeepalive {
+            time_ms: Some(60_000),
+            interval_ms: Some(10_000),
+            probes: Some(3)
+        })
+    );
+    assert_eq!(o.max_connection_duration_ms, Some(600_000));
+    assert_eq!(o.tcp_idle_timeout_ms, Some(30_000));
+    assert_eq!(o.http_idle_timeout_ms, Some(90_000));
+    assert_eq!(o.max_requests_per_connection, Some(100));
+    assert_eq!(
+        o.http2_keepalive,
+        Some(Http2Keepalive {
+            interval_ms: 5_000,
+            timeout_ms: 1_000
+        })
+    );
+    // Port-level settings replace the policy whole: the defaults there.
+    assert!(c("outbound|9090||reviews.a.svc.cluster.local")
+        .connections
+        .is_default());
+    let notes = compiler.notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("connectionPool.http.maxRetries")),
+        "what the proxy does not do is named: {notes:?}"
+    );
 }
 
 #[test]

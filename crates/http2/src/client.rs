@@ -7,6 +7,7 @@ use crate::error::{Error, Initiator};
 use crate::fields;
 use crate::settings::Config;
 use crate::streams::{RecvStream, SendStream, StreamRef};
+use crate::timers::Timers;
 use http::{Method, Request, Response};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -26,22 +27,27 @@ pub struct Client {
 #[must_use = "the connection does nothing unless it is run"]
 pub struct Connection {
     conn: Arc<Conn>,
+    timers: Timers,
 }
 
 /// Starts a client connection over `io`: the preface and settings are queued at once, and
 /// requests may follow before the server's settings arrive (RFC 9113 section 3.4).
 pub fn handshake<T: Transport>(io: T, config: Config) -> (Client, Connection) {
+    let timers = Timers::new(config.keepalive, config.idle_timeout);
     let mut inner = Inner::new(Box::new(io), true, config);
     inner.clients = 1;
     let conn = Arc::new(Conn::new(inner));
-    (Client { conn: conn.clone() }, Connection { conn })
+    (Client { conn: conn.clone() }, Connection { conn, timers })
 }
 
 impl Future for Connection {
     type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.conn.lock().drive(cx)
+        let this = self.get_mut();
+        let mut inner = this.conn.lock();
+        this.timers.poll(&mut inner, cx);
+        inner.drive(cx)
     }
 }
 

@@ -90,6 +90,9 @@ pub enum Error {
     /// stream was reset with PROTOCOL_ERROR.
     #[error("malformed HTTP/2 message: {0}")]
     Malformed(&'static str),
+    /// Keepalive: the peer sent nothing, not even the ACK of a PING, for this long after it.
+    #[error("HTTP/2 peer silent: nothing received for {0:?} after a PING")]
+    KeepaliveTimeout(std::time::Duration),
     /// The caller asked for something HTTP/2 cannot carry.
     #[error("cannot send over HTTP/2: {0}")]
     User(&'static str),
@@ -126,12 +129,12 @@ impl Error {
         match self {
             Error::GoAway { reason, .. } | Error::Reset { reason, .. } => Some(*reason),
             Error::Malformed(_) => Some(Reason::PROTOCOL_ERROR),
-            Error::Io(_) | Error::User(_) => None,
+            Error::Io(_) | Error::User(_) | Error::KeepaliveTimeout(_) => None,
         }
     }
 
     /// True when the whole connection is gone, not just one stream.
     pub fn is_connection_error(&self) -> bool {
-        self.is_io() || self.is_go_away()
+        self.is_io() || self.is_go_away() || matches!(self, Error::KeepaliveTimeout(_))
     }
 }

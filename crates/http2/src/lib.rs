@@ -16,6 +16,7 @@ pub mod hpack;
 mod server;
 mod settings;
 mod streams;
+mod timers;
 
 pub use client::{handshake as client_handshake, Client, Connection, ResponseFuture};
 pub use conn::Transport;
@@ -23,5 +24,6 @@ pub use error::{Error, Initiator, Reason};
 pub use server::{handshake as server_handshake, SendResponse, Server};
 pub use settings::Config;
 pub use streams::{RecvStream, SendStream};
+pub use timers::Keepalive;
 
 pub(crate) use conn::SEND_BUFFER;

@@ -7,6 +7,7 @@ use crate::error::{Error, Reason};
 use crate::fields;
 use crate::settings::Config;
 use crate::streams::{self, RecvStream, SendStream, StreamRef};
+use crate::timers::Timers;
 use http::{Request, Response};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,12 +15,14 @@ use std::task::{Context, Poll};
 /// One server connection.
 pub struct Server {
     conn: Arc<Conn>,
+    timers: Timers,
 }
 
 /// Starts a server connection over `io`; its settings are queued at once and the client's
 /// preface is checked as it arrives.
 pub fn handshake<T: Transport>(io: T, config: Config) -> Server {
     Server {
+        timers: Timers::new(config.keepalive, config.idle_timeout),
         conn: Arc::new(Conn::new(Inner::new(Box::new(io), false, config))),
     }
 }
@@ -34,6 +37,7 @@ impl Server {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<(Request<RecvStream>, SendResponse), Error>>> {
         let mut inner = self.conn.lock();
+        self.timers.poll(&mut inner, cx);
         let driven = inner.drive(cx);
         while let Some(id) = inner.accept_queue.pop_front() {
             let Some(s) = inner.streams.get_mut(&id) else {
@@ -87,6 +91,7 @@ impl Server {
     /// Drives the connection until the streams in flight are done and the connection ends.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut inner = self.conn.lock();
+        self.timers.poll(&mut inner, cx);
         match inner.drive(cx) {
             Poll::Ready(Err(_)) if inner.eof => Poll::Ready(Ok(())),
             Poll::Ready(result) => Poll::Ready(result),

@@ -2,7 +2,9 @@
 
 use crate::error::Reason;
 use crate::frame::{self, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, MAX_MAX_FRAME_SIZE, MAX_WINDOW};
+use crate::timers::Keepalive;
 use bytes::{BufMut, BytesMut};
+use std::time::Duration;
 
 const HEADER_TABLE_SIZE: u16 = 0x1;
 const ENABLE_PUSH: u16 = 0x2;
@@ -22,6 +24,10 @@ pub struct Config {
     pub max_concurrent_streams: u32,
     /// The largest header list accepted (SETTINGS_MAX_HEADER_LIST_SIZE).
     pub max_header_list_size: u32,
+    /// PINGs that find a peer gone silent; none by default.
+    pub keepalive: Option<Keepalive>,
+    /// The connection ends (GOAWAY, NO_ERROR) once it has had no stream for this long.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -31,6 +37,8 @@ impl Default for Config {
             connection_window: DEFAULT_WINDOW,
             max_concurrent_streams: 256,
             max_header_list_size: 16 << 10,
+            keepalive: None,
+            idle_timeout: None,
         }
     }
 }

@@ -405,6 +405,7 @@ async fn verimesh_to_verimesh_many_requests_over_one_connection() {
         connection_window: 4 << 20,
         max_concurrent_streams: 1024,
         max_header_list_size: 16 << 10,
+        ..vh2::Config::default()
     };
     let server_config = config.clone();
     tokio::spawn(async move {

@@ -1,5 +1,6 @@
 //! Clusters: named sets of upstream endpoints, how to balance over them, and how to connect.
 
+use crate::connections::ConnectionOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -80,6 +81,8 @@ pub struct Cluster {
     pub connect_timeout_ms: u64,
     #[serde(default)]
     pub limits: ConnectionLimits,
+    #[serde(default, skip_serializing_if = "ConnectionOptions::is_default")]
+    pub connections: ConnectionOptions,
     /// Connect to the address the application dialled instead of `endpoints` (ServiceEntry
     /// resolution NONE, DestinationRule loadBalancer PASSTHROUGH).
     #[serde(default, skip_serializing_if = "is_false")]

@@ -7,6 +7,7 @@
 //! stays in force).
 
 mod cluster;
+mod connections;
 mod gateway;
 mod route;
 mod security;
@@ -14,6 +15,7 @@ mod service;
 mod validate;
 
 pub use cluster::{Cluster, ConnectionLimits, Endpoint, LbPolicy, Transport, TLS_MODE_LABEL};
+pub use connections::{ConnectionOptions, Http2Keepalive, TcpKeepalive};
 pub use gateway::{
     domain_rank, Gateway, GatewayListener, ListenerProtocol, ServerTls, ServerTlsMode, VirtualHost,
 };

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use verimesh_model::{MtlsMode, Protocol};
+use verimesh_model::{ConnectionOptions, MtlsMode, Protocol};
 
 /// A peer that starts a handshake and stalls must not hold a task forever.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,7 +38,9 @@ pub async fn handle(
         return tcp_to_app(&shared, &state, &mut peer, None, remote, dst).await;
     }
     let detected = sniff(&peer, shared.detect_timeout).await?;
-    let app = shared.pools.get(app_addr, UpstreamKind::Plain);
+    let app = shared
+        .pools
+        .get(app_addr, UpstreamKind::Plain, &ConnectionOptions::default());
     if let Detected::Tls(hello) = &detected {
         if hello
             .alpn

@@ -8,6 +8,7 @@ pub mod flags;
 mod gateway;
 mod h2_body;
 mod http;
+mod idle_copy;
 mod inbound;
 pub mod intercept;
 pub mod lb;

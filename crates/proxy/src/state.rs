@@ -280,7 +280,7 @@ fn cluster_state(index: usize, c: &Cluster, pools: &Pools) -> ClusterState {
         .map(|e| EndpointState {
             endpoint: e.clone(),
             identity: e.identity.as_deref().map(Arc::from),
-            pool: pools.get(e.address, upstream_kind(c, e)),
+            pool: pools.get(e.address, upstream_kind(c, e), &c.connections),
         })
         .collect();
     ClusterState {

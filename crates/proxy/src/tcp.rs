@@ -4,6 +4,7 @@
 
 use crate::error::ConnError;
 use crate::flags::{Flags, ResponseFlag};
+use crate::idle_copy::{copy, idle_timeout, DEFAULT_TCP_IDLE};
 use crate::mesh_tls::MeshProtocol;
 use crate::server::Shared;
 use crate::state::{ClusterState, State};
@@ -14,15 +15,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
-
-/// Copies both ways until both sides have closed; returns bytes (a→b, b→a).
-pub async fn copy<A, B>(a: &mut A, b: &mut B) -> Result<(u64, u64), ConnError>
-where
-    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
-    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
-{
-    Ok(tokio::io::copy_bidirectional(a, b).await?)
-}
 
 /// What one TCP connection records when it ends.
 pub struct TcpRecord {
@@ -141,6 +133,7 @@ where
             &ep.pool.kind,
             MeshProtocol::Tcp,
             timeout,
+            ep.pool.tcp_keepalive(),
         )
         .await;
     let mut upstream = match upstream {
@@ -151,7 +144,8 @@ where
             return Err(ConnError::Upstream(e.to_string()));
         }
     };
-    copy(app, &mut upstream).await
+    let idle = idle_timeout(cluster.cluster.connections.tcp_idle_timeout_ms);
+    copy(app, &mut upstream, idle).await
 }
 
 struct ConnGuard<'a>(&'a ClusterState);
@@ -172,12 +166,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin + ?Sized,
 {
     record.entry.upstream_host = Some(addr.to_string());
-    let mut upstream = match connect_tcp(addr, Duration::from_secs(10)).await {
+    let mut upstream = match connect_tcp(addr, Duration::from_secs(10), None).await {
         Ok(u) => u,
         Err(e) => {
             record.flags.add(ResponseFlag::UpstreamConnectionFailure);
             return Err(ConnError::Upstream(e.to_string()));
         }
     };
-    copy(app, &mut upstream).await
+    copy(app, &mut upstream, Some(DEFAULT_TCP_IDLE)).await
 }

@@ -105,6 +105,10 @@ pub(crate) struct Inner {
     /// The server's task is polling its streams: what they queue is written once, when
     /// that is done (`Server::batch_writes`).
     pub writes_held: bool,
+    /// Something was read since the keepalive clock last looked (`crate::timers`).
+    pub heard: bool,
+    /// When the last stream went away, if the idle close is on (`crate::timers`).
+    pub idle_since: Option<tokio::time::Instant>,
 }
 
 impl Inner {
@@ -149,6 +153,8 @@ impl Inner {
             eof: false,
             clients: 0,
             writes_held: false,
+            heard: false,
+            idle_since: config.idle_timeout.map(|_| tokio::time::Instant::now()),
             config,
         }
     }
@@ -182,7 +188,10 @@ impl Inner {
             }
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf) {
                 Poll::Ready(Ok(0)) => self.eof = true,
-                Poll::Ready(Ok(_)) => reads += 1,
+                Poll::Ready(Ok(_)) => {
+                    reads += 1;
+                    self.heard = true;
+                }
                 Poll::Ready(Err(e)) => {
                     self.fail(Error::io(e));
                     return Poll::Ready(Err(self.error.clone().unwrap_or(Error::User("failed"))));
@@ -231,7 +240,7 @@ impl Inner {
     }
 
     /// Writes the output buffer to the transport.
-    fn flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    pub(crate) fn flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         while !self.out.is_empty() {
             match Pin::new(&mut self.io).poll_write(cx, &self.out) {
                 Poll::Ready(Ok(0)) => {

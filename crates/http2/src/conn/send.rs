@@ -133,6 +133,9 @@ impl Inner {
         }
         self.discard_buffered(id);
         self.streams.remove(&id);
+        if self.streams.is_empty() && self.config.idle_timeout.is_some() {
+            self.idle_since = Some(tokio::time::Instant::now());
+        }
     }
 
     /// The stream, if it may still send: not failed, not reset, its end not yet queued.

@@ -37,6 +37,10 @@ where
         connection_window: CONNECTION_WINDOW,
         max_concurrent_streams: MAX_CONCURRENT_STREAMS,
         max_header_list_size: MAX_HEADER_LIST,
+        // A client proxy that vanished with streams open is found by PINGs; the client
+        // pings an idle connection itself, so these go out only while it is silent.
+        keepalive: Some(crate::upstream::MESH_KEEPALIVE),
+        idle_timeout: None,
     };
     let mut conn = verimesh_http2::server_handshake(io, config);
     let mut streams = FuturesUnordered::new();

@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use verimesh_model::{Protocol, Redirect};
+use verimesh_model::{ConnectionOptions, Protocol, Redirect};
 
 /// One application connection to the outbound listener.
 pub struct OutboundConn {
@@ -285,7 +285,9 @@ async fn to_original(
     authority: &str,
     wire: Wire,
 ) -> Response<Body> {
-    let pool = shared.pools.get(conn.dst, UpstreamKind::Plain);
+    let pool = shared
+        .pools
+        .get(conn.dst, UpstreamKind::Plain, &ConnectionOptions::default());
     let sent = forward::send(
         &pool,
         &shared.connector,

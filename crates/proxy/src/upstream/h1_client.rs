@@ -6,6 +6,7 @@
 //! connection while it is read and returns it to its pool once both the request and the
 //! response are complete. Upgrades (WebSocket) still go through hyper, which splices them.
 
+use super::conn_policy::ConnPolicy;
 use super::connect::BoxIo;
 use super::h1_codec::{self, BodyFraming, ChunkState, Decoded, RequestFraming, WireError};
 use super::pool::EndpointPool;
@@ -35,6 +36,9 @@ pub struct H1Conn {
     io: BoxIo,
     read: BytesMut,
     idle_since: Instant,
+    opened: Instant,
+    /// Requests sent on it (`ConnPolicy::max_uses`).
+    uses: u32,
 }
 
 /// A failed exchange. `stale`: the connection failed before any of the response arrived
@@ -48,10 +52,13 @@ pub struct SendError {
 
 impl H1Conn {
     pub fn new(io: BoxIo) -> H1Conn {
+        let now = Instant::now();
         H1Conn {
             io,
             read: BytesMut::new(),
-            idle_since: Instant::now(),
+            idle_since: now,
+            opened: now,
+            uses: 0,
         }
     }
 
@@ -64,8 +71,11 @@ impl H1Conn {
     /// Whether an idle connection can carry a request: not idle too long, not closed by the
     /// server, nothing unsolicited waiting to be read. Costs no system call when the
     /// runtime already knows the socket has nothing to read.
-    pub fn reusable(&mut self) -> bool {
-        if self.idle_since.elapsed() > MAX_IDLE || !self.read.is_empty() {
+    pub fn reusable(&mut self, policy: &ConnPolicy) -> bool {
+        if self.idle_since.elapsed() > MAX_IDLE.min(policy.http_idle)
+            || !self.read.is_empty()
+            || self.retired(policy)
+        {
             return false;
         }
         let mut cx = Context::from_waker(Waker::noop());
@@ -76,6 +86,11 @@ impl H1Conn {
         )
     }
 
+    /// It has carried its count of requests, or lived its time.
+    pub fn retired(&self, policy: &ConnPolicy) -> bool {
+        policy.retired(self.opened, self.uses)
+    }
+
     /// Sends `req` (in HTTP/1.1 form, hop-by-hop headers removed) and reads the response
     /// head. A request body still streaming when the response head arrives keeps being
     /// sent while the response body is read.
@@ -84,6 +99,7 @@ impl H1Conn {
         req: Request<Body>,
         pool: &Arc<EndpointPool>,
     ) -> Result<Response<Body>, SendError> {
+        self.uses += 1;
         let head_request = req.method() == Method::HEAD;
         let (parts, body) = req.into_parts();
         let mut writer = Writer::new(&parts, body);

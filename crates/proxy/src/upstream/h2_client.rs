@@ -3,6 +3,7 @@
 //! and the wait for the response writes both in one write: the connection's task is not
 //! involved in sending at all, and runs only to read what the peer sends back.
 
+use super::conn_policy::ConnPolicy;
 use super::UpstreamError;
 use crate::body::Body;
 use crate::h2_body::{RecvBody, SendBody};
@@ -12,7 +13,9 @@ use hyper::body::Body as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use verimesh_http2::{Client, RecvStream, ResponseFuture};
 
@@ -26,12 +29,19 @@ const MAX_HEADER_LIST: u32 = 16 << 10;
 /// One HTTP/2 connection to an upstream endpoint, shared by every request to it.
 pub struct H2Conn {
     client: Client,
+    opened: Instant,
+    /// Requests given this connection (`ConnPolicy::max_uses`).
+    uses: AtomicU32,
 }
 
 impl H2Conn {
     /// Starts HTTP/2 over `io` and the task that reads the connection. The preface and
     /// settings go out with the first request.
-    pub async fn handshake<T>(io: T, addr: SocketAddr) -> Result<H2Conn, UpstreamError>
+    pub async fn handshake<T>(
+        io: T,
+        addr: SocketAddr,
+        policy: &ConnPolicy,
+    ) -> Result<H2Conn, UpstreamError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -40,6 +50,8 @@ impl H2Conn {
             connection_window: CONNECTION_WINDOW,
             max_concurrent_streams: 1024,
             max_header_list_size: MAX_HEADER_LIST,
+            keepalive: Some(policy.http2_keepalive),
+            idle_timeout: Some(policy.http_idle),
         };
         let (client, conn) = verimesh_http2::client_handshake(io, config);
         tokio::spawn(async move {
@@ -47,7 +59,25 @@ impl H2Conn {
                 tracing::debug!(%addr, "upstream HTTP/2 connection: {e}");
             }
         });
-        Ok(H2Conn { client })
+        Ok(H2Conn {
+            client,
+            opened: Instant::now(),
+            uses: AtomicU32::new(0),
+        })
+    }
+
+    /// Counts one more request on the connection, unless it has served its count or its
+    /// time: then the pool opens another.
+    pub fn take_use(&self, policy: &ConnPolicy) -> bool {
+        if policy.max_uses.is_none() && policy.max_age.is_none() {
+            return true;
+        }
+        let uses = self.uses.load(Ordering::Relaxed);
+        if policy.retired(self.opened, uses) {
+            return false;
+        }
+        self.uses.store(uses + 1, Ordering::Relaxed);
+        true
     }
 
     /// The connection failed, ended, or its peer said GOAWAY: the pool opens a new one.
@@ -184,7 +214,8 @@ mod tests {
             inner: client_io,
             writes: writes.clone(),
         };
-        let conn = H2Conn::handshake(recorded, SocketAddr::from(([127, 0, 0, 1], 1)))
+        let policy = ConnPolicy::new(&verimesh_model::ConnectionOptions::default());
+        let conn = H2Conn::handshake(recorded, SocketAddr::from(([127, 0, 0, 1], 1)), &policy)
             .await
             .expect("client handshake");
         (conn, writes, rx)

@@ -4,6 +4,7 @@
 //! connections. Pools are keyed by address and transport and outlive config swaps, so a
 //! route change does not drop connections.
 
+mod conn_policy;
 mod connect;
 mod h1_client;
 mod h1_codec;
@@ -12,6 +13,7 @@ mod pool;
 #[cfg(test)]
 mod recorded_io;
 
+pub use conn_policy::MESH_KEEPALIVE;
 pub use connect::{connect_tcp, Connector};
 pub use pool::{EndpointPool, Pools, UpstreamKind};
 

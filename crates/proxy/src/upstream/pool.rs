@@ -4,6 +4,7 @@
 //! opening one takes an async mutex, so concurrent requests wait for a single handshake
 //! instead of racing to open many.
 
+use super::conn_policy::ConnPolicy;
 use super::connect::{BoxIo, Connector};
 use super::h1_client::H1Conn;
 use super::h2_client::H2Conn;
@@ -18,6 +19,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use verimesh_model::{ConnectionOptions, TcpKeepalive};
+
+type PoolKey = (SocketAddr, UpstreamKind, ConnectionOptions);
 
 /// Idle HTTP/1.1 connections kept per endpoint.
 const MAX_IDLE_HTTP1: usize = 64;
@@ -39,6 +43,8 @@ pub enum UpstreamKind {
 pub struct EndpointPool {
     pub addr: SocketAddr,
     pub kind: UpstreamKind,
+    /// Keepalives and retirement of this pool's connections (the cluster's options).
+    pub policy: ConnPolicy,
     per_worker: PerWorker<WorkerConns>,
 }
 
@@ -50,7 +56,12 @@ struct WorkerConns {
 }
 
 impl EndpointPool {
-    pub(crate) fn new(addr: SocketAddr, kind: UpstreamKind, workers: usize) -> Self {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        kind: UpstreamKind,
+        options: &ConnectionOptions,
+        workers: usize,
+    ) -> Self {
         let per_worker = PerWorker::new(workers, || WorkerConns {
             h2: ArcSwapOption::empty(),
             h2_opening: tokio::sync::Mutex::new(()),
@@ -59,6 +70,7 @@ impl EndpointPool {
         EndpointPool {
             addr,
             kind,
+            policy: ConnPolicy::new(options),
             per_worker,
         }
     }
@@ -71,12 +83,13 @@ impl EndpointPool {
         matches!(self.kind, UpstreamKind::Mesh { .. })
     }
 
+    /// The shared connection, if it can take this request (which it counts).
     fn live_h2(&self) -> Option<Arc<H2Conn>> {
         self.mine()
             .h2
             .load()
             .as_ref()
-            .filter(|c| !c.is_closed())
+            .filter(|c| !c.is_closed() && c.take_use(&self.policy))
             .cloned()
     }
 
@@ -104,9 +117,18 @@ impl EndpointPool {
             return Ok(s);
         }
         let io = connector
-            .open(self.addr, &self.kind, MeshProtocol::H2, timeout)
+            .open(
+                self.addr,
+                &self.kind,
+                MeshProtocol::H2,
+                timeout,
+                self.tcp_keepalive(),
+            )
             .await?;
-        let conn = Arc::new(H2Conn::handshake(io, self.addr).await?);
+        let conn = Arc::new(H2Conn::handshake(io, self.addr, &self.policy).await?);
+        conn.take_use(&self.policy);
+        // The connection replaced, if any, finishes its streams and ends once the last of
+        // their handles is gone.
         self.mine().h2.store(Some(conn.clone()));
         Ok(conn)
     }
@@ -132,7 +154,13 @@ impl EndpointPool {
         timeout: Duration,
     ) -> Result<H1Conn, UpstreamError> {
         let io = connector
-            .open(self.addr, &self.kind, MeshProtocol::Http1, timeout)
+            .open(
+                self.addr,
+                &self.kind,
+                MeshProtocol::Http1,
+                timeout,
+                self.tcp_keepalive(),
+            )
             .await?;
         Ok(H1Conn::new(io))
     }
@@ -145,7 +173,13 @@ impl EndpointPool {
         timeout: Duration,
     ) -> Result<http1::SendRequest<Body>, UpstreamError> {
         let io = connector
-            .open(self.addr, &self.kind, MeshProtocol::Http1, timeout)
+            .open(
+                self.addr,
+                &self.kind,
+                MeshProtocol::Http1,
+                timeout,
+                self.tcp_keepalive(),
+            )
             .await?;
         open_h1(io, self.addr).await
     }
@@ -155,15 +189,23 @@ impl EndpointPool {
     pub(super) fn take_idle(&self) -> Option<H1Conn> {
         let mut idle = self.mine().h1_idle.lock().ok()?;
         while let Some(mut conn) = idle.pop() {
-            if conn.reusable() {
+            if conn.reusable(&self.policy) {
                 return Some(conn);
             }
         }
         None
     }
 
-    /// Returns a connection to the pool once its exchange is complete.
+    pub fn tcp_keepalive(&self) -> Option<&TcpKeepalive> {
+        self.policy.tcp_keepalive.as_ref()
+    }
+
+    /// Returns a connection to the pool once its exchange is complete (or closes it, when
+    /// it has served its count of requests or its time).
     pub fn recycle(&self, conn: H1Conn) {
+        if conn.retired(&self.policy) {
+            return;
+        }
         if let Ok(mut idle) = self.mine().h1_idle.lock() {
             if idle.len() < MAX_IDLE_HTTP1 {
                 idle.push(conn.idle());
@@ -185,9 +227,9 @@ async fn open_h1(io: BoxIo, addr: SocketAddr) -> Result<http1::SendRequest<Body>
     Ok(sender)
 }
 
-/// Every endpoint pool of the proxy, by address and transport.
+/// Every endpoint pool of the proxy, by address, transport and connection options.
 pub struct Pools {
-    pools: Mutex<HashMap<(SocketAddr, UpstreamKind), Arc<EndpointPool>>>,
+    pools: Mutex<HashMap<PoolKey, Arc<EndpointPool>>>,
     workers: usize,
 }
 
@@ -200,15 +242,20 @@ impl Pools {
         }
     }
 
-    pub fn get(&self, addr: SocketAddr, kind: UpstreamKind) -> Arc<EndpointPool> {
+    pub fn get(
+        &self,
+        addr: SocketAddr,
+        kind: UpstreamKind,
+        options: &ConnectionOptions,
+    ) -> Arc<EndpointPool> {
         let workers = self.workers;
         let Ok(mut pools) = self.pools.lock() else {
             // A poisoned map only loses sharing, never correctness.
-            return Arc::new(EndpointPool::new(addr, kind, workers));
+            return Arc::new(EndpointPool::new(addr, kind, options, workers));
         };
         pools
-            .entry((addr, kind.clone()))
-            .or_insert_with(|| Arc::new(EndpointPool::new(addr, kind, workers)))
+            .entry((addr, kind.clone(), options.clone()))
+            .or_insert_with(|| Arc::new(EndpointPool::new(addr, kind, options, workers)))
             .clone()
     }
 

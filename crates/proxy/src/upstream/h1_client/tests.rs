@@ -6,13 +6,19 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
+use verimesh_model::ConnectionOptions;
 
 type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
 
 fn pool() -> Arc<EndpointPool> {
+    pool_with(&ConnectionOptions::default())
+}
+
+fn pool_with(options: &ConnectionOptions) -> Arc<EndpointPool> {
     Arc::new(EndpointPool::new(
         SocketAddr::from(([127, 0, 0, 1], 1)),
         UpstreamKind::Plain,
+        options,
         1,
     ))
 }
@@ -131,6 +137,63 @@ async fn head_and_body_at_hand_leave_in_one_write_and_the_connection_is_pooled()
     assert!(
         pool.take_idle().is_some(),
         "the connection went back to its pool"
+    );
+}
+
+/// One exchange on `conn`: the server answers `ok`, and the response is read whole.
+async fn exchange(conn: H1Conn, server: &mut DuplexStream, pool: &Arc<EndpointPool>) {
+    let (resp, _) = tokio::join!(conn.send(get(), pool), async {
+        read_request(server).await;
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .expect("respond");
+    });
+    assert_eq!(body_text(resp.expect("response")).await, "ok");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn max_requests_per_connection_retires_it_after_its_count() {
+    let (conn, _writes, mut server) = pair();
+    let pool = pool_with(&ConnectionOptions {
+        max_requests_per_connection: Some(2),
+        ..ConnectionOptions::default()
+    });
+    exchange(conn, &mut server, &pool).await;
+    let again = pool.take_idle().expect("pooled after its first request");
+    exchange(again, &mut server, &pool).await;
+    assert!(
+        pool.take_idle().is_none(),
+        "two requests carried: closed, not pooled"
+    );
+    let mut rest = Vec::new();
+    let n = server.read_to_end(&mut rest).await.expect("read");
+    assert_eq!(n, 0, "the server sees the connection close");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_idle_or_aged_connection_is_not_reused() {
+    let idle = pool_with(&ConnectionOptions {
+        http_idle_timeout_ms: Some(50),
+        ..ConnectionOptions::default()
+    });
+    let (conn, _writes, mut server) = pair();
+    exchange(conn, &mut server, &idle).await;
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    assert!(idle.take_idle().is_none(), "idle past http.idleTimeout");
+
+    let aged = pool_with(&ConnectionOptions {
+        max_connection_duration_ms: Some(100),
+        ..ConnectionOptions::default()
+    });
+    let (conn, _writes, mut server) = pair();
+    exchange(conn, &mut server, &aged).await;
+    let young = aged.take_idle().expect("reused while young");
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    exchange(young, &mut server, &aged).await;
+    assert!(
+        aged.take_idle().is_none(),
+        "past tcp.maxConnectionDuration: closed after its exchange"
     );
 }
 
