@@ -123,6 +123,7 @@ impl Effective<'_> {
             max_connections: positive(tcp.and_then(|t| t.max_connections)),
             max_requests: positive(http.and_then(|h| h.http2_max_requests)),
             max_pending_requests: positive(http.and_then(|h| h.http1_max_pending_requests)),
+            max_retries: positive(http.and_then(|h| h.max_retries)),
         };
         let connect_timeout_ms = tcp
             .and_then(|t| t.connect_timeout)

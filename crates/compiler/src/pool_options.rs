@@ -41,7 +41,6 @@ pub(crate) fn connection_options(
             })
         });
         let unsupported = [
-            ("maxRetries", http.max_retries.is_some()),
             ("h2UpgradePolicy", http.h2_upgrade_policy.is_some()),
             ("useClientProtocol", http.use_client_protocol.is_some()),
             (
@@ -116,17 +115,17 @@ mod tests {
     #[test]
     fn what_the_proxy_does_not_do_is_named() {
         let p = pool(
-            r#"{"http": {"maxRetries": 3, "h2UpgradePolicy": "UPGRADE", "maxConcurrentStreams": 10}}"#,
+            r#"{"http": {"useClientProtocol": true, "h2UpgradePolicy": "UPGRADE", "maxConcurrentStreams": 10}}"#,
         );
         let mut notes = Vec::new();
         let o = connection_options(Some(&p), &mut notes);
         assert!(o.is_default());
         assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(
-            notes[0].contains("connectionPool.http.maxRetries"),
+            notes[0].contains("connectionPool.http.h2UpgradePolicy"),
             "{notes:?}"
         );
-        assert!(notes[1].contains("h2UpgradePolicy"));
+        assert!(notes[1].contains("useClientProtocol"));
         assert!(notes[2].contains("maxConcurrentStreams"));
     }
 }

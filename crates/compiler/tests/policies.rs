@@ -65,6 +65,7 @@ spec:
         maxRequestsPerConnection: 100
         http2KeepAlive: {interval: 5s, timeout: 1s}
         maxRetries: 3
+        h2UpgradePolicy: UPGRADE
     portLevelSettings:
     - port: {number: 9090}
       loadBalancer: {simple: RANDOM}
@@ -99,11 +100,17 @@ spec:
     assert!(c("outbound|9090||reviews.a.svc.cluster.local")
         .connections
         .is_default());
+    assert_eq!(
+        c("outbound|9080||reviews.a.svc.cluster.local")
+            .limits
+            .max_retries,
+        Some(3)
+    );
     let notes = compiler.notes();
     assert!(
         notes
             .iter()
-            .any(|n| n.contains("connectionPool.http.maxRetries")),
+            .any(|n| n.contains("connectionPool.http.h2UpgradePolicy")),
         "what the proxy does not do is named: {notes:?}"
     );
 }

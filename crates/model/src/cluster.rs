@@ -64,6 +64,9 @@ pub struct ConnectionLimits {
     /// connectionPool.http.http1MaxPendingRequests: requests waiting for a connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pending_requests: Option<u32>,
+    /// connectionPool.http.maxRetries: retries outstanding across the cluster at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -91,6 +91,20 @@ fn stats(shared: &Shared) -> String {
     }
     let _ = writeln!(
         out,
+        "# TYPE verimesh_upstream_rq_retry_overflow_total counter"
+    );
+    for c in &state.config.clusters {
+        if let Some(cs) = state.cluster(&c.name) {
+            let _ = writeln!(
+                out,
+                "verimesh_upstream_rq_retry_overflow_total{{cluster=\"{}\"}} {}",
+                c.name.replace('"', "\\\""),
+                cs.retry_overflows.load(Ordering::Relaxed)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
         "# HELP verimesh_worker_connections Downstream connections open on each worker thread.\n\
          # TYPE verimesh_worker_connections gauge"
     );

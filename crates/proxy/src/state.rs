@@ -36,6 +36,10 @@ pub struct ClusterState {
     pub active_connections: AtomicU32,
     /// Retries made (`/stats`: `verimesh_upstream_rq_retry_total`).
     pub retries: AtomicU64,
+    /// Retries in flight (against `limits.max_retries`).
+    pub active_retries: AtomicU32,
+    /// Retries not made for `limits.max_retries` (`verimesh_upstream_rq_retry_overflow_total`).
+    pub retry_overflows: AtomicU64,
 }
 
 /// A route's destination: a cluster of this config, or the name of one it lacks (answered
@@ -293,6 +297,8 @@ fn cluster_state(index: usize, c: &Cluster, pools: &Pools) -> ClusterState {
         active_requests: AtomicU32::new(0),
         active_connections: AtomicU32::new(0),
         retries: AtomicU64::new(0),
+        active_retries: AtomicU32::new(0),
+        retry_overflows: AtomicU64::new(0),
     }
 }
 

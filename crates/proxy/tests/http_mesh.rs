@@ -292,6 +292,64 @@ async fn retries_recover_from_503s_and_are_counted() {
 }
 
 #[tokio::test]
+async fn max_retries_caps_the_retries_outstanding_across_the_cluster() {
+    let mesh = Mesh::new();
+    let (app, seen) = backend("v1").await;
+    let server = server_proxy(&mesh, app, Protocol::Http, MtlsMode::Strict).await;
+    let mut r = route("retrying", None, &[("web", 100)]);
+    r.retries = Some(Retries {
+        attempts: 2,
+        per_try_timeout_ms: None,
+        retry_on: vec!["5xx".into()],
+        retriable_status_codes: vec![],
+    });
+    let mut cluster = mesh_cluster("web", vec![endpoint(server.inbound_addr, &[])]);
+    cluster.limits.max_retries = Some(1);
+    let cfg = client_config(port(vec![r], "web"), vec![cluster]);
+    let log = mesh.dir.path().join("access.log");
+    let client = client_proxy(&mesh, cfg, LogTarget::File(log.clone())).await;
+    // Two requests fail together, 300 ms in; one retry may be outstanding at a time, so
+    // one of them retries (twice, one after the other) and the other answers at once.
+    let slow_503 = "/status/503?delay=300";
+    let (a, b) = tokio::join!(
+        get(client.outbound_addr, slow_503, &[]),
+        get(client.outbound_addr, slow_503, &[])
+    );
+    assert_eq!(
+        (a.0, b.0),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE
+        )
+    );
+    assert_eq!(
+        seen.requests.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "1 + 3 tries"
+    );
+    let stats = admin_get(client.admin_addr, "/stats").await;
+    assert!(
+        stats.contains("verimesh_upstream_rq_retry_total{cluster=\"web\"} 2"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("verimesh_upstream_rq_retry_overflow_total{cluster=\"web\"} 1"),
+        "{stats}"
+    );
+    let entries = wait_for_log(&log, 2).await;
+    let mut flags: Vec<String> = entries
+        .iter()
+        .map(|e| e["response_flags"].as_str().unwrap_or("").to_string())
+        .collect();
+    flags.sort();
+    assert_eq!(
+        flags,
+        ["UO", "URX"],
+        "the capped one says overflow: {entries:?}"
+    );
+}
+
+#[tokio::test]
 async fn timeouts_and_upstream_failures_answer_with_envoys_flags() {
     let mesh = Mesh::new();
     let (app, _) = backend("v1").await;

@@ -139,6 +139,7 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
     let mut tried = Tried::default();
     let mut flags = Flags::default();
     let mut retries = 0;
+    let mut outstanding: Option<RetrySlot<'_>> = None;
     loop {
         let req = match (single.take(), &replay) {
             (Some(r), _) => r,
@@ -174,15 +175,19 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
             Some(t) => tokio::time::timeout(t, sent).await.map_err(|_| ()),
             None => Ok(sent.await),
         };
+        // The retry this attempt was (if it was one) is over.
+        drop(outstanding.take());
         let can_retry = replay.is_some() && retries < max_retries;
         let on = plan.retries.map_or(&[][..], |r| r.retry_on.as_slice());
         match outcome {
             Ok(Ok(resp)) => {
                 if can_retry && retriable_status(&resp, plan.retries) {
-                    retries += 1;
-                    cluster.retries.fetch_add(1, Ordering::Relaxed);
-                    backoff(retries).await;
-                    continue;
+                    if let Some(slot) = RetrySlot::take(cluster, &mut flags) {
+                        outstanding = Some(slot);
+                        retries += 1;
+                        backoff(retries).await;
+                        continue;
+                    }
                 }
                 if retries > 0 && retriable_status(&resp, plan.retries) {
                     flags.add(ResponseFlag::UpstreamRetryLimitExceeded);
@@ -196,10 +201,12 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
             }
             Ok(Err(e)) => {
                 if can_retry && retriable_error(&e, on) {
-                    retries += 1;
-                    cluster.retries.fetch_add(1, Ordering::Relaxed);
-                    backoff(retries).await;
-                    continue;
+                    if let Some(slot) = RetrySlot::take(cluster, &mut flags) {
+                        outstanding = Some(slot);
+                        retries += 1;
+                        backoff(retries).await;
+                        continue;
+                    }
                 }
                 flags.add(e.flag());
                 if retries > 0 {
@@ -214,10 +221,12 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
             }
             Err(()) => {
                 if can_retry && retriable_timeout(on) {
-                    retries += 1;
-                    cluster.retries.fetch_add(1, Ordering::Relaxed);
-                    backoff(retries).await;
-                    continue;
+                    if let Some(slot) = RetrySlot::take(cluster, &mut flags) {
+                        outstanding = Some(slot);
+                        retries += 1;
+                        backoff(retries).await;
+                        continue;
+                    }
                 }
                 flags.add(ResponseFlag::UpstreamRequestTimeout);
                 return Attempted {
@@ -235,6 +244,37 @@ async fn attempts(plan: &Plan<'_>, req: Request<Body>) -> Attempted {
         endpoint: None,
         flags,
         retries,
+    }
+}
+
+/// A retry in flight, counted against the cluster's maxRetries (Envoy's retry circuit
+/// breaker) while it lasts.
+struct RetrySlot<'a>(Option<&'a ClusterState>);
+
+impl<'a> RetrySlot<'a> {
+    /// The slot for one more retry, counted in the cluster's retries; `None` (flag UO) when
+    /// the cluster already has its maximum outstanding.
+    fn take(cluster: &'a ClusterState, flags: &mut Flags) -> Option<RetrySlot<'a>> {
+        let Some(max) = cluster.cluster.limits.max_retries else {
+            cluster.retries.fetch_add(1, Ordering::Relaxed);
+            return Some(RetrySlot(None));
+        };
+        if cluster.active_retries.fetch_add(1, Ordering::Relaxed) >= max {
+            cluster.active_retries.fetch_sub(1, Ordering::Relaxed);
+            cluster.retry_overflows.fetch_add(1, Ordering::Relaxed);
+            flags.add(ResponseFlag::UpstreamOverflow);
+            return None;
+        }
+        cluster.retries.fetch_add(1, Ordering::Relaxed);
+        Some(RetrySlot(Some(cluster)))
+    }
+}
+
+impl Drop for RetrySlot<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            c.active_retries.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -66,7 +66,8 @@ pub struct Seen {
 
 /// A backend answering every request with `x-backend: NAME`, the request's method, path
 /// and headers as text lines. `/status/N` answers N; `/fail-first/N` answers 503 to the
-/// first N requests it sees; `/delay/MS` waits; `/grpc` answers with trailers;
+/// first N requests it sees; `/delay/MS` (or `?delay=MS` on any path) waits; `/grpc`
+/// answers with trailers;
 /// `/echo-body` adds a `body=` line with what it received; an `upgrade: echo` request
 /// switches protocols and echoes bytes.
 pub async fn backend(name: &'static str) -> (SocketAddr, Arc<Seen>) {
@@ -119,6 +120,9 @@ async fn answer(name: &'static str, mut req: Request<Incoming>, seen: &Seen) -> 
         }
     }
     if let Some(ms) = path.strip_prefix("/delay/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+    }
+    if let Some(ms) = req.uri().query().and_then(|q| q.strip_prefix("delay=")) {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
     }
     if path == "/echo-body" {
