@@ -3,7 +3,7 @@
 
 use crate::conn::stream::{ReceivedHead, Stream};
 use crate::conn::{Conn, Inner, Transport};
-use crate::error::{Error, Initiator};
+use crate::error::{Error, Initiator, Reason};
 use crate::fields;
 use crate::settings::Config;
 use crate::streams::{RecvStream, SendStream, StreamRef};
@@ -33,7 +33,7 @@ pub struct Connection {
 /// Starts a client connection over `io`: the preface and settings are queued at once, and
 /// requests may follow before the server's settings arrive (RFC 9113 section 3.4).
 pub fn handshake<T: Transport>(io: T, config: Config) -> (Client, Connection) {
-    let timers = Timers::new(config.keepalive, config.idle_timeout);
+    let timers = Timers::new(config.keepalive, config.idle_timeout, config.max_age);
     let mut inner = Inner::new(Box::new(io), true, config);
     inner.clients = 1;
     let conn = Arc::new(Conn::new(inner));
@@ -78,6 +78,7 @@ impl Client {
         inner.error.is_some()
             || inner.eof
             || inner.remote_goaway.is_some()
+            || inner.draining
             || inner.next_id > MAX_STREAM_ID
     }
 
@@ -102,6 +103,13 @@ impl Client {
                     reason,
                     initiator: Initiator::Remote,
                     detail: "the peer takes no new streams".into(),
+                }));
+            }
+            if inner.draining {
+                return Poll::Ready(Err(Error::GoAway {
+                    reason: Reason::NO_ERROR,
+                    initiator: Initiator::Local,
+                    detail: "the connection reached its maximum duration".into(),
                 }));
             }
             if inner.next_id > MAX_STREAM_ID {

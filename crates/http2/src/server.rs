@@ -22,7 +22,7 @@ pub struct Server {
 /// preface is checked as it arrives.
 pub fn handshake<T: Transport>(io: T, config: Config) -> Server {
     Server {
-        timers: Timers::new(config.keepalive, config.idle_timeout),
+        timers: Timers::new(config.keepalive, config.idle_timeout, None),
         conn: Arc::new(Conn::new(Inner::new(Box::new(io), false, config))),
     }
 }

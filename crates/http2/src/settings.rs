@@ -28,6 +28,10 @@ pub struct Config {
     pub keepalive: Option<Keepalive>,
     /// The connection ends (GOAWAY, NO_ERROR) once it has had no stream for this long.
     pub idle_timeout: Option<Duration>,
+    /// Client connections: once this old, the connection takes no new stream (it reads as
+    /// closed, so a pool opens another), says GOAWAY, and ends when its streams are done.
+    /// A server connection ignores it.
+    pub max_age: Option<Duration>,
 }
 
 impl Default for Config {
@@ -39,6 +43,7 @@ impl Default for Config {
             max_header_list_size: 16 << 10,
             keepalive: None,
             idle_timeout: None,
+            max_age: None,
         }
     }
 }

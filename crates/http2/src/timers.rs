@@ -1,8 +1,9 @@
 //! The connection's clocks: keepalive PINGs, which find a peer that went away without a word
 //! (a host lost, a path cut: nothing resets the TCP connection, and requests sent on it would
-//! wait for their timeouts), and the idle close of a connection without streams.
+//! wait for their timeouts), the idle close of a connection without streams, and a client
+//! connection's maximum age.
 //!
-//! Both run from the task that drives the connection, once per period rather than per
+//! All run from the task that drives the connection, once per period rather than per
 //! frame: what a read or a finished stream leaves behind is a flag or an instant, read here.
 
 use crate::conn::Inner;
@@ -31,15 +32,23 @@ pub(crate) struct Timers {
     /// A PING is out and nothing has been read since.
     awaiting_ack: bool,
     idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    /// When a client connection stops taking streams; fires once.
+    age: Option<(Duration, Pin<Box<Sleep>>)>,
 }
 
 impl Timers {
-    pub fn new(keepalive: Option<Keepalive>, idle_timeout: Option<Duration>) -> Timers {
+    pub fn new(
+        keepalive: Option<Keepalive>,
+        idle_timeout: Option<Duration>,
+        max_age: Option<Duration>,
+    ) -> Timers {
         let now = Instant::now();
+        let clock = |d: Duration| (d, Box::pin(tokio::time::sleep_until(now + d)));
         Timers {
             keepalive: keepalive.map(|k| (k, Box::pin(tokio::time::sleep_until(now + k.interval)))),
             awaiting_ack: false,
-            idle: idle_timeout.map(|d| (d, Box::pin(tokio::time::sleep_until(now + d)))),
+            idle: idle_timeout.map(clock),
+            age: max_age.map(clock),
         }
     }
 
@@ -54,7 +63,28 @@ impl Timers {
             inner.fail(error);
             return;
         }
+        self.poll_age(inner, cx);
         self.poll_idle(inner, cx);
+    }
+
+    /// At its maximum age the connection drains: GOAWAY (no push was ever allowed, so no
+    /// stream of the peer's is cut), no new stream, and an end when the last one is done.
+    fn poll_age(&mut self, inner: &mut Inner, cx: &mut Context<'_>) {
+        let Some((limit, sleep)) = self.age.as_mut() else {
+            return;
+        };
+        if sleep.as_mut().poll(cx).is_pending() {
+            return;
+        }
+        tracing::debug!("HTTP/2 connection {limit:?} old: draining");
+        frame::put_goaway(
+            &mut inner.out,
+            inner.last_peer_id,
+            Reason::NO_ERROR,
+            b"max connection duration",
+        );
+        inner.draining = true;
+        self.age = None;
     }
 
     fn poll_keepalive(&mut self, inner: &mut Inner, cx: &mut Context<'_>) -> Option<Error> {

@@ -13,6 +13,10 @@ use verimesh_http2 as vh2;
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
+const HEADERS: u8 = 0x1;
+const GOAWAY: u8 = 0x7;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
 const LIMIT: Duration = Duration::from_secs(5);
 
 fn keepalive(ms: u64) -> Option<vh2::Keepalive> {
@@ -233,4 +237,130 @@ async fn an_idle_connection_ends_with_goaway_but_not_while_a_stream_is_open() {
         .expect("server ends")
         .expect("task");
     assert!(served.is_empty(), "no other stream was opened: {served:?}");
+}
+
+#[tokio::test]
+async fn at_its_maximum_age_a_client_connection_drains_and_ends() {
+    let (near, far) = tokio::io::duplex(1 << 16);
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let mut conn = h2::server::handshake(far).await.expect("h2 handshake");
+        let Some(Ok((_req, mut respond))) = conn.accept().await else {
+            return Vec::new();
+        };
+        let mut body = respond
+            .send_response(Response::new(()), false)
+            .expect("head");
+        tokio::spawn(async move {
+            let _ = held.await;
+            let _ = body.send_data(Bytes::from_static(b"done"), true);
+        });
+        let mut rest = Vec::new();
+        while let Some(r) = conn.accept().await {
+            rest.push(r.is_ok());
+        }
+        let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
+        rest
+    });
+    let config = vh2::Config {
+        max_age: Some(Duration::from_millis(150)),
+        ..vh2::Config::default()
+    };
+    let (client, connection) = vh2::client_handshake(near, config);
+    let driver = tokio::spawn(connection);
+    let (response, _) = client
+        .send_request(
+            Request::get("http://svc.test/").body(()).expect("request"),
+            true,
+        )
+        .await
+        .expect("send");
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("in time")
+        .expect("response");
+    assert!(!client.is_closed(), "young, it takes streams");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(client.is_closed(), "past its age it reads as closed");
+    let refused = client
+        .send_request(
+            Request::get("http://svc.test/").body(()).expect("request"),
+            true,
+        )
+        .await
+        .err()
+        .expect("no new stream on a draining connection");
+    assert_eq!(refused.reason(), Some(vh2::Reason::NO_ERROR), "{refused}");
+    assert!(!driver.is_finished(), "the stream in flight keeps it open");
+    release.send(()).expect("release");
+    let mut body = response.into_body();
+    let mut got = Vec::new();
+    while let Some(chunk) = poll_fn(|cx| body.poll_data(cx)).await {
+        got.extend_from_slice(&chunk.expect("the stream in flight finishes"));
+    }
+    assert_eq!(got, b"done");
+    drop(body);
+    let ended = tokio::time::timeout(Duration::from_secs(1), driver)
+        .await
+        .expect("ends once its last stream is done, with the client still held")
+        .expect("task");
+    assert!(ended.is_ok(), "an orderly end: {ended:?}");
+    let served = tokio::time::timeout(LIMIT, server)
+        .await
+        .expect("server ends")
+        .expect("task");
+    assert!(
+        served.is_empty(),
+        "no other stream reached the server: {served:?}"
+    );
+    drop(client);
+}
+
+#[tokio::test]
+async fn a_draining_connection_ends_by_itself_when_its_last_stream_is_done() {
+    // A raw peer that never closes: the end must come from this side.
+    let (near, mut far) = tokio::io::duplex(1 << 16);
+    let config = vh2::Config {
+        max_age: Some(Duration::from_millis(150)),
+        ..vh2::Config::default()
+    };
+    let (client, connection) = vh2::client_handshake(near, config);
+    let driver = tokio::spawn(connection);
+    far.write_all(&empty_settings()).await.expect("write");
+    let (response, _) = client
+        .send_request(
+            Request::get("http://svc.test/").body(()).expect("request"),
+            true,
+        )
+        .await
+        .expect("send");
+    let frames = frames_until(
+        &mut far,
+        PREFACE.len(),
+        Instant::now() + Duration::from_millis(400),
+    )
+    .await;
+    let goaway: Vec<_> = frames.iter().filter(|f| f.0 == GOAWAY).collect();
+    assert_eq!(goaway.len(), 1, "GOAWAY at the age: {frames:?}");
+    assert_eq!(&goaway[0].2[4..8], &[0, 0, 0, 0], "NO_ERROR");
+    assert!(
+        !driver.is_finished(),
+        "stream 1 is still waiting for its answer"
+    );
+    // `:status: 200` (static table entry 8), ending stream 1.
+    far.write_all(&[0, 0, 1, HEADERS, END_STREAM | END_HEADERS, 0, 0, 0, 1, 0x88])
+        .await
+        .expect("write");
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("in time")
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    drop(response);
+    let ended = tokio::time::timeout(Duration::from_secs(1), driver)
+        .await
+        .expect("ends once its last stream is done, with the peer still there")
+        .expect("task");
+    assert!(ended.is_ok(), "an orderly end: {ended:?}");
+    drop(client);
 }

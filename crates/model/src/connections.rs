@@ -22,7 +22,7 @@ pub struct ConnectionOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_requests_per_connection: Option<u32>,
     /// connectionPool.tcp.maxConnectionDuration: age at which an HTTP connection takes no
-    /// new request (the ones in flight finish).
+    /// new request (the ones in flight finish; an HTTP/2 connection then closes by itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_connection_duration_ms: Option<u64>,
     /// connectionPool.tcp.idleTimeout: a proxied TCP connection with no byte either way for

@@ -18,12 +18,14 @@ use verimesh_model::{
 };
 use verimesh_proxy::LogTarget;
 
-/// A TCP relay to `target` that counts the connections it accepts. `freeze` makes every
+/// A TCP relay to `target` that counts the connections it accepts and those that ended
+/// (either side closed). `freeze` makes every
 /// connection open so far stop forwarding without closing, as when the peer's host is
 /// gone; connections accepted later relay normally.
 struct Relay {
     addr: SocketAddr,
     accepted: Arc<AtomicU32>,
+    ended: Arc<AtomicU32>,
     generation: watch::Sender<u32>,
 }
 
@@ -32,19 +34,24 @@ impl Relay {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("test setup");
         let addr = l.local_addr().expect("test setup");
         let accepted = Arc::new(AtomicU32::new(0));
+        let ended = Arc::new(AtomicU32::new(0));
         let (generation, _) = watch::channel(0u32);
         let (count, frozen) = (accepted.clone(), generation.clone());
+        let ends = ended.clone();
         tokio::spawn(async move {
             while let Ok((mut down, _)) = l.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
                 let mut freeze = frozen.subscribe();
                 freeze.mark_unchanged();
+                let ends = ends.clone();
                 tokio::spawn(async move {
                     let Ok(mut up) = TcpStream::connect(target).await else {
                         return;
                     };
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {}
+                        _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {
+                            ends.fetch_add(1, Ordering::SeqCst);
+                        }
                         _ = freeze.changed() => {
                             // Hold both sockets open, and say nothing, until the test ends.
                             std::future::pending::<()>().await;
@@ -56,12 +63,17 @@ impl Relay {
         Relay {
             addr,
             accepted,
+            ended,
             generation,
         }
     }
 
     fn accepted(&self) -> u32 {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn ended(&self) -> u32 {
+        self.ended.load(Ordering::SeqCst)
     }
 
     fn freeze(&self) {
@@ -126,6 +138,34 @@ async fn max_requests_per_connection_spreads_requests_over_new_connections() {
         limited.accepted(),
         3,
         "seven requests, three per connection"
+    );
+}
+
+#[tokio::test]
+async fn max_connection_duration_closes_the_connection_at_its_age_without_a_request() {
+    let mesh = Mesh::new();
+    let (aged, _s1, short) = http_through_relay(
+        &mesh,
+        ConnectionOptions {
+            max_connection_duration_ms: Some(300),
+            ..ConnectionOptions::default()
+        },
+    )
+    .await;
+    let (kept, _s2, plain) = http_through_relay(&mesh, ConnectionOptions::default()).await;
+    assert_eq!(get(short.outbound_addr, "/", &[]).await.0, 200);
+    assert_eq!(get(plain.outbound_addr, "/", &[]).await.0, 200);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while aged.ended() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(aged.ended(), 1, "closed at its age with nothing in flight");
+    assert_eq!(kept.ended(), 0, "without the option the connection stays");
+    assert_eq!(get(short.outbound_addr, "/", &[]).await.0, 200);
+    assert_eq!(
+        aged.accepted(),
+        2,
+        "the next request opened a new connection"
     );
 }
 

@@ -109,6 +109,9 @@ pub(crate) struct Inner {
     pub heard: bool,
     /// When the last stream went away, if the idle close is on (`crate::timers`).
     pub idle_since: Option<tokio::time::Instant>,
+    /// This end said GOAWAY for the connection's age (`crate::timers`): no new stream, and
+    /// the connection ends once the streams in flight are done.
+    pub draining: bool,
 }
 
 impl Inner {
@@ -155,6 +158,7 @@ impl Inner {
             writes_held: false,
             heard: false,
             idle_since: config.idle_timeout.map(|_| tokio::time::Instant::now()),
+            draining: false,
             config,
         }
     }
@@ -225,8 +229,16 @@ impl Inner {
             });
             return Poll::Ready(Ok(()));
         }
-        if self.remote_goaway.is_some() && self.streams.is_empty() && self.out.is_empty() {
-            return Poll::Ready(Ok(()));
+        if (self.remote_goaway.is_some() || self.draining)
+            && self.streams.is_empty()
+            && self.out.is_empty()
+        {
+            // Closed here, not when the last handle goes: a pool may hold a client handle
+            // to a connection it will never use again.
+            return match Pin::new(&mut self.io).poll_shutdown(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(_) => Poll::Ready(Ok(())),
+            };
         }
         Poll::Pending
     }

@@ -133,8 +133,14 @@ impl Inner {
         }
         self.discard_buffered(id);
         self.streams.remove(&id);
-        if self.streams.is_empty() && self.config.idle_timeout.is_some() {
-            self.idle_since = Some(tokio::time::Instant::now());
+        if self.streams.is_empty() {
+            if self.config.idle_timeout.is_some() {
+                self.idle_since = Some(tokio::time::Instant::now());
+            }
+            if self.draining {
+                // The last stream of a draining connection: the driver ends it.
+                self.wake_driver();
+            }
         }
     }
 

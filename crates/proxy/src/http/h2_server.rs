@@ -41,6 +41,7 @@ where
         // pings an idle connection itself, so these go out only while it is silent.
         keepalive: Some(crate::upstream::MESH_KEEPALIVE),
         idle_timeout: None,
+        max_age: None,
     };
     let mut conn = verimesh_http2::server_handshake(io, config);
     let mut streams = FuturesUnordered::new();

@@ -52,6 +52,8 @@ impl H2Conn {
             max_header_list_size: MAX_HEADER_LIST,
             keepalive: Some(policy.http2_keepalive),
             idle_timeout: Some(policy.http_idle),
+            // Closed at its age even when no request comes to find it retired.
+            max_age: policy.max_age,
         };
         let (client, conn) = verimesh_http2::client_handshake(io, config);
         tokio::spawn(async move {
