@@ -65,10 +65,17 @@ impl Drop for Procs {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// `N` distinct free ports: every listener is held until all are chosen, since a port
+/// released at once can be the kernel's next answer (two proxy ports once came out equal).
+fn free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
+    let held = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ports = [0u16; N];
+    for (port, l) in ports.iter_mut().zip(&held) {
+        *port = l.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
@@ -549,9 +556,7 @@ fn verimesh_chain(
             .args(["--spiffe-id", id, "--out"])
             .arg(dir.join(name)))?;
     }
-    let ports: Vec<u16> = (0..6).map(|_| free_port()).collect::<Result<_, _>>()?;
-    let (a_out, a_in, a_admin, b_out, b_in, b_admin) =
-        (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]);
+    let [a_out, a_in, a_admin, b_out, b_in, b_admin] = free_ports()?;
     let workload = |ns: &str, sa: &str| {
         serde_json::json!({ "name": sa, "namespace": ns, "serviceAccount": sa,
             "identity": format!("spiffe://cluster.local/ns/{ns}/sa/{sa}") })
@@ -700,7 +705,7 @@ fn nginx_chain(dir: &Path, upstream: SocketAddr) -> anyhow::Result<Chain> {
             &pki,
         )?;
     }
-    let (a_port, b_port) = (free_port()?, free_port()?);
+    let [a_port, b_port] = free_ports()?;
     let p = pki.display();
     let common = |name: &str| {
         format!(
