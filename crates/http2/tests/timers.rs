@@ -56,6 +56,44 @@ async fn frames_until(
     out
 }
 
+/// A GET without a body; the response future once the stream is open.
+async fn get(client: &vh2::Client) -> Result<vh2::ResponseFuture, vh2::Error> {
+    let request = Request::get("http://svc.test/").body(()).expect("request");
+    Ok(client.send_request(request, true).await?.0)
+}
+
+/// An `h2`-crate server that answers the first request's head at once and its body
+/// ("done") when the returned sender fires; it ends at the client's GOAWAY and reports
+/// whether any other stream was opened.
+fn server_holding_one_response(
+    far: DuplexStream,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Vec<bool>>,
+) {
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let mut conn = h2::server::handshake(far).await.expect("h2 handshake");
+        let Some(Ok((_req, mut respond))) = conn.accept().await else {
+            return Vec::new();
+        };
+        let mut body = respond
+            .send_response(Response::new(()), false)
+            .expect("head");
+        tokio::spawn(async move {
+            let _ = held.await;
+            let _ = body.send_data(Bytes::from_static(b"done"), true);
+        });
+        let mut rest = Vec::new();
+        while let Some(r) = conn.accept().await {
+            rest.push(r.is_ok());
+        }
+        let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
+        rest
+    });
+    (release, server)
+}
+
 fn empty_settings() -> [u8; 9] {
     [0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]
 }
@@ -121,13 +159,7 @@ async fn a_server_that_answers_keeps_the_connection() {
     // Ten intervals of silence from the application: only PINGs and their ACKs cross.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!client.is_closed(), "answered PINGs keep the connection");
-    let (response, _) = client
-        .send_request(
-            Request::get("http://svc.test/").body(()).expect("request"),
-            true,
-        )
-        .await
-        .expect("send");
+    let response = get(&client).await.expect("send");
     let response = tokio::time::timeout(LIMIT, response)
         .await
         .expect("in time")
@@ -169,27 +201,7 @@ async fn a_server_pings_a_silent_client_and_closes() {
 #[tokio::test]
 async fn an_idle_connection_ends_with_goaway_but_not_while_a_stream_is_open() {
     let (near, far) = tokio::io::duplex(1 << 16);
-    let (release, held) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let mut conn = h2::server::handshake(far).await.expect("h2 handshake");
-        let Some(Ok((_req, mut respond))) = conn.accept().await else {
-            return Vec::new();
-        };
-        let mut body = respond
-            .send_response(Response::new(()), false)
-            .expect("head");
-        tokio::spawn(async move {
-            let _ = held.await;
-            let _ = body.send_data(Bytes::from_static(b"done"), true);
-        });
-        // The client's GOAWAY ends the accept loop.
-        let mut rest = Vec::new();
-        while let Some(r) = conn.accept().await {
-            rest.push(r.is_ok());
-        }
-        let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
-        rest
-    });
+    let (release, server) = server_holding_one_response(far);
     let config = vh2::Config {
         idle_timeout: Some(Duration::from_millis(150)),
         ..vh2::Config::default()
@@ -197,13 +209,7 @@ async fn an_idle_connection_ends_with_goaway_but_not_while_a_stream_is_open() {
     let (client, connection) = vh2::client_handshake(near, config);
     let started = Instant::now();
     let driver = tokio::spawn(async move { (connection.await, started.elapsed()) });
-    let (response, _) = client
-        .send_request(
-            Request::get("http://svc.test/").body(()).expect("request"),
-            true,
-        )
-        .await
-        .expect("send");
+    let response = get(&client).await.expect("send");
     let response = tokio::time::timeout(LIMIT, response)
         .await
         .expect("in time")
@@ -242,39 +248,14 @@ async fn an_idle_connection_ends_with_goaway_but_not_while_a_stream_is_open() {
 #[tokio::test]
 async fn at_its_maximum_age_a_client_connection_drains_and_ends() {
     let (near, far) = tokio::io::duplex(1 << 16);
-    let (release, held) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let mut conn = h2::server::handshake(far).await.expect("h2 handshake");
-        let Some(Ok((_req, mut respond))) = conn.accept().await else {
-            return Vec::new();
-        };
-        let mut body = respond
-            .send_response(Response::new(()), false)
-            .expect("head");
-        tokio::spawn(async move {
-            let _ = held.await;
-            let _ = body.send_data(Bytes::from_static(b"done"), true);
-        });
-        let mut rest = Vec::new();
-        while let Some(r) = conn.accept().await {
-            rest.push(r.is_ok());
-        }
-        let _ = poll_fn(|cx| conn.poll_closed(cx)).await;
-        rest
-    });
+    let (release, server) = server_holding_one_response(far);
     let config = vh2::Config {
         max_age: Some(Duration::from_millis(150)),
         ..vh2::Config::default()
     };
     let (client, connection) = vh2::client_handshake(near, config);
     let driver = tokio::spawn(connection);
-    let (response, _) = client
-        .send_request(
-            Request::get("http://svc.test/").body(()).expect("request"),
-            true,
-        )
-        .await
-        .expect("send");
+    let response = get(&client).await.expect("send");
     let response = tokio::time::timeout(LIMIT, response)
         .await
         .expect("in time")
@@ -282,11 +263,7 @@ async fn at_its_maximum_age_a_client_connection_drains_and_ends() {
     assert!(!client.is_closed(), "young, it takes streams");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(client.is_closed(), "past its age it reads as closed");
-    let refused = client
-        .send_request(
-            Request::get("http://svc.test/").body(()).expect("request"),
-            true,
-        )
+    let refused = get(&client)
         .await
         .err()
         .expect("no new stream on a draining connection");
@@ -327,13 +304,7 @@ async fn a_draining_connection_ends_by_itself_when_its_last_stream_is_done() {
     let (client, connection) = vh2::client_handshake(near, config);
     let driver = tokio::spawn(connection);
     far.write_all(&empty_settings()).await.expect("write");
-    let (response, _) = client
-        .send_request(
-            Request::get("http://svc.test/").body(()).expect("request"),
-            true,
-        )
-        .await
-        .expect("send");
+    let response = get(&client).await.expect("send");
     let frames = frames_until(
         &mut far,
         PREFACE.len(),

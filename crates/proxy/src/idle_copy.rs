@@ -119,15 +119,10 @@ where
         }
     };
     match outcome {
-        Some(result) => {
-            result?;
-            Ok((wa.read, wb.read))
-        }
-        None => {
-            tracing::debug!("TCP connection idle for {idle:?}: closed");
-            Ok((wa.read, wb.read))
-        }
+        Some(result) => drop(result?),
+        None => tracing::debug!("TCP connection idle for {idle:?}: closed"),
     }
+    Ok((wa.read, wb.read))
 }
 
 #[cfg(test)]

@@ -116,15 +116,7 @@ impl EndpointPool {
         if let Some(s) = self.live_h2() {
             return Ok(s);
         }
-        let io = connector
-            .open(
-                self.addr,
-                &self.kind,
-                MeshProtocol::H2,
-                timeout,
-                self.tcp_keepalive(),
-            )
-            .await?;
+        let io = self.connect(connector, MeshProtocol::H2, timeout).await?;
         let conn = Arc::new(H2Conn::handshake(io, self.addr, &self.policy).await?);
         conn.take_use(&self.policy);
         // The connection replaced, if any, finishes its streams and ends once the last of
@@ -153,14 +145,8 @@ impl EndpointPool {
         connector: &Connector,
         timeout: Duration,
     ) -> Result<H1Conn, UpstreamError> {
-        let io = connector
-            .open(
-                self.addr,
-                &self.kind,
-                MeshProtocol::Http1,
-                timeout,
-                self.tcp_keepalive(),
-            )
+        let io = self
+            .connect(connector, MeshProtocol::Http1, timeout)
             .await?;
         Ok(H1Conn::new(io))
     }
@@ -172,14 +158,8 @@ impl EndpointPool {
         connector: &Connector,
         timeout: Duration,
     ) -> Result<http1::SendRequest<Body>, UpstreamError> {
-        let io = connector
-            .open(
-                self.addr,
-                &self.kind,
-                MeshProtocol::Http1,
-                timeout,
-                self.tcp_keepalive(),
-            )
+        let io = self
+            .connect(connector, MeshProtocol::Http1, timeout)
             .await?;
         open_h1(io, self.addr).await
     }
@@ -198,6 +178,24 @@ impl EndpointPool {
 
     pub fn tcp_keepalive(&self) -> Option<&TcpKeepalive> {
         self.policy.tcp_keepalive.as_ref()
+    }
+
+    /// A new transport to this endpoint, carrying `protocol`, with the cluster's keepalive.
+    async fn connect(
+        &self,
+        connector: &Connector,
+        protocol: MeshProtocol,
+        timeout: Duration,
+    ) -> Result<BoxIo, UpstreamError> {
+        connector
+            .open(
+                self.addr,
+                &self.kind,
+                protocol,
+                timeout,
+                self.tcp_keepalive(),
+            )
+            .await
     }
 
     /// Returns a connection to the pool once its exchange is complete (or closes it, when
